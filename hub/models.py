@@ -1,0 +1,165 @@
+"""Typed results of every ``hub`` operation. Pydantic only: no torch, no I/O."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Arch = Literal["sd1", "sd2", "sdxl", "flux", "unknown"]
+# What a file is. "sidecar" and "not-sd" are answers of the prober, never registry rows.
+Kind = Literal["lora", "lycoris", "embedding", "lora+embedding", "sidecar", "not-sd"]
+Container = Literal["safetensors", "pickle", "json"]
+
+ARCHES: tuple[str, ...] = ("sd1", "sd2", "sdxl", "flux", "unknown")
+COMPONENTS: tuple[str, ...] = ("unet", "text_encoder", "text_encoder_2", "transformer", "t5")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ProbeResult(_Frozen):
+    """What the header of an adapter file says, read without loading any tensor data."""
+
+    kind: Kind
+    format: str
+    arch: Arch = "unknown"
+    container: Container = "safetensors"
+    rank: int | None = None  # the most common rank across modules
+    ranks: list[int] = Field(default_factory=list)  # every distinct rank, sorted
+    alpha: float | None = None  # network alpha when uniform (tensors, metadata or adapter_config.json)
+    scale: float | None = None  # alpha / rank when uniform: the multiplier applied to up @ down
+    modules: dict[str, int] = Field(default_factory=dict)  # component -> number of adapted modules
+    dtype: str | None = None  # e.g. "float16"; "mixed" when several
+    tensor_count: int = 0
+    vectors: int | None = None  # textual inversion: number of embedding vectors
+    tokens: list[str] = Field(default_factory=list)  # textual inversion / pivotal tuning token names
+    metadata: dict[str, str] = Field(default_factory=dict)  # safetensors __metadata__, verbatim
+    header_size: int | None = None  # 8 + N for safetensors: AutoV3 hashes the bytes after it
+    truncated: bool = False  # the header promises more bytes than the file has
+    usable: bool = True  # False: recognised, but no loader for it yet (``note`` says why)
+    note: str | None = None
+    evidence: list[str] = Field(default_factory=list)  # why the prober decided arch/format, for `hub show`
+
+
+class FileHashes(_Frozen):
+    """Civitai / A1111 hashes, lowercase hex as stored; :meth:`civitai` gives Civitai's printed form."""
+
+    sha256: str
+    autov1: str | None  # None below 2 MiB, as Civitai
+    autov2: str
+    autov3: str | None  # None for files that are not safetensors
+    blake3: str
+    crc32: str  # already byte-reversed as Civitai prints it
+
+    def civitai(self) -> dict[str, str | None]:
+        return {k: (v.upper() if isinstance(v, str) else v) for k, v in self.model_dump().items()}
+
+
+class LineageEdge(_Frozen):
+    parent_id: str | None  # None when the parent is not in the registry (a base model id, a remote file)
+    parent_ref: str  # human reference: registry name, hash, hf id or path
+    child_id: str
+    operation: str  # trained-from, mixed-from, resized-from, converted-from, scaled-from, pulled-from, extracted-from
+    params: dict[str, Any] = Field(default_factory=dict)
+    created_at: str | None = None
+
+
+class RemoteRef(_Frozen):
+    repo: str
+    revision: str
+    commit: str | None = None
+    path: str | None = None
+    direction: Literal["push", "pull"] = "push"
+    at: str | None = None
+
+
+class Preview(_Frozen):
+    path: str
+    source: str | None = None  # the sidecar or remote it came from
+
+
+class Adapter(_Frozen):
+    """One registry row: one adapter file version."""
+
+    id: str
+    name: str
+    kind: Kind
+    format: str
+    arch: Arch
+    base_label: str | None = None
+    rank: int | None = None
+    ranks: list[int] = Field(default_factory=list)
+    alpha: float | None = None
+    scale: float | None = None
+    modules: dict[str, int] = Field(default_factory=dict)
+    dtype: str | None = None
+    size: int
+    sha256: str | None = None  # None until hashed (``hub add --no-hash``)
+    triggers: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    description: str | None = None
+    preferred_weight: float | None = None
+    source: str  # a local path, hf://repo@commit/file, trained:..., mixed:...
+    path: str  # where the bytes are now (a store blob, or the original file for --in-place)
+    stored: bool = True  # True when the bytes are in the content-addressed store
+    usable: bool = True
+    note: str | None = None
+    created_at: str | None = None
+    imported_at: str | None = None
+
+
+class AdapterDetail(Adapter):
+    """Everything ``hub show`` prints."""
+
+    hashes: FileHashes | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    sidecars: dict[str, Any] = Field(default_factory=dict)
+    previews: list[Preview] = Field(default_factory=list)
+    locations: list[str] = Field(default_factory=list)
+    parents: list[LineageEdge] = Field(default_factory=list)
+    children: list[LineageEdge] = Field(default_factory=list)
+    remotes: list[RemoteRef] = Field(default_factory=list)
+    recipe: dict[str, Any] | None = None
+    evidence: list[str] = Field(default_factory=list)
+
+
+class AddOutcome(_Frozen):
+    path: str
+    status: Literal["added", "duplicate", "rejected", "skipped"]
+    adapter: Adapter | None = None
+    message: str | None = None  # why rejected, or which entry it duplicates
+    exit_code: int | None = None
+
+
+class ImportReport(_Frozen):
+    outcomes: list[AddOutcome]
+
+    @property
+    def added(self) -> list[AddOutcome]:
+        return [o for o in self.outcomes if o.status == "added"]
+
+    @property
+    def duplicates(self) -> list[AddOutcome]:
+        return [o for o in self.outcomes if o.status == "duplicate"]
+
+    @property
+    def rejected(self) -> list[AddOutcome]:
+        return [o for o in self.outcomes if o.status == "rejected"]
+
+
+class VerifyResult(_Frozen):
+    adapter_id: str
+    name: str
+    path: str
+    status: Literal["ok", "missing", "changed", "unhashed"]
+    expected_sha256: str | None = None
+    actual_sha256: str | None = None
+
+
+class DupeGroup(_Frozen):
+    by: Literal["sha256", "autov3"]
+    value: str
+    adapters: list[Adapter]
+    paths: list[str] = Field(default_factory=list)

@@ -1,0 +1,59 @@
+"""Where ``hub`` keeps its state: one home folder, read from the environment when asked."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_home() -> Path:
+    """``$LORAHUB_HOME`` when set, else the platform's user data dir (``~/.local/share/lorahub`` on Linux)."""
+    env = os.environ.get("LORAHUB_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("lorahub", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every location under one home. Nothing is created until :meth:`ensure` is called."""
+
+    home: Path
+
+    @classmethod
+    def from_env(cls) -> Paths:
+        return cls(default_home())
+
+    @property
+    def registry_db(self) -> Path:
+        return self.home / "registry.db"
+
+    @property
+    def store(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def previews(self) -> Path:
+        return self.home / "previews"
+
+    @property
+    def cache(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def tmp(self) -> Path:
+        # Temp files live beside the store so that the final rename never crosses a filesystem.
+        return self.home / "tmp"
+
+    def blob(self, sha256: str) -> Path:
+        """Content-addressed location of a file: ``store/sha256/ab/<hex>``."""
+        sha256 = sha256.lower()
+        return self.store / "sha256" / sha256[:2] / sha256
+
+    def ensure(self) -> Paths:
+        for p in (self.home, self.store, self.previews, self.cache, self.tmp):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
