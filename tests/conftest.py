@@ -1,0 +1,66 @@
+"""Test environment: a private LORAHUB_HOME per test, Hugging Face pointed at a loopback server.
+
+huggingface_hub reads HF_ENDPOINT and friends when it is first imported (diffusers imports it
+too), so they are set in ``pytest_configure``, before any test module is collected.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    hf_home = Path(tempfile.mkdtemp(prefix="lorahub-test-hf-"))
+    port = _free_port()
+    os.environ["LORAHUB_TEST_HUB_PORT"] = str(port)
+    os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"
+    os.environ["HF_HOME"] = str(hf_home)
+    os.environ["HF_HUB_DISABLE_XET"] = "1"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["DO_NOT_TRACK"] = "1"
+    os.environ.pop("HF_TOKEN", None)
+    os.environ.pop("HF_HUB_OFFLINE", None)
+    os.environ.pop("LORAHUB_DEBUG", None)
+    os.environ["LORAHUB_HOME"] = str(Path(tempfile.mkdtemp(prefix="lorahub-test-home-")))
+
+
+@pytest.fixture(autouse=True)
+def lorahub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets an empty home of its own."""
+    home = tmp_path / "lorahub-home"
+    monkeypatch.setenv("LORAHUB_HOME", str(home))
+    return home
+
+
+def real_adapters_dir() -> Path | None:
+    """``../shared/real-adapters`` beside the checkout (or $LORAHUB_REAL_ADAPTERS); None when absent."""
+    env = os.environ.get("LORAHUB_REAL_ADAPTERS")
+    candidates = [Path(env)] if env else []
+    candidates += [REPO_ROOT.parent / "shared" / "real-adapters", REPO_ROOT / ".." / "shared" / "real-adapters"]
+    for c in candidates:
+        if (c / "MANIFEST.jsonl").is_file():
+            return c.resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_adapters() -> Path:
+    d = real_adapters_dir()
+    if d is None:
+        pytest.skip("../shared/real-adapters is not here")
+    return d
