@@ -163,3 +163,12 @@ class DupeGroup(_Frozen):
     value: str
     adapters: list[Adapter]
     paths: list[str] = Field(default_factory=list)
+
+
+class ParentLink(_Frozen):
+    """A lineage edge to write when registering a new adapter (the child is the new row)."""
+
+    parent_ref: str  # registry name/id/hash, an HF id, a base model path
+    operation: str  # trained-from, mixed-from, resized-from, converted-from, scaled-from, pulled-from, extracted-from
+    params: dict[str, Any] = Field(default_factory=dict)  # e.g. {"weight": 0.7, "method": "svd", "rank": 16}
+    parent_id: str | None = None  # filled by the registry when parent_ref resolves to a row

@@ -1,0 +1,54 @@
+"""The one internal representation every LoRA format loads into and every writer reads from.
+
+A module's weight delta is ``scale * up @ down`` reshaped to the target weight's shape. ``scale``
+folds alpha/rank (kohya, PEFT) or any other multiplier in explicitly, so two LoraSets from
+different formats are compared and combined without knowing where they came from.
+
+Module keys are canonical: ``<component>.<dotted module path in the diffusers model>``, e.g.
+``unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k`` or
+``text_encoder.text_model.encoder.layers.0.self_attn.q_proj``; components are ``unet``,
+``text_encoder``, ``text_encoder_2`` (and ``transformer`` for FLUX).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class LoraModule:
+    up: torch.Tensor  # [out, r]
+    down: torch.Tensor  # [r, in * kh * kw]
+    scale: float  # alpha / r (times any extra multiplier); delta = scale * up @ down
+    weight_shape: tuple[int, ...]  # shape of the target weight: (out, in) or (out, in, kh, kw)
+    # How the delta was obtained when the source was not a plain LoRA (e.g. "loha materialised, svd rank 8").
+    approximation: str | None = None
+
+    @property
+    def rank(self) -> int:
+        return int(self.down.shape[0])
+
+
+@dataclass
+class LoraSet:
+    arch: str  # sd1 | sd2 | sdxl | flux | unknown
+    modules: dict[str, LoraModule] = field(default_factory=dict)
+    # Textual-inversion vectors carried along (pivotal tuning): token -> [n_vectors, dim] per text encoder.
+    embeddings: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)  # safetensors __metadata__ of the source
+    source_format: str | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. "LoKr materialised and reduced by SVD"
+
+    def components(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for key in self.modules:
+            comp = key.split(".", 1)[0]
+            counts[comp] = counts.get(comp, 0) + 1
+        return counts
+
+    def extra(self) -> dict[str, Any]:
+        return {"notes": self.notes, "source_format": self.source_format}
