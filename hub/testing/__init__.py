@@ -1,0 +1,48 @@
+"""Offline fixtures for tests, the demo, the docs and the benchmarks.
+
+- :func:`build_tiny_pipeline` / :func:`tiny_pipeline_dir`: a tiny SD1 or SDXL diffusers pipeline built from configs.
+- :func:`module_shapes` / :func:`lora_targets`: exact weight shapes of the real bases' modules, from configs alone.
+- :func:`write_lora`, :func:`write_embedding`, :func:`write_sample_library`: realistic adapter files.
+
+Nothing here downloads anything; heavy libraries are imported only when a function is called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "build_tiny_pipeline": "hub.testing.tiny_pipeline",
+    "tiny_pipeline_dir": "hub.testing.tiny_pipeline",
+    "module_shapes": "hub.testing.arch_shapes",
+    "lora_targets": "hub.testing.arch_shapes",
+    "kohya_name": "hub.testing.adapter_files",
+    "write_lora": "hub.testing.adapter_files",
+    "write_embedding": "hub.testing.adapter_files",
+    "write_sample_library": "hub.testing.adapter_files",
+}
+
+__all__ = [
+    "build_tiny_pipeline",
+    "kohya_name",
+    "lora_targets",
+    "module_shapes",
+    "tiny_pipeline_dir",
+    "write_embedding",
+    "write_lora",
+    "write_sample_library",
+]
+
+if TYPE_CHECKING:
+    from hub.testing.adapter_files import kohya_name, write_embedding, write_lora, write_sample_library
+    from hub.testing.arch_shapes import lora_targets, module_shapes
+    from hub.testing.tiny_pipeline import build_tiny_pipeline, tiny_pipeline_dir
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hub.testing' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,235 @@
+"""A tiny, offline Stable Diffusion pipeline (SD1 or SDXL layout) built from configs.
+
+It has the same module tree as the real bases (down/mid/up blocks with Transformer2DModel
+attention, ResnetBlock2D 3x3 convs, CLIP text encoders), so adapter files written for it load
+through diffusers' own loaders, but every width is tiny: it saves in ~1 MB and runs a 2-step
+64x64 inference in well under a second on a CPU core. The tokenizer's ``vocab.json`` and
+``merges.txt`` are written here; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from hub.paths import Paths
+
+TinyKind = Literal["sd1", "sdxl"]
+
+# Bump when the layout changes so that stale caches are rebuilt rather than reused.
+CACHE_VERSION = "v1"
+
+TEXT_HIDDEN = 32
+TEXT_LAYERS = 2
+TEXT_MAX_LENGTH = 77
+VOCAB_SIZE = 1000
+SAMPLE_SIZE = 32  # latent side; the VAE halves, so the default image is 64x64
+
+# Words the tokenizer knows whole; anything else still tokenizes, byte by byte.
+_WORDS = tuple(
+    "a photo of an the and in on with by style portrait painting drawing cat dog person woman man girl boy "
+    "castle forest city sky sea mountain flower tree house car red blue green yellow black white bright dark "
+    "detailed sharp soft light anime realistic watercolor oil sketch pixel art cinematic tok sks xyz masterpiece "
+    "best quality lowres bad hands"
+).split()
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP's reversible byte -> printable character table."""
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs), strict=True))
+
+
+def tokenizer_files() -> tuple[dict[str, int], list[str]]:
+    """The vocab and merges of a small CLIP byte-level BPE: all bytes, bytes + ``</w>``, a few whole words."""
+    chars = list(_bytes_to_unicode().values())
+    vocab: dict[str, int] = {}
+    for token in chars + [c + "</w>" for c in chars]:
+        vocab.setdefault(token, len(vocab))
+    merges: list[str] = []
+    for word in _WORDS:
+        # Merge left to right: "cat" -> c a, ca t</w>. Every intermediate piece is a vocab entry.
+        pieces = [*word[:-1], word[-1] + "</w>"]
+        left = pieces[0]
+        for right in pieces[1:]:
+            merged = left + right
+            if merged not in vocab:
+                merges.append(f"{left} {right}")
+                vocab[merged] = len(vocab)
+            left = merged
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    assert len(vocab) <= VOCAB_SIZE
+    return vocab, merges
+
+
+def _write_tokenizer(folder: Path) -> None:
+    vocab, merges = tokenizer_files()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+
+
+def _load_tokenizer(folder: Path, pad_token: str = "<|endoftext|>"):
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer.from_pretrained(str(folder), pad_token=pad_token, model_max_length=TEXT_MAX_LENGTH)
+
+
+def _text_config(*, projection_dim: int | None = None, hidden_act: str = "quick_gelu"):
+    from transformers import CLIPTextConfig
+
+    vocab, _ = tokenizer_files()
+    kwargs = {"projection_dim": projection_dim} if projection_dim else {}
+    return CLIPTextConfig(
+        hidden_size=TEXT_HIDDEN,
+        intermediate_size=4 * TEXT_HIDDEN,
+        num_hidden_layers=TEXT_LAYERS,
+        num_attention_heads=4,
+        max_position_embeddings=TEXT_MAX_LENGTH,
+        vocab_size=VOCAB_SIZE,
+        hidden_act=hidden_act,
+        bos_token_id=vocab["<|startoftext|>"],
+        eos_token_id=vocab["<|endoftext|>"],
+        pad_token_id=vocab["<|endoftext|>"],
+        **kwargs,
+    )
+
+
+def _unet(kind: TinyKind):
+    from diffusers import UNet2DConditionModel
+
+    common = {
+        "sample_size": SAMPLE_SIZE,
+        "in_channels": 4,
+        "out_channels": 4,
+        "block_out_channels": (32, 64),
+        "layers_per_block": 1,
+        "norm_num_groups": 8,
+        "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        "up_block_types": ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    }
+    if kind == "sd1":
+        # SD1.x: 1x1-conv proj_in/proj_out, as in the real UNet (kohya targets them with 4-D factors).
+        return UNet2DConditionModel(**common, cross_attention_dim=TEXT_HIDDEN, attention_head_dim=8)
+    # SDXL: linear projections, two text encoders concatenated, time ids as added conditioning,
+    # and a deeper transformer in the lower block (as SDXL's [.., 2, 10] depths).
+    return UNet2DConditionModel(
+        **common,
+        cross_attention_dim=2 * TEXT_HIDDEN,
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        transformer_layers_per_block=(1, 2),
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=6 * 8 + TEXT_HIDDEN,
+    )
+
+
+def _vae():
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 16),
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        norm_num_groups=8,
+        layers_per_block=1,
+        sample_size=2 * SAMPLE_SIZE,
+    )
+
+
+def _scheduler(kind: TinyKind):
+    from diffusers import DDIMScheduler, EulerDiscreteScheduler
+
+    # The real bases' noise schedules.
+    schedule = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1}
+    if kind == "sd1":
+        return DDIMScheduler(**schedule, clip_sample=False, set_alpha_to_one=False)
+    return EulerDiscreteScheduler(**schedule, timestep_spacing="leading")
+
+
+def build_tiny_pipeline(out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0) -> Path:
+    """Build a tiny pipeline of ``kind`` with weights drawn from ``seed``, ``save_pretrained`` it into ``out_dir``.
+
+    Load it back with ``StableDiffusionPipeline.from_pretrained(out_dir)`` (``StableDiffusionXLPipeline`` for sdxl).
+    """
+    import torch
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    if kind not in ("sd1", "sdxl"):
+        raise ValueError(f"unknown tiny pipeline kind {kind!r}; expected 'sd1' or 'sdxl'")
+    out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory(prefix="tiny-tokenizer-") as tmp:
+        _write_tokenizer(Path(tmp))
+        tokenizer = _load_tokenizer(Path(tmp))
+        tokenizer_2 = _load_tokenizer(Path(tmp), pad_token="!") if kind == "sdxl" else None
+
+    # One seed per component, so that adding a component never changes another's weights.
+    torch.manual_seed(seed)
+    unet = _unet(kind)
+    torch.manual_seed(seed + 1)
+    vae = _vae()
+    torch.manual_seed(seed + 2)
+    text_encoder = CLIPTextModel(_text_config())
+    if kind == "sd1":
+        pipe = StableDiffusionPipeline(
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            unet=unet,
+            scheduler=_scheduler(kind),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+    else:
+        torch.manual_seed(seed + 3)
+        text_encoder_2 = CLIPTextModelWithProjection(_text_config(projection_dim=TEXT_HIDDEN, hidden_act="gelu"))
+        pipe = StableDiffusionXLPipeline(
+            vae=vae,
+            text_encoder=text_encoder,
+            text_encoder_2=text_encoder_2,
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer_2,
+            unet=unet,
+            scheduler=_scheduler(kind),
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(out_dir, safe_serialization=True)
+    return out_dir
+
+
+def tiny_pipeline_dir(kind: TinyKind = "sd1") -> Path:
+    """The cached tiny pipeline under ``$LORAHUB_HOME/cache/tiny-<kind>-v1/``, built on first use (seed 0)."""
+    target = Paths.from_env().cache / f"tiny-{kind}-{CACHE_VERSION}"
+    if (target / "model_index.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Build beside the target and rename, so that a concurrent or interrupted build never leaves half a pipeline.
+    staging = Path(tempfile.mkdtemp(prefix=f".tiny-{kind}-", dir=target.parent))
+    try:
+        build_tiny_pipeline(staging, kind=kind, seed=0)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not (target / "model_index.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
