@@ -1,0 +1,67 @@
+"""The ``hub`` / ``lorahub`` command line: the root typer app and the one place errors are printed."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from cli.commands import registry as registry_commands
+from hub.errors import HubError
+
+app = typer.Typer(
+    name="hub",
+    help="sd-lora-hub: catalog, compose, train and share Stable Diffusion LoRA adapters.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+# Each command module adds its commands; the order here is the order in `hub --help`.
+COMMAND_MODULES = [registry_commands]
+for _module in COMMAND_MODULES:
+    _module.register(app)
+
+
+def _optional_modules() -> None:
+    """Command groups of later capabilities register themselves when their module is present."""
+    import importlib
+
+    for name in ("cli.commands.compose", "cli.commands.sync", "cli.commands.train", "cli.commands.demo"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_optional_modules()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turn every HubError into one ``error:`` line and its exit code.
+
+    typer (standalone mode) prints its own usage errors and exits 2; only our errors arrive here.
+    """
+    try:
+        app(args=argv)
+    except HubError as e:
+        _print_error(str(e), e.hint)
+        if os.environ.get("LORAHUB_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        _print_error("interrupted", None)
+        sys.exit(130)
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)

@@ -1,0 +1,323 @@
+"""Registry commands: add, import, ls, show, tag, rm, verify, dupes, probe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+import hub.library as library
+from cli.output import human_size, message, print_json, progress_bar, short_path
+from hub.models import AdapterDetail, ImportReport
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def register(app: typer.Typer) -> None:
+    for command in (add, import_, ls, show, tag, rm, verify, dupes, probe):
+        name = command.__name__.rstrip("_").replace("_", "-")
+        app.command(name=name)(command)
+
+
+def add(
+    paths: Annotated[list[Path], typer.Argument(help="Adapter files (folders are imported recursively).")],
+    name: Annotated[Optional[str], typer.Option(help="Registry name (one file only).")] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", help="Register without copying into the store.")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Hard-link into the store instead of copying.")] = False,
+    no_hash: Annotated[bool, typer.Option("--no-hash", help="Skip hashing now (implies --in-place); `hub verify` hashes later.")] = False,
+    tags: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Tag to add (repeatable).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register adapter files: probe, hash (one read), copy into the store, read sidecars.
+
+    Examples:
+      hub add dog.safetensors
+      hub add ~/Downloads/*.safetensors --tag civitai
+    """
+    with progress_bar("adding") as update:
+        report = library.add(paths, name=name, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update)
+    _report(report, json_out)
+    if len(report.outcomes) == 1 and report.rejected:
+        raise typer.Exit(report.rejected[0].exit_code or 1)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def import_(
+    folder: Annotated[Path, typer.Argument(help="Folder to import, recursively (A1111/ComfyUI Lora folders work).")],
+    in_place: Annotated[bool, typer.Option("--in-place", help="Register without copying into the store.")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Hard-link into the store instead of copying.")] = False,
+    no_hash: Annotated[bool, typer.Option("--no-hash", help="Skip hashing now (implies --in-place).")] = False,
+    tags: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Tag to add to every file.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import every adapter under a folder; bad files are reported, never stop the import.
+
+    Examples:
+      hub import ~/stable-diffusion-webui/models/Lora
+      hub import ./loras --in-place --tag mine
+    """
+    with progress_bar("importing") as update:
+        report = library.import_dir(folder, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update)
+    _report(report, json_out)
+
+
+def _report(report: ImportReport, json_out: bool) -> None:
+    if json_out:
+        print_json(report.outcomes)
+        return
+    for o in report.outcomes:
+        if o.status == "added" and o.adapter:
+            a = o.adapter
+            rank = f" r{a.rank}" if a.rank else ""
+            message(f"[green]added[/]      {a.name}  [dim]{a.kind} {a.format} {a.arch}{rank}[/]")
+            if not a.usable and a.note:
+                message(f"            [yellow]not usable yet:[/] {a.note}")
+        elif o.status == "duplicate":
+            message(f"[cyan]duplicate[/]  {short_path(o.path)}: {o.message}")
+        else:
+            message(f"[red]rejected[/]   {short_path(o.path)}: {o.message}")
+    message(
+        f"{len(report.added)} added, {len(report.duplicates)} duplicate, {len(report.rejected)} rejected"
+        f" ({len(report.outcomes)} files)"
+    )
+
+
+def ls(
+    query: Annotated[Optional[str], typer.Argument(help="Full-text search: name, triggers, tags, description, training tags.")] = None,
+    arch: Annotated[Optional[str], typer.Option(help="sd1, sd2, sdxl, flux, unknown")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="lora, lycoris, embedding, lora+embedding")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", help="kohya, diffusers-peft, lycoris-lokr, ...")] = None,
+    tag: Annotated[Optional[str], typer.Option(help="Only adapters with this tag.")] = None,
+    base: Annotated[Optional[str], typer.Option(help="Declared base label (e.g. Pony) or arch.")] = None,
+    remote: Annotated[Optional[str], typer.Option(help="Only adapters pushed/pulled to a Hub repo matching this.")] = None,
+    sort: Annotated[str, typer.Option(help="name, size, imported, created, rank, arch, kind")] = "name",
+    limit: Annotated[Optional[int], typer.Option(help="Show at most this many.")] = None,
+    json_out: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Names only, one per line.")] = False,
+) -> None:
+    """List registered adapters as a table.
+
+    Examples:
+      hub ls
+      hub ls anime --arch sdxl --sort size
+      hub ls --json | jq '.[].name'
+    """
+    adapters = library.ls(
+        query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort, limit=limit
+    )
+    if json_out:
+        print_json(adapters)
+        return
+    if quiet:
+        for a in adapters:
+            print(a.name)
+        return
+    from rich.table import Table
+
+    from cli.output import console
+
+    table = Table(show_lines=False, header_style="bold", pad_edge=False, box=None)
+    for col, kw in (
+        ("name", {"style": "bold", "overflow": "fold"}),
+        ("kind", {}),
+        ("arch", {}),
+        ("rank", {"justify": "right"}),
+        ("size", {"justify": "right"}),
+        ("triggers", {"overflow": "fold", "max_width": 30}),
+        ("source", {"overflow": "fold", "style": "dim", "max_width": 40}),
+    ):
+        table.add_column(col, **kw)
+    for a in adapters:
+        kind_text = a.kind if a.format.startswith(("kohya", "diffusers", "peft")) else f"{a.kind} ({a.format})"
+        table.add_row(
+            a.name if a.usable else f"{a.name} [yellow](not usable)[/]",
+            kind_text,
+            a.arch,
+            str(a.rank) if a.rank else "-",
+            human_size(a.size),
+            ", ".join(a.triggers[:3]) + (" …" if len(a.triggers) > 3 else ""),
+            short_path(a.source),
+        )
+    out = console()
+    if adapters:
+        out.print(table)
+    message(f"{len(adapters)} adapter{'s' if len(adapters) != 1 else ''}")
+
+
+def show(
+    ref: Annotated[str, typer.Argument(help="Name, id, hash prefix (SHA256/AutoV2/AutoV3/BLAKE3) or a file path.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Everything about one adapter: hashes, metadata, lineage, remotes, previews.
+
+    Examples:
+      hub show my_style
+      hub show 3A6F1C2B9D
+    """
+    detail = library.show(ref)
+    if json_out:
+        print_json(detail)
+        return
+    _print_detail(detail)
+
+
+def _print_detail(d: AdapterDetail) -> None:
+    from rich.table import Table
+
+    from cli.output import console
+
+    out = console()
+    out.print(f"[bold]{d.name}[/]  [dim]{d.id or '(not registered)'}[/]")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column(overflow="fold")
+    rows = [
+        ("kind", d.kind),
+        ("format", d.format + ("" if d.usable else "  (recognised, not usable yet)")),
+        ("arch", d.arch + (f"   declared base: {d.base_label}" if d.base_label else "")),
+        ("rank", ", ".join(map(str, d.ranks)) or (str(d.rank) if d.rank else "-")),
+        ("alpha / scale", f"{_num(d.alpha)} / {_num(d.scale)}"),
+        ("modules", ", ".join(f"{k} {v}" for k, v in d.modules.items()) or "-"),
+        ("dtype", d.dtype or "-"),
+        ("size", f"{human_size(d.size)} ({d.size:,} bytes)"),
+        ("triggers", ", ".join(d.triggers) or "-"),
+        ("tags", ", ".join(d.tags) or "-"),
+        ("preferred weight", _num(d.preferred_weight)),
+        ("source", d.source),
+        ("path", d.path + ("" if d.stored else "  (in place)")),
+        ("imported", d.imported_at or "-"),
+        ("created", d.created_at or "-"),
+    ]
+    if d.note:
+        rows.append(("note", d.note))
+    if d.description:
+        rows.append(("description", d.description[:500]))
+    for k, v in rows:
+        facts.add_row(k, str(v))
+    out.print(facts)
+    if d.hashes:
+        out.print("\n[bold]hashes[/] [dim](as Civitai prints them)[/]")
+        for k, v in d.hashes.civitai().items():
+            out.print(f"  {k:<8} {v if v else '-'}")
+    if d.evidence:
+        out.print("\n[bold]how it was recognised[/]")
+        for e in d.evidence:
+            out.print(f"  {e}")
+    if d.parents or d.children:
+        out.print("\n[bold]lineage[/]")
+        for e in d.parents:
+            params = ", ".join(f"{k}={v}" for k, v in e.params.items())
+            out.print(f"  {e.operation:<15} {e.parent_ref}" + (f"  [dim]{params}[/]" if params else ""))
+        for e in d.children:
+            out.print(f"  [dim]parent of[/]      {e.child_id} ({e.operation})")
+    if d.recipe and d.recipe.get("command"):
+        out.print("\n[bold]rebuild with[/]")
+        out.print(f"  {d.recipe['command']}")
+    if d.remotes:
+        out.print("\n[bold]on the Hub[/]")
+        for r in d.remotes:
+            out.print(f"  {r.direction:<5} {r.repo}@{r.revision}  commit {r.commit or '-'}  {r.path or ''}")
+    if d.previews:
+        out.print("\n[bold]previews[/]")
+        for p in d.previews:
+            out.print(f"  {short_path(p.path)}")
+    if len(d.locations) > 1 or (d.locations and d.locations[0] != d.path):
+        out.print("\n[bold]seen at[/]")
+        for loc in d.locations:
+            out.print(f"  {short_path(loc)}")
+    if d.metadata:
+        out.print(f"\n[bold]metadata[/] [dim]({len(d.metadata)} keys; --json shows all)[/]")
+        for k in sorted(d.metadata)[:40]:
+            v = d.metadata[k].replace("\n", " ")
+            out.print(f"  {k} = {v[:100] + '…' if len(v) > 100 else v}", markup=False)
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def tag(
+    ref: Annotated[str, typer.Argument(help="Adapter name, id or hash prefix.")],
+    changes: Annotated[list[str], typer.Argument(help="+tag to add, -tag to remove.", metavar="[+TAG|-TAG]...")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Add or remove tags.
+
+    Examples:
+      hub tag my_style +anime +favourite -wip
+    """
+    adapter = library.tag(ref, changes)
+    if json_out:
+        print_json(adapter)
+        return
+    message(f"{adapter.name}: {', '.join(adapter.tags) or '(no tags)'}")
+
+
+def rm(
+    ref: Annotated[str, typer.Argument(help="Adapter name, id or hash prefix.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove an adapter from the registry and free its stored bytes (files registered in place stay on disk)."""
+    adapter = library.rm(ref)
+    if json_out:
+        print_json(adapter)
+        return
+    message(f"removed {adapter.name}")
+
+
+def verify(
+    ref: Annotated[Optional[str], typer.Argument(help="One adapter (default: all).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rehash stored files and report missing or changed ones (and hash --no-hash imports)."""
+    with progress_bar("verifying") as update:
+        results = library.verify(ref, progress=update)
+    if json_out:
+        print_json(results)
+    else:
+        for r in results:
+            colour = {"ok": "green", "unhashed": "cyan", "missing": "red", "changed": "red"}[r.status]
+            message(f"[{colour}]{r.status:<9}[/] {r.name}  [dim]{short_path(r.path)}[/]")
+        bad = [r for r in results if r.status in ("missing", "changed")]
+        message(f"{len(results)} checked, {len(bad)} problem{'s' if len(bad) != 1 else ''}")
+    if any(r.status in ("missing", "changed") for r in results):
+        raise typer.Exit(1)
+
+
+def dupes(json_out: JsonOpt = False) -> None:
+    """Same content under several names or paths (same SHA256), or same tensors with a different header (AutoV3)."""
+    groups = library.dupes()
+    if json_out:
+        print_json(groups)
+        return
+    for g in groups:
+        label = "same bytes" if g.by == "sha256" else "same tensors, different header"
+        message(f"[bold]{label}[/] [dim]{g.by} {g.value[:12]}[/]")
+        for a in g.adapters:
+            message(f"  {a.name}  [dim]{a.id}[/]")
+        for p in g.paths:
+            message(f"    [dim]{short_path(p)}[/]")
+    message(f"{len(groups)} group{'s' if len(groups) != 1 else ''}")
+
+
+def probe(
+    path: Annotated[Path, typer.Argument(help="Any adapter file; nothing is registered.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Say what a file is (format, arch, rank, alpha) from its header alone."""
+    result = library.probe(path)
+    if json_out:
+        print_json(result)
+        return
+    message(
+        f"{path.name}: {result.kind} {result.format} {result.arch} rank {result.rank or '-'}"
+        f" alpha {_num(result.alpha)} scale {_num(result.scale)}"
+    )
+    for k, v in result.modules.items():
+        message(f"  {k}: {v} modules")
+    for e in result.evidence:
+        message(f"  [dim]{e}[/]")
+    if result.note:
+        message(f"  [yellow]{result.note}[/]")

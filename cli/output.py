@@ -1,0 +1,79 @@
+"""Printing: rich tables for people, JSON for scripts, progress bars on stderr.
+
+rich is imported only when something is drawn, so ``hub ls --json`` never pays for it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any] | list[Any]) -> None:
+    if isinstance(value, BaseModel):
+        sys.stdout.write(value.model_dump_json(indent=2) + "\n")
+        return
+    if isinstance(value, list | tuple) and all(isinstance(v, BaseModel) for v in value):
+        from pydantic import TypeAdapter
+
+        adapter = TypeAdapter(list[type(value[0])]) if value else TypeAdapter(list[Any])  # type: ignore[misc]
+        sys.stdout.write(adapter.dump_json(list(value), indent=2).decode() + "\n")
+        return
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def message(text: str) -> None:
+    """A status line for people, on stderr so stdout stays clean for pipes."""
+    console(stderr=True).print(text)
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def short_path(p: str) -> str:
+    home = str(Path.home())
+    return "~" + p[len(home) :] if p.startswith(home + "/") else p
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Any]:
+    """Yields ``update(current, done, total)``; draws a bar on stderr when it is a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}", style="dim"),
+        console=console(stderr=True),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+    with bar:
+        task = bar.add_task(description, total=None, current="")
+
+        def update(current: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, current=Path(current).name if current else "")
+
+        yield update

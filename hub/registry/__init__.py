@@ -1,0 +1,1 @@
+"""The SQLite registry: schema and migrations, rows, the content-addressed store, hashes, sidecars."""

@@ -1,0 +1,77 @@
+"""The content-addressed store: ``store/sha256/ab/<hex>``, one blob per distinct content.
+
+A file enters the store in the same read that hashes it: the bytes stream into a temp file in
+``$LORAHUB_HOME/tmp`` (same filesystem, so the final rename is atomic) and are renamed to their
+blob path once the SHA256 is known. A blob is never written in place, so a crash leaves at most a
+temp file that the next ``gc`` removes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from hub.models import FileHashes
+from hub.paths import Paths
+from hub.registry.hashing import hash_file
+
+
+def hash_into_store(src: Path, paths: Paths, *, link: bool = False) -> tuple[FileHashes, Path]:
+    """Hash ``src`` and put its bytes in the store; returns the hashes and the blob path.
+
+    ``link=True`` hard-links instead of copying when src and the store share a filesystem (the
+    blob then shares the user's inode: editing the original in place would change it, which
+    ``hub verify`` reports).
+    """
+    paths.ensure()
+    if link:
+        hashes = hash_file(src)
+        blob = paths.blob(hashes.sha256)
+        if not blob.exists():
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, blob)
+            except OSError:
+                return hash_into_store(src, paths, link=False)
+        return hashes, blob
+
+    fd, tmp_name = tempfile.mkstemp(dir=paths.tmp, prefix="ingest-")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            hashes = hash_file(src, sink=out.write)
+            out.flush()
+            os.fsync(out.fileno())
+        blob = paths.blob(hashes.sha256)
+        if blob.exists():
+            tmp.unlink()
+        else:
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)  # blobs are immutable; a stray write should fail loudly
+            os.replace(tmp, blob)
+        return hashes, blob
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def garbage_collect(paths: Paths, in_use: Iterable[str]) -> list[Path]:
+    """Remove blobs no registry row points at, and leftover temp files; returns what was removed."""
+    keep = {str(Path(p)) for p in in_use}
+    removed = []
+    root = paths.store / "sha256"
+    if root.is_dir():
+        for blob in root.glob("*/*"):
+            if blob.is_file() and str(blob) not in keep:
+                blob.unlink()
+                removed.append(blob)
+    if paths.tmp.is_dir():
+        # Another process may be streaming into a temp file right now: only old ones are leftovers.
+        cutoff = time.time() - 3600
+        for leftover in paths.tmp.glob("ingest-*"):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink(missing_ok=True)
+    return removed
