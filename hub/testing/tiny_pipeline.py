@@ -30,7 +30,7 @@ VOCAB_SIZE = 1000
 SAMPLE_SIZE = 32  # latent side; the VAE halves, so the default image is 64x64
 
 # Words the tokenizer knows whole; anything else still tokenizes, byte by byte.
-_WORDS = tuple(
+_WORDS = (  # noqa: SIM905 - a word list reads better as one string
     "a photo of an the and in on with by style portrait painting drawing cat dog person woman man girl boy "
     "castle forest city sky sea mountain flower tree house car red blue green yellow black white bright dark "
     "detailed sharp soft light anime realistic watercolor oil sketch pixel art cinematic tok sks xyz masterpiece "
@@ -212,6 +212,9 @@ def build_tiny_pipeline(out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0)
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(out_dir, safe_serialization=True)
+    # transformers 5 saves only tokenizer.json; keep the classic files too, for readers that want them.
+    for sub in ("tokenizer", "tokenizer_2") if kind == "sdxl" else ("tokenizer",):
+        _write_tokenizer(out_dir / sub)
     return out_dir
 
 
