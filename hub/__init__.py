@@ -19,6 +19,9 @@ _EXPORTS: dict[str, str] = {
     "Paths": "hub.paths",
     # the registry (issue 2)
     "add": "hub.library",
+    "add_one": "hub.library",
+    "resolve": "hub.library",
+    "record_remote": "hub.library",
     "import_dir": "hub.library",
     "ls": "hub.library",
     "show": "hub.library",
@@ -27,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "verify": "hub.library",
     "dupes": "hub.library",
     "probe": "hub.library",
+    "run_demo": "hub.demo",
 }
 
 

@@ -1,0 +1,38 @@
+"""``hub demo``: the main job on the embedded default, offline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.output import message, print_json, progress_bar
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="demo")(demo)
+
+
+def demo(
+    base: Annotated[str, typer.Option(help="Base model; 'tiny' is the embedded offline one.")] = "tiny",
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Generate sample adapters for the tiny base, import them into the registry, and list them.
+
+    Examples:
+      hub demo --base tiny
+    """
+    from cli.commands.registry import _report, ls
+    from hub.demo import run_demo
+
+    message("building the tiny base and sample adapters (offline)…")
+    with progress_bar("importing") as update:
+        result = run_demo(base=base, progress=update)
+    if json_out:
+        print_json(result)
+        return
+    message(f"base: {result.base_dir}")
+    message(f"samples: {result.samples_dir}")
+    _report(result.report, json_out=False)
+    ls(query=None, arch=None, kind=None, format=None, tag=None, base=None, remote=None, sort="name", limit=None,
+       json_out=False, quiet=False)

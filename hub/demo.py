@@ -1,0 +1,50 @@
+"""The README's main job on the embedded default: generate sample adapters, import them, list them.
+
+Everything is made locally (``--base tiny`` is a tiny Stable Diffusion pipeline built from configs),
+so the demo runs offline on a fresh machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from hub.errors import UsageError
+from hub.models import Adapter, ImportReport
+from hub.settings import Settings, load_settings
+
+
+class DemoResult(BaseModel):
+    base: str
+    base_dir: str
+    samples_dir: str
+    report: ImportReport
+    adapters: list[Adapter]
+
+
+def run_demo(*, base: str = "tiny", settings: Settings | None = None, progress=None) -> DemoResult:  # noqa: ANN001
+    """Build the tiny base, write a folder of sample adapters with sidecars, import it, list the registry."""
+    from hub import library
+    from hub.testing import tiny_pipeline_dir, write_sample_library
+
+    if base != "tiny":
+        raise UsageError(f"the demo knows only the embedded base 'tiny', not '{base}'", hint="hub demo --base tiny")
+    settings = settings or load_settings()
+    settings.paths.ensure()
+    base_dir = tiny_pipeline_dir("sd1")
+    samples = settings.paths.home / "demo-samples"
+    if not samples.is_dir() or not any(samples.rglob("*.safetensors")):
+        write_sample_library(samples, base=base_dir)
+    report = library.import_dir(samples, progress=progress, settings=settings)
+    return DemoResult(
+        base=base,
+        base_dir=str(base_dir),
+        samples_dir=str(samples),
+        report=report,
+        adapters=library.ls(settings=settings),
+    )
+
+
+def samples_dir(settings: Settings | None = None) -> Path:
+    return (settings or load_settings()).paths.home / "demo-samples"
