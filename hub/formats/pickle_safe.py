@@ -249,10 +249,6 @@ def _read_legacy_structure(f: io.BufferedReader, path: str) -> Any:
     """Pre-1.6 torch files are several pickles in a row: magic, protocol, sys info, then the object."""
     if os.fstat(f.fileno()).st_size < 2:
         raise BadFileError("an empty file, not a torch pickle", path=path)
-    head = f.read(1)
-    f.seek(0)
-    if head != b"\x80":  # every pickle of protocol >= 2 starts with PROTO
-        raise BadFileError("not a torch pickle (neither a zip checkpoint nor a pickle stream)", path=path)
     backend = _StubBackend()
     first = _load_one(f, backend, path)
     if first != _LEGACY_MAGIC:

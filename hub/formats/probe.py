@@ -90,7 +90,7 @@ def _sniff(p: Path) -> str:
     if p.suffix.lower() == ".json":
         return "json"
     if p.suffix.lower() in (".pt", ".bin", ".ckpt", ".pth", ".pkl") and len(head) >= 8:
-        raise BadFileError("neither a torch pickle nor safetensors (unrecognised content)", path=str(p))
+        return "pickle"  # protocol 0/1 pickles have no magic; the restricted unpickler says what is wrong
     return "safetensors"  # read_header explains what is wrong (placeholder, JSON text, corrupt length)
 
 
