@@ -31,7 +31,10 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any] | list[An
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output has no terminal width; 80 columns would fold every table row.
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def message(text: str) -> None:
@@ -53,6 +56,14 @@ def human_size(n: int | None) -> str:
 def short_path(p: str) -> str:
     home = str(Path.home())
     return "~" + p[len(home) :] if p.startswith(home + "/") else p
+
+
+def short_source(source: str) -> str:
+    """A table-sized source: remote and generated sources as they are, local files as folder/name."""
+    if "://" in source or not source.startswith("/"):
+        return source
+    parts = Path(source).parts
+    return "/".join(parts[-2:])
 
 
 @contextmanager

@@ -145,7 +145,11 @@ def add(
             files.append(p)
     if name and len(files) > 1:
         raise UsageError("--name applies to a single file", hint="drop --name when adding several files")
-    return _add_many(files, in_place=in_place, link=link, hash=hash, name=name, tags=tags, progress=progress, settings=settings)
+    single = len(paths) == 1 and len(files) == 1 and not Path(paths[0]).is_dir()
+    return _add_many(
+        files, in_place=in_place, link=link, hash=hash, name=name, tags=tags, progress=progress, settings=settings,
+        single=single,
+    )
 
 
 def import_dir(
@@ -185,6 +189,7 @@ def _add_many(
     tags: Sequence[str],
     progress: Progress | None,
     settings: Settings | None,
+    single: bool = False,
 ) -> ImportReport:
     outcomes = []
     for i, f in enumerate(files):
@@ -193,6 +198,8 @@ def _add_many(
         try:
             outcomes.append(_add(f, name=name, in_place=in_place, link=link, hash=hash, tags=tags, settings=settings))
         except HubError as e:
+            if single:  # one file named by the user: its error is the answer
+                raise
             outcomes.append(AddOutcome(path=str(f), status="rejected", message=str(e), exit_code=e.exit_code))
     if progress:
         progress("", len(files), len(files))

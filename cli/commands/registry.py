@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 import hub.library as library
-from cli.output import human_size, message, print_json, progress_bar, short_path
+from cli.output import human_size, message, print_json, progress_bar, short_path, short_source
 from hub.models import AdapterDetail, ImportReport
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -120,13 +120,13 @@ def ls(
 
     table = Table(show_lines=False, header_style="bold", pad_edge=False, box=None)
     for col, kw in (
-        ("name", {"style": "bold", "overflow": "fold"}),
-        ("kind", {}),
-        ("arch", {}),
-        ("rank", {"justify": "right"}),
-        ("size", {"justify": "right"}),
-        ("triggers", {"overflow": "fold", "max_width": 30}),
-        ("source", {"overflow": "fold", "style": "dim", "max_width": 40}),
+        ("name", {"style": "bold", "no_wrap": True, "min_width": 12}),
+        ("kind", {"no_wrap": True}),
+        ("arch", {"no_wrap": True}),
+        ("rank", {"justify": "right", "no_wrap": True}),
+        ("size", {"justify": "right", "no_wrap": True}),
+        ("triggers", {"overflow": "ellipsis", "max_width": 28, "no_wrap": True}),
+        ("source", {"overflow": "ellipsis", "style": "dim", "max_width": 32, "no_wrap": True}),
     ):
         table.add_column(col, **kw)
     for a in adapters:
@@ -138,12 +138,12 @@ def ls(
             str(a.rank) if a.rank else "-",
             human_size(a.size),
             ", ".join(a.triggers[:3]) + (" …" if len(a.triggers) > 3 else ""),
-            short_path(a.source),
+            short_source(a.source),
         )
     out = console()
     if adapters:
         out.print(table)
-    message(f"{len(adapters)} adapter{'s' if len(adapters) != 1 else ''}")
+    out.print(f"[dim]{len(adapters)} adapter{'s' if len(adapters) != 1 else ''}[/]")
 
 
 def show(
