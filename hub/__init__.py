@@ -30,6 +30,11 @@ _EXPORTS: dict[str, str] = {
     "verify": "hub.library",
     "dupes": "hub.library",
     "probe": "hub.library",
+    # Hub sync (issue 4)
+    "push": "hub.sharing",
+    "push_all": "hub.sharing",
+    "pull": "hub.sharing",
+    "search": "hub.sharing",
     "run_demo": "hub.demo",
 }
 

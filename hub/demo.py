@@ -23,7 +23,7 @@ class DemoResult(BaseModel):
     adapters: list[Adapter]
 
 
-def run_demo(*, base: str = "tiny", settings: Settings | None = None, progress=None) -> DemoResult:  # noqa: ANN001
+def run_demo(*, base: str = "tiny", settings: Settings | None = None, progress=None) -> DemoResult:
     """Build the tiny base, write a folder of sample adapters with sidecars, import it, list the registry."""
     from hub import library
     from hub.testing import tiny_pipeline_dir, write_sample_library

@@ -147,7 +147,14 @@ def add(
         raise UsageError("--name applies to a single file", hint="drop --name when adding several files")
     single = len(paths) == 1 and len(files) == 1 and not Path(paths[0]).is_dir()
     return _add_many(
-        files, in_place=in_place, link=link, hash=hash, name=name, tags=tags, progress=progress, settings=settings,
+        files,
+        in_place=in_place,
+        link=link,
+        hash=hash,
+        name=name,
+        tags=tags,
+        progress=progress,
+        settings=settings,
         single=single,
     )
 
@@ -166,7 +173,9 @@ def import_dir(
     if not folder.is_dir():
         raise NotFoundError(f"no such folder: {folder}")
     files = find_adapter_files(folder)
-    return _add_many(files, in_place=in_place, link=link, hash=hash, name=None, tags=tags, progress=progress, settings=settings)
+    return _add_many(
+        files, in_place=in_place, link=link, hash=hash, name=None, tags=tags, progress=progress, settings=settings
+    )
 
 
 def find_adapter_files(folder: Path) -> list[Path]:
@@ -279,7 +288,7 @@ def _add(
                 "path": str(blob if blob else path),
                 "stored": blob is not None,
                 "usable": probed.usable,
-                "note": "; ".join([*( [probed.note] if probed.note else []), *side.problems]) or None,
+                "note": "; ".join([*([probed.note] if probed.note else []), *side.problems]) or None,
                 "metadata": metadata,
                 "sidecars": side.raw,
                 "evidence": probed.evidence,
@@ -335,7 +344,11 @@ def _write_lineage(reg: Registry, child_id: str, lineage: Sequence[ParentLink]) 
             ids = reg.find_ids(link.parent_ref)
             parent_id = ids[0] if len(ids) == 1 else None
         reg.add_lineage(
-            parent_id=parent_id, parent_ref=link.parent_ref, child_id=child_id, operation=link.operation, params=link.params
+            parent_id=parent_id,
+            parent_ref=link.parent_ref,
+            child_id=child_id,
+            operation=link.operation,
+            params=link.params,
         )
 
 
@@ -412,7 +425,9 @@ def resolve(ref: str, *, settings: Settings | None = None) -> AdapterDetail:
         ids = reg.find_ids(ref)
         if len(ids) > 1:
             names = [reg.adapter_row(i)["name"] for i in ids[:5]]
-            raise AmbiguousError(f"'{ref}' matches {len(ids)} adapters: {', '.join(names)}", hint="use a longer prefix or the id")
+            raise AmbiguousError(
+                f"'{ref}' matches {len(ids)} adapters: {', '.join(names)}", hint="use a longer prefix or the id"
+            )
         if ids:
             return _detail(reg, ids[0])
     path = Path(ref).expanduser()

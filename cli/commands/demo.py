@@ -34,5 +34,16 @@ def demo(
     message(f"base: {result.base_dir}")
     message(f"samples: {result.samples_dir}")
     _report(result.report, json_out=False)
-    ls(query=None, arch=None, kind=None, format=None, tag=None, base=None, remote=None, sort="name", limit=None,
-       json_out=False, quiet=False)
+    ls(
+        query=None,
+        arch=None,
+        kind=None,
+        format=None,
+        tag=None,
+        base=None,
+        remote=None,
+        sort="name",
+        limit=None,
+        json_out=False,
+        quiet=False,
+    )

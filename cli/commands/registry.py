@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,11 +22,13 @@ def register(app: typer.Typer) -> None:
 
 def add(
     paths: Annotated[list[Path], typer.Argument(help="Adapter files (folders are imported recursively).")],
-    name: Annotated[Optional[str], typer.Option(help="Registry name (one file only).")] = None,
+    name: Annotated[str | None, typer.Option(help="Registry name (one file only).")] = None,
     in_place: Annotated[bool, typer.Option("--in-place", help="Register without copying into the store.")] = False,
     link: Annotated[bool, typer.Option("--link", help="Hard-link into the store instead of copying.")] = False,
-    no_hash: Annotated[bool, typer.Option("--no-hash", help="Skip hashing now (implies --in-place); `hub verify` hashes later.")] = False,
-    tags: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Tag to add (repeatable).")] = None,
+    no_hash: Annotated[
+        bool, typer.Option("--no-hash", help="Skip hashing now (implies --in-place); `hub verify` hashes later.")
+    ] = False,
+    tags: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag to add (repeatable).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Register adapter files: probe, hash (one read), copy into the store, read sidecars.
@@ -36,7 +38,9 @@ def add(
       hub add ~/Downloads/*.safetensors --tag civitai
     """
     with progress_bar("adding") as update:
-        report = library.add(paths, name=name, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update)
+        report = library.add(
+            paths, name=name, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update
+        )
     _report(report, json_out)
     if len(report.outcomes) == 1 and report.rejected:
         raise typer.Exit(report.rejected[0].exit_code or 1)
@@ -49,7 +53,7 @@ def import_(
     in_place: Annotated[bool, typer.Option("--in-place", help="Register without copying into the store.")] = False,
     link: Annotated[bool, typer.Option("--link", help="Hard-link into the store instead of copying.")] = False,
     no_hash: Annotated[bool, typer.Option("--no-hash", help="Skip hashing now (implies --in-place).")] = False,
-    tags: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Tag to add to every file.")] = None,
+    tags: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag to add to every file.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Import every adapter under a folder; bad files are reported, never stop the import.
@@ -59,7 +63,9 @@ def import_(
       hub import ./loras --in-place --tag mine
     """
     with progress_bar("importing") as update:
-        report = library.import_dir(folder, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update)
+        report = library.import_dir(
+            folder, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update
+        )
     _report(report, json_out)
 
 
@@ -85,15 +91,19 @@ def _report(report: ImportReport, json_out: bool) -> None:
 
 
 def ls(
-    query: Annotated[Optional[str], typer.Argument(help="Full-text search: name, triggers, tags, description, training tags.")] = None,
-    arch: Annotated[Optional[str], typer.Option(help="sd1, sd2, sdxl, flux, unknown")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="lora, lycoris, embedding, lora+embedding")] = None,
-    format: Annotated[Optional[str], typer.Option("--format", help="kohya, diffusers-peft, lycoris-lokr, ...")] = None,
-    tag: Annotated[Optional[str], typer.Option(help="Only adapters with this tag.")] = None,
-    base: Annotated[Optional[str], typer.Option(help="Declared base label (e.g. Pony) or arch.")] = None,
-    remote: Annotated[Optional[str], typer.Option(help="Only adapters pushed/pulled to a Hub repo matching this.")] = None,
+    query: Annotated[
+        str | None, typer.Argument(help="Full-text search: name, triggers, tags, description, training tags.")
+    ] = None,
+    arch: Annotated[str | None, typer.Option(help="sd1, sd2, sdxl, flux, unknown")] = None,
+    kind: Annotated[str | None, typer.Option(help="lora, lycoris, embedding, lora+embedding")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="kohya, diffusers-peft, lycoris-lokr, ...")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only adapters with this tag.")] = None,
+    base: Annotated[str | None, typer.Option(help="Declared base label (e.g. Pony) or arch.")] = None,
+    remote: Annotated[
+        str | None, typer.Option(help="Only adapters pushed/pulled to a Hub repo matching this.")
+    ] = None,
     sort: Annotated[str, typer.Option(help="name, size, imported, created, rank, arch, kind")] = "name",
-    limit: Annotated[Optional[int], typer.Option(help="Show at most this many.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
     json_out: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Names only, one per line.")] = False,
 ) -> None:
@@ -268,7 +278,7 @@ def rm(
 
 
 def verify(
-    ref: Annotated[Optional[str], typer.Argument(help="One adapter (default: all).")] = None,
+    ref: Annotated[str | None, typer.Argument(help="One adapter (default: all).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Rehash stored files and report missing or changed ones (and hash --no-hash imports)."""

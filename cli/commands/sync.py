@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,14 +19,16 @@ def register(app: typer.Typer) -> None:
 
 
 def push(
-    name: Annotated[Optional[str], typer.Argument(help="Adapter to push (name, id or hash prefix).")] = None,
-    repo: Annotated[Optional[str], typer.Option("--repo", help="OWNER/NAME (default: your user / the adapter name).")] = None,
+    name: Annotated[str | None, typer.Argument(help="Adapter to push (name, id or hash prefix).")] = None,
+    repo: Annotated[
+        str | None, typer.Option("--repo", help="OWNER/NAME (default: your user / the adapter name).")
+    ] = None,
     private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
-    branch: Annotated[Optional[str], typer.Option("--branch", help="Branch to commit to (created if missing).")] = None,
-    message_: Annotated[Optional[str], typer.Option("--message", "-m", help="Commit message.")] = None,
+    branch: Annotated[str | None, typer.Option("--branch", help="Branch to commit to (created if missing).")] = None,
+    message_: Annotated[str | None, typer.Option("--message", "-m", help="Commit message.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Push every LoRA (or those with --tag) to --org.")] = False,
-    org: Annotated[Optional[str], typer.Option("--org", help="Organisation (or user) for --all.")] = None,
-    tag: Annotated[Optional[str], typer.Option("--tag", help="With --all: only adapters with this tag.")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="Organisation (or user) for --all.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="With --all: only adapters with this tag.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Publish an adapter to the Hugging Face Hub: kohya file, diffusers copy, model card, previews.
@@ -115,9 +117,11 @@ def pull(
 def _print_pull(r: PullResult) -> None:
     origin = f"{r.repo}@{r.commit[:10]}" + (" (offline, from the cache)" if r.offline else "")
     for f in r.files:
-        label = {"added": "[green]added[/]     ", "unchanged": "[cyan]unchanged[/] ", "already-registered": "[cyan]known[/]     "}[
-            f.status
-        ]
+        label = {
+            "added": "[green]added[/]     ",
+            "unchanged": "[cyan]unchanged[/] ",
+            "already-registered": "[cyan]known[/]     ",
+        }[f.status]
         note = " (this commit was already pulled)" if f.status == "unchanged" else ""
         message(f"{label} {f.adapter.name}  [dim]{origin}/{f.path}{note}[/]")
         if f.adapter.triggers:
@@ -126,7 +130,7 @@ def _print_pull(r: PullResult) -> None:
 
 def search(
     query: Annotated[str, typer.Argument(help="Words to look for in repo names.")] = "",
-    arch: Annotated[Optional[str], typer.Option("--arch", help="sd1, sd2, sdxl or flux.")] = None,
+    arch: Annotated[str | None, typer.Option("--arch", help="sd1, sd2, sdxl or flux.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many results.")] = 20,
     json_out: JsonOpt = False,
 ) -> None:

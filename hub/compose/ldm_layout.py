@@ -110,7 +110,7 @@ class UnetLayout:
         return pairs
 
     def to_ldm(self, diffusers_key: str) -> str | None:
-        """``down_blocks.0.resnets.0.conv1.weight`` -> ``model.diffusion_model.input_blocks.1.0.in_layers.2.weight``."""
+        """E.g. ``down_blocks.0.resnets.0.conv1.weight`` -> ``…input_blocks.1.0.in_layers.2.weight``."""
         for hf, sd in self.prefix_pairs():
             if diffusers_key.startswith(hf):
                 rest = diffusers_key[len(hf) :]

@@ -220,3 +220,17 @@ def write_safetensors_streaming(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def detect_arch(model: BaseModel) -> str:
+    """sd1 / sd2 / sdxl from the UNet's cross-attention width or the checkpoint's text-encoder layout."""
+    if model.layout == "single-file":
+        keys = model.files[0].keys
+        if any(k.startswith("conditioner.embedders.1.") for k in keys):
+            return "sdxl"
+        if any(k.startswith("cond_stage_model.model.") for k in keys):
+            return "sd2"
+        return "sd1" if any(k.startswith("cond_stage_model.transformer.") for k in keys) else "unknown"
+    config = model.root / "unet" / "config.json"
+    width = json.loads(config.read_text()).get("cross_attention_dim") if config.is_file() else None
+    return {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(width if isinstance(width, int) else -1, "unknown")

@@ -185,6 +185,8 @@ def _parses(flat: str) -> list[list[str]]:
 
 
 def _choose(candidates: list[str], known: set[str] | dict) -> str | None:
+    if not candidates:
+        return None
     hits = [c for c in candidates if c in known]
     if len(hits) == 1:
         return hits[0]

@@ -8,7 +8,6 @@ metadata and ``adapter_config.json`` only break ties and are quoted in ``evidenc
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import struct
@@ -29,6 +28,7 @@ from hub.formats.arch_detect import (
     module_rank,
 )
 from hub.formats.key_styles import KeyGroups, ModuleEntry, Shape, group_modules
+from hub.formats.peft_config import find_peft_config, names_text_encoder_2, probe_sidecar
 from hub.formats.pickle_safe import PickledTensor, read_pickle_scalars, read_pickle_structure
 from hub.formats.safetensors_header import MAX_HEADER_BYTES, read_header, read_scalars
 from hub.models import COMPONENTS, ProbeResult
@@ -63,7 +63,7 @@ def probe_file(path: str | os.PathLike[str], *, adapter_config: dict[str, Any] |
         raise NotFoundError(f"no such file: {p}")
     container = _sniff(p)
     if container == "json":
-        return _probe_sidecar(p)
+        return probe_sidecar(p)
     if container == "safetensors":
         header = read_header(p)
         tensors = _Tensors(
@@ -92,37 +92,6 @@ def _sniff(p: Path) -> str:
     if p.suffix.lower() in (".pt", ".bin", ".ckpt", ".pth", ".pkl") and len(head) >= 8:
         return "pickle"  # protocol 0/1 pickles have no magic; the restricted unpickler says what is wrong
     return "safetensors"  # read_header explains what is wrong (placeholder, JSON text, corrupt length)
-
-
-# ------------------------------------------------------------------------------------------ sidecar
-
-
-def _probe_sidecar(p: Path) -> ProbeResult:
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadFileError(f"not valid JSON ({e.__class__.__name__})", path=str(p)) from e
-    if not isinstance(obj, dict):
-        raise BadFileError("a JSON file that is not an object: not an adapter sidecar", path=str(p))
-    is_peft = "peft_type" in obj or ("r" in obj and "lora_alpha" in obj)
-    base = obj.get("base_model_name_or_path")
-    arch = arch_from_base_name(base) or "unknown"
-    evidence = ["PEFT adapter_config.json" if is_peft else "a JSON sidecar"]
-    if base:
-        evidence.append(f"base_model_name_or_path: {base}")
-    rank = obj.get("r") if isinstance(obj.get("r"), int) else None
-    alpha = obj.get("lora_alpha") if isinstance(obj.get("lora_alpha"), (int, float)) else None
-    return ProbeResult(
-        kind="sidecar",
-        format="peft-config" if is_peft else "json",
-        arch=arch,  # type: ignore[arg-type]
-        container="json",
-        rank=rank,
-        ranks=[rank] if rank else [],
-        alpha=float(alpha) if alpha is not None else None,
-        scale=(alpha / rank) if (alpha is not None and rank) else None,
-        evidence=evidence,
-    )
 
 
 # ------------------------------------------------------------------------------------------ pickles
@@ -221,11 +190,11 @@ def _probe_tensors(p: Path, t: _Tensors, adapter_config: dict[str, Any] | None) 
         raise BadFileError(f"no LoRA, LyCORIS or embedding keys (first key {first!r}): not an adapter", path=str(p))
     fmt = _lora_format(groups, t.metadata)
     evidence = [_format_evidence(fmt, groups)]
-    config, config_why = _peft_config(p, t.metadata, adapter_config) if fmt in PEFT_FORMATS else (None, None)
+    config, config_why = find_peft_config(p, t.metadata, adapter_config) if fmt in PEFT_FORMATS else (None, None)
     if config_why:
         evidence.append(config_why)
     modules = list(groups.modules.values())
-    if config and _config_names_text_encoder_2(config):
+    if config and names_text_encoder_2(config):
         for m in modules:
             if m.component == "text_encoder":
                 m.component = "text_encoder_2"
@@ -259,7 +228,7 @@ def _probe_tensors(p: Path, t: _Tensors, adapter_config: dict[str, Any] | None) 
     evidence += arch_why
     alpha, scale, alpha_why = _alpha(fmt, modules, t, config, rank)
     evidence += alpha_why
-    tokens = _bundled_tokens(fmt, groups, t.metadata)
+    tokens, vectors = _bundled_tokens(fmt, groups, t.metadata)
     if len(known) < len(modules):
         evidence.append(f"{len(modules) - len(known)} modules with names outside SD were ignored")
     if any("dora_scale" in m.parts for m in modules):
@@ -272,7 +241,7 @@ def _probe_tensors(p: Path, t: _Tensors, adapter_config: dict[str, Any] | None) 
         scale=scale,
         modules=_component_counts(known),
         tokens=tokens,
-        vectors=len(tokens) if tokens else None,
+        vectors=vectors,
         usable=usable,
         note=note,
         evidence=evidence,
@@ -406,51 +375,6 @@ def _alpha(
     return None, None, []
 
 
-def _peft_config(
-    p: Path, metadata: dict[str, str], given: dict[str, Any] | None
-) -> tuple[dict[str, Any] | None, str | None]:
-    if given is not None:
-        return given, "PEFT config passed by the caller"
-    raw = metadata.get("lora_adapter_metadata")
-    if raw:
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError:
-            obj = None
-        if isinstance(obj, dict):
-            # diffusers writes either one PEFT config or one per component ({"unet": {...}} / "unet.r" keys)
-            if "lora_alpha" not in obj:
-                nested = [v for v in obj.values() if isinstance(v, dict) and "lora_alpha" in v]
-                flat = {k.split(".", 1)[1]: v for k, v in obj.items() if k.count(".") == 1}
-                obj = nested[0] if nested else flat
-            if "lora_alpha" in obj:
-                return obj, "PEFT config from __metadata__ lora_adapter_metadata"
-    for candidate in _config_candidates(p):
-        if candidate.is_file():
-            try:
-                obj = json.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-                return None, f"{candidate.name} beside the file is not valid JSON: ignored"
-            if isinstance(obj, dict):
-                return obj, f"PEFT config from {candidate.name} beside the file"
-    return None, None
-
-
-def _config_candidates(p: Path) -> list[Path]:
-    out = []
-    if "adapter_model" in p.name:
-        out.append(p.with_name(p.name.replace("adapter_model", "adapter_config")).with_suffix(".json"))
-    out.append(p.with_name("adapter_config.json"))
-    return out
-
-
-def _config_names_text_encoder_2(config: dict[str, Any]) -> bool:
-    base = str(config.get("base_model_name_or_path") or "").replace("\\", "/").rstrip("/")
-    mapping = config.get("auto_mapping") or {}
-    cls = mapping.get("base_model_class") if isinstance(mapping, dict) else None
-    return base.endswith("text_encoder_2") or cls == "CLIPTextModelWithProjection"
-
-
 # ---------------------------------------------------------------------------------------- embeddings
 
 
@@ -496,9 +420,15 @@ def _probe_embedding(p: Path, t: _Tensors, fmt: str, tokens: list[str]) -> Probe
     )
 
 
-def _bundled_tokens(fmt: str, groups: KeyGroups, metadata: dict[str, str]) -> list[str]:
-    """Token embeddings shipped with a LoRA (cloneofsimo pivotal tuning, kohya ``bundle_emb``)."""
+def _bundled_tokens(fmt: str, groups: KeyGroups, metadata: dict[str, str]) -> tuple[list[str], int | None]:
+    """``(tokens, vectors)`` of embeddings shipped with a LoRA (cloneofsimo pivotal tuning, kohya ``bundle_emb``)."""
     if fmt == "cloneofsimo":
         marked = [k for k, v in metadata.items() if v == "<embed>" and k in groups.rest]
-        return sorted(marked or [k for k, s in groups.rest.items() if len(s) <= 2 and s[-1:] in ((768,), (1024,))])
-    return sorted({k.split(".")[1] for k in groups.rest if k.startswith("bundle_emb.") and k.count(".") >= 2})
+        keys = marked or [k for k, s in groups.rest.items() if 1 <= len(s) <= 2 and s[-1] in EMBEDDING_DIMS]
+    else:
+        keys = [k for k in groups.rest if k.startswith("bundle_emb.") and k.count(".") >= 2]
+    if not keys:
+        return [], None
+    vectors = sum(groups.rest[k][0] if len(groups.rest[k]) == 2 else 1 for k in keys)
+    tokens = sorted(keys) if fmt == "cloneofsimo" else sorted({k.split(".")[1] for k in keys})
+    return tokens, vectors

@@ -166,7 +166,9 @@ class Registry:
         return out
 
     def tags(self, adapter_id: str) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT tag FROM tags WHERE adapter_id = ? ORDER BY tag", (adapter_id,))]
+        return [
+            r[0] for r in self.conn.execute("SELECT tag FROM tags WHERE adapter_id = ? ORDER BY tag", (adapter_id,))
+        ]
 
     def set_tags(self, adapter_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
         self.conn.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?)", [(adapter_id, t) for t in add])
@@ -181,7 +183,9 @@ class Registry:
         )
 
     def hashes(self, adapter_id: str) -> FileHashes | None:
-        values = dict(self.conn.execute("SELECT algo, value FROM hashes WHERE adapter_id = ?", (adapter_id,)).fetchall())
+        values = dict(
+            self.conn.execute("SELECT algo, value FROM hashes WHERE adapter_id = ?", (adapter_id,)).fetchall()
+        )
         if "sha256" not in values:
             return None
         values.setdefault("autov1", None)
@@ -215,7 +219,10 @@ class Registry:
         self.conn.execute("INSERT OR IGNORE INTO locations VALUES (?, ?, ?)", (adapter_id, path, now()))
 
     def locations(self, adapter_id: str) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT path FROM locations WHERE adapter_id = ? ORDER BY path", (adapter_id,))]
+        return [
+            r[0]
+            for r in self.conn.execute("SELECT path FROM locations WHERE adapter_id = ? ORDER BY path", (adapter_id,))
+        ]
 
     def add_preview(self, adapter_id: str, path: str, source: str | None) -> None:
         self.conn.execute("INSERT OR IGNORE INTO previews VALUES (?, ?, ?)", (adapter_id, path, source))
@@ -224,9 +231,12 @@ class Registry:
         rows = self.conn.execute("SELECT path, source FROM previews WHERE adapter_id = ? ORDER BY path", (adapter_id,))
         return [Preview(path=p, source=s) for p, s in rows]
 
-    def add_lineage(self, *, parent_id: str | None, parent_ref: str, child_id: str, operation: str, params: dict) -> None:
+    def add_lineage(
+        self, *, parent_id: str | None, parent_ref: str, child_id: str, operation: str, params: dict
+    ) -> None:
         self.conn.execute(
-            "INSERT INTO lineage (parent_id, parent_ref, child_id, operation, params, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO lineage (parent_id, parent_ref, child_id, operation, params, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (parent_id, parent_ref, child_id, operation, json.dumps(params), now()),
         )
 
@@ -239,7 +249,12 @@ class Registry:
         ).fetchall()
         return [
             LineageEdge(
-                parent_id=r[0], parent_ref=r[1], child_id=r[2], operation=r[3], params=json.loads(r[4]), created_at=r[5]
+                parent_id=r[0],
+                parent_ref=r[1],
+                child_id=r[2],
+                operation=r[3],
+                params=json.loads(r[4]),
+                created_at=r[5],
             )
             for r in rows
         ]
@@ -270,7 +285,8 @@ class Registry:
         tags = " ".join(self.tags(adapter_id))
         tag_frequency = " ".join(tag_frequency_words(json.loads(row[4] or "{}")))
         self.conn.execute(
-            "INSERT INTO adapters_fts (rowid, name, triggers, tags, description, tag_frequency) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO adapters_fts (rowid, name, triggers, tags, description, tag_frequency) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (rowid, _searchable_name(row[1]), triggers, tags, row[3] or "", tag_frequency),
         )
 

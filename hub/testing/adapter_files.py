@@ -349,7 +349,11 @@ def write_lora(
         if style == "diffusers":
             packed: dict[str, Any] = {}
             for component in components:
-                modules = [n.partition(".")[2] for n in chosen if n.startswith(component + ".")]
+                # Without "text_model.": PEFT matches by suffix, so this finds the encoder's modules whether
+                # transformers nests them under text_model (4.x) or not (5.x, flattened CLIPTextModel).
+                modules = [
+                    n.partition(".")[2].removeprefix("text_model.") for n in chosen if n.startswith(component + ".")
+                ]
                 if modules:
                     packed.update({f"{component}.{k}": v for k, v in _lora_config(rank, alpha, modules).items()})
             header["lora_adapter_metadata"] = json.dumps(packed, indent=2, sort_keys=True)

@@ -120,6 +120,25 @@ def _meta_components(arch: str) -> dict[str, Any]:
         return components
 
 
+def canonical_name(component: str, model: Any, path: str) -> str:
+    """``<component>.<path>`` with the path a module has in every transformers version.
+
+    transformers 5 flattened ``CLIPTextModel`` (``encoder.layers.0``), while checkpoints, kohya names and
+    ``CLIPTextModelWithProjection`` keep ``text_model.encoder.layers.0``; canonical names always keep ``text_model.``.
+    """
+    if component.startswith("text_encoder") and not hasattr(model, "text_model"):
+        path = f"text_model.{path}"
+    return f"{component}.{path}"
+
+
+def module_path(model: Any, canonical: str) -> str:
+    """The path of canonical ``<component>.<path>`` inside ``model`` (the inverse of :func:`canonical_name`)."""
+    component, _, path = canonical.partition(".")
+    if component.startswith("text_encoder") and not hasattr(model, "text_model"):
+        path = path.removeprefix("text_model.")
+    return path
+
+
 @functools.cache
 def _walk(arch: str) -> tuple[tuple[str, tuple[int, ...], str, tuple[str, ...]], ...]:
     """(canonical name, weight shape, class name, class names of its ancestors) for every Linear/Conv2d."""
@@ -134,7 +153,8 @@ def _walk(arch: str) -> tuple[tuple[str, tuple[int, ...], str, tuple[str, ...]],
                 parent = model.get_submodule(parent_path) if parent_path else model
                 parents[path] = (*parents[parent_path], type(parent).__name__)
             if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
-                rows.append((f"{component}.{path}", tuple(module.weight.shape), type(module).__name__, parents[path]))
+                name = canonical_name(component, model, path)
+                rows.append((name, tuple(module.weight.shape), type(module).__name__, parents[path]))
     return tuple(rows)
 
 

@@ -153,14 +153,18 @@ def _vae():
     )
 
 
-def _scheduler(kind: TinyKind):
-    from diffusers import DDIMScheduler, EulerDiscreteScheduler
+def _scheduler():
+    from diffusers import DDIMScheduler
 
-    # The real bases' noise schedules.
-    schedule = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1}
-    if kind == "sd1":
-        return DDIMScheduler(**schedule, clip_sample=False, set_alpha_to_one=False)
-    return EulerDiscreteScheduler(**schedule, timestep_spacing="leading")
+    # The real bases' noise schedule (SD1.5 and SDXL share it).
+    return DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        clip_sample=False,
+        set_alpha_to_one=False,
+    )
 
 
 def build_tiny_pipeline(out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0) -> Path:
@@ -193,7 +197,7 @@ def build_tiny_pipeline(out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0)
             text_encoder=text_encoder,
             tokenizer=tokenizer,
             unet=unet,
-            scheduler=_scheduler(kind),
+            scheduler=_scheduler(),
             safety_checker=None,
             feature_extractor=None,
             requires_safety_checker=False,
@@ -208,7 +212,7 @@ def build_tiny_pipeline(out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0)
             tokenizer=tokenizer,
             tokenizer_2=tokenizer_2,
             unet=unet,
-            scheduler=_scheduler(kind),
+            scheduler=_scheduler(),
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(out_dir, safe_serialization=True)

@@ -21,8 +21,9 @@ def test_civitai_test_vectors(tmp_path: Path) -> None:
 
 
 def _safetensors_bytes(payload: bytes, metadata: str = "x") -> bytes:
-    header = ('{"__metadata__":{"note":"%s"},"t":{"dtype":"U8","shape":[%d],"data_offsets":[0,%d]}}' % (
-        metadata, len(payload), len(payload))).encode()
+    n = len(payload)
+    header = f'{{"__metadata__":{{"note":"{metadata}"}},"t":{{"dtype":"U8","shape":[{n}],"data_offsets":[0,{n}]}}}}'
+    header = header.encode()
     return struct.pack("<Q", len(header)) + header + payload
 
 

@@ -29,8 +29,11 @@ def test_import_real_adapters_folder(real_adapters: Path) -> None:
             assert outcome.adapter.kind == expected["kind"], row["file"]
 
     # Rejected files left nothing behind: one row per distinct good file, nothing else.
-    good_hashes = {r["sha256"] for r in weights if r["expected"]["kind"] not in ("invalid", "not-sd")
-                   and not r["expected"].get("truncated")}
+    good_hashes = {
+        r["sha256"]
+        for r in weights
+        if r["expected"]["kind"] not in ("invalid", "not-sd") and not r["expected"].get("truncated")
+    }
     with Registry.open(Paths.from_env().registry_db) as reg:
         rows = {r[0] for r in reg.conn.execute("SELECT sha256 FROM adapters")}
     assert rows == good_hashes

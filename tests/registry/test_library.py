@@ -69,7 +69,14 @@ def test_lookup_by_id_hash_prefixes_and_path(lora: Path) -> None:
     a = hub.add_one(lora)
     d = hub.show(a.name)
     assert d.hashes is not None
-    for ref in (a.id, a.sha256[:8], d.hashes.autov2.upper(), d.hashes.autov3[:12], d.hashes.blake3[:10], d.hashes.crc32):
+    for ref in (
+        a.id,
+        a.sha256[:8],
+        d.hashes.autov2.upper(),
+        d.hashes.autov3[:12],
+        d.hashes.blake3[:10],
+        d.hashes.crc32,
+    ):
         assert hub.show(ref).id == a.id
     unregistered = write_lora(lora.parent / "loose.safetensors", seed=9)
     assert hub.show(str(unregistered)).id == ""
@@ -89,7 +96,11 @@ def test_ambiguous_prefix(tmp_path: Path) -> None:
 
 
 def test_tags_search_and_filters(tmp_path: Path) -> None:
-    a = write_lora(tmp_path / "anime_eyes.safetensors", seed=1, metadata={"ss_tag_frequency": json.dumps({"10_eyes": {"sparkling eyes": 12, "1girl": 30}})})
+    a = write_lora(
+        tmp_path / "anime_eyes.safetensors",
+        seed=1,
+        metadata={"ss_tag_frequency": json.dumps({"10_eyes": {"sparkling eyes": 12, "1girl": 30}})},
+    )
     b = write_lora(tmp_path / "sdxl_thing.safetensors", arch="tiny-sdxl", seed=2)
     e = write_embedding(tmp_path / "badhands.safetensors", style="safetensors-emb-params", dim=768)
     hub.import_dir(tmp_path)
@@ -104,18 +115,34 @@ def test_tags_search_and_filters(tmp_path: Path) -> None:
     assert hub.ls("anime") != [] and hub.ls("zzzz") == []
     with pytest.raises(UsageError):
         hub.ls(sort="colour")
-    assert [x.name for x in hub.ls(sort="size")][0] in {"sdxl_thing", "anime_eyes"}
+    assert next(x.name for x in hub.ls(sort="size")) in {"sdxl_thing", "anime_eyes"}
     del a, b, e
 
 
 def test_sidecars_and_previews_are_read(tmp_path: Path) -> None:
     f = write_lora(tmp_path / "lib" / "cat_ears.safetensors", seed=4)
-    (tmp_path / "lib" / "cat_ears.json").write_text(json.dumps({
-        "activation text": "cat ears, nekomimi", "preferred weight": 0.7, "notes": "works best at 0.6-0.8",
-        "description": "Adds cat ears", "sd version": "SD1"}))
-    (tmp_path / "lib" / "cat_ears.civitai.info").write_text(json.dumps({
-        "id": 1, "modelId": 2, "baseModel": "SD 1.5", "trainedWords": ["catgirl"],
-        "model": {"name": "Cat Ears", "type": "LORA", "tags": ["Animal", "ears"]}}))
+    (tmp_path / "lib" / "cat_ears.json").write_text(
+        json.dumps(
+            {
+                "activation text": "cat ears, nekomimi",
+                "preferred weight": 0.7,
+                "notes": "works best at 0.6-0.8",
+                "description": "Adds cat ears",
+                "sd version": "SD1",
+            }
+        )
+    )
+    (tmp_path / "lib" / "cat_ears.civitai.info").write_text(
+        json.dumps(
+            {
+                "id": 1,
+                "modelId": 2,
+                "baseModel": "SD 1.5",
+                "trainedWords": ["catgirl"],
+                "model": {"name": "Cat Ears", "type": "LORA", "tags": ["Animal", "ears"]},
+            }
+        )
+    )
     (tmp_path / "lib" / "cat_ears.metadata.json").write_text("{not json")  # a broken sidecar never blocks
     from PIL import Image
 
