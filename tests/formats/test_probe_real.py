@@ -72,7 +72,11 @@ def test_specific_conclusions(real_adapters: Path) -> None:
     assert kiriko.usable is False and kiriko.note == LEGACY_LIST_NOTE and kiriko.container == "pickle"
 
     disney = probe_file(ra / "lora/cloneofsimo__lora__example_loras__lora_disney.safetensors")
-    assert disney.tokens == ["<s1>", "<s2>"] and disney.modules == {"unet": 144, "text_encoder": 48}
+    assert (
+        disney.tokens == ["<s1>", "<s2>"]
+        and disney.vectors == 2
+        and disney.modules == {"unet": 144, "text_encoder": 48}
+    )
 
     sdxl_te_path = (
         ra / "lora/hansjohn819-commits__sd-lora-anime-style__weights__sdxl__text_encoder__adapter_model.safetensors"
