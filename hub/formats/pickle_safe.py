@@ -114,7 +114,6 @@ def _common_globals() -> dict[str, Any]:
         "collections.OrderedDict": OrderedDict,
         "builtins.set": set,
         "builtins.frozenset": frozenset,
-        "builtins.bytearray": bytearray,
         "torch._utils._rebuild_parameter": _first_arg,
         "torch._utils._rebuild_parameter_with_state": _first_arg,
         "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
