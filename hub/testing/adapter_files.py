@@ -166,9 +166,22 @@ def _factors(algo: str, shape: tuple[int, ...], rank: int, gen: torch.Generator)
 
 
 def safetensors_bytes(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> bytes:
+    """A safetensors serialisation whose bytes depend only on the inputs.
+
+    safetensors writes ``__metadata__`` from a hash map, so its key order (and the file's bytes) change from run to
+    run. The tensor layout is left to safetensors; only the header is rewritten, with sorted metadata.
+    """
     import safetensors.torch
 
-    return safetensors.torch.save(dict(tensors), metadata=dict(metadata) if metadata else None)
+    raw = safetensors.torch.save(dict(tensors))
+    header_len = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + header_len])
+    header.pop("__metadata__", None)
+    if metadata:
+        header = {"__metadata__": dict(sorted(metadata.items())), **header}
+    encoded = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    encoded += b" " * (-len(encoded) % 8)  # safetensors pads the header to 8-byte alignment
+    return len(encoded).to_bytes(8, "little") + encoded + raw[8 + header_len :]
 
 
 def autov3_hash(data: bytes) -> str:
