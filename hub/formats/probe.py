@@ -83,10 +83,11 @@ def _sniff(p: Path) -> str:
     """Container by content, not by extension (files get renamed)."""
     with open(p, "rb") as f:
         head = f.read(9)
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
-        return "pickle"
+    # safetensors first: a header length whose low byte is 0x80 looks like a pickle's PROTO opcode.
     if len(head) == 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] <= MAX_HEADER_BYTES:
         return "safetensors"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
+        return "pickle"
     if p.suffix.lower() == ".json":
         return "json"
     if p.suffix.lower() in (".pt", ".bin", ".ckpt", ".pth", ".pkl") and len(head) >= 8:
