@@ -30,6 +30,13 @@ _EXPORTS: dict[str, str] = {
     "verify": "hub.library",
     "dupes": "hub.library",
     "probe": "hub.library",
+    # the composition engine (issue 3)
+    "mix": "hub.composition",
+    "resize": "hub.composition",
+    "convert": "hub.composition",
+    "scale": "hub.composition",
+    "fuse": "hub.composition",
+    "extract": "hub.composition",
     # Hub sync (issue 4)
     "push": "hub.sharing",
     "push_all": "hub.sharing",

@@ -1,0 +1,200 @@
+"""Composition commands: mix, resize, convert, scale, fuse, extract (thin: parse, call hub.composition, print)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.output import message, print_json, progress_bar
+from hub.compose.results import OutputResult, ReductionStats
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+NameOpt = Annotated[str | None, typer.Option("--name", help="Registry name of the output (default: derived).")]
+OutOpt = Annotated[str | None, typer.Option("--out", help="Also write the output file here (file or folder).")]
+FormatOpt = Annotated[str, typer.Option("--format", help="Output format: kohya (default) or diffusers.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
+DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="Output dtype: float32, float16, bfloat16.")]
+
+
+def register(app: typer.Typer) -> None:
+    for command in (mix, resize, convert, scale, fuse, extract):
+        app.command(name=command.__name__)(command)
+
+
+def _bar(description: str):
+    return progress_bar(description)
+
+
+def _print_output(result: OutputResult, json_out: bool, extra: str = "") -> None:
+    if json_out:
+        print_json(result)
+        return
+    a = result.adapter
+    ranks = ",".join(map(str, result.ranks[:6])) + ("…" if len(result.ranks) > 6 else "")
+    message(f"[green]registered[/green] {a.name}  [dim]{a.id}[/dim]  {a.format} {a.arch}  rank {ranks}  "
+            f"{result.modules} modules  {result.seconds:.2f}s{extra}")  # fmt: skip
+    if result.out:
+        message(f"wrote {result.out}")
+    message(f"[dim]recipe: {result.command}[/dim]")
+
+
+def _kept(stats: ReductionStats | None) -> str:
+    if stats is None or stats.mean_kept is None:
+        return ""
+    return f"  kept fro mean {stats.mean_kept:.4f} min {stats.min_kept:.4f}"
+
+
+def mix(
+    specs: Annotated[list[str], typer.Argument(help="Adapters with weights: NAME[:WEIGHT] (weight defaults to 1).")],
+    method: Annotated[str, typer.Option("--method", "-m", help="concat (exact), svd, ties or dare.")] = "concat",
+    rank: Annotated[str | None, typer.Option("--rank", "-r", help="Output rank (svd/ties/dare), or 'auto'.")] = None,
+    dynamic: Annotated[
+        str | None, typer.Option("--dynamic", help="Per-module rank rule: sv_fro:0.9, sv_ratio:4, sv_cumulative:0.9.")
+    ] = None,
+    density: Annotated[float | None, typer.Option("--density", help="ties/dare: fraction kept (0.5).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="dare: random seed.")] = 0,
+    name: NameOpt = None,
+    out: OutOpt = None,
+    fmt: FormatOpt = "kohya",
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Merge adapters into a new one and register it with lineage.
+
+    Examples:
+      hub mix dog:0.7 style:0.5                       # exact stack (rank = sum of ranks)
+      hub mix dog:0.7 style:0.5 --method svd --rank 32
+      hub mix a b c:-0.3 --method ties --density 0.4 --rank auto
+    """
+    from hub import composition
+
+    rank_value: int | str | None = rank if rank in (None, "auto") else _int(rank, "--rank")
+    with _bar("mixing") as update:
+        result = composition.mix(specs, method=method, rank=rank_value, dynamic=dynamic, density=density, seed=seed,
+                                 name=name, out=out, fmt=fmt, device=device, dtype=dtype,
+                                 progress=lambda d, t: update("", d, t))  # fmt: skip
+    _print_output(result, json_out, _kept(result.reduction))
+
+
+def _int(text: str, flag: str) -> int:
+    from hub.errors import UsageError
+
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"{flag} wants an integer or 'auto', got {text!r}") from None
+
+
+def resize(
+    ref: Annotated[str, typer.Argument(help="Adapter (name, id, hash or path).")],
+    rank: Annotated[int | None, typer.Option("--rank", "-r", help="New rank (cap for --dynamic).")] = None,
+    dynamic: Annotated[
+        str | None, typer.Option("--dynamic", help="sv_fro:0.9, sv_ratio:4 or sv_cumulative:0.9.")
+    ] = None,
+    conv_rank: Annotated[int | None, typer.Option("--conv-rank", help="Rank of 3x3 convs (default: --rank).")] = None,
+    name: NameOpt = None,
+    out: OutOpt = None,
+    fmt: FormatOpt = "kohya",
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the kept energy of every module.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rank-reduce an adapter (best approximation per module; alpha/rank kept) and report the kept energy."""
+    from hub import composition
+
+    with _bar("resizing") as update:
+        result = composition.resize(ref, rank=rank, dynamic=dynamic, conv_rank=conv_rank, name=name, out=out,
+                                    fmt=fmt, device=device, dtype=dtype,
+                                    progress=lambda d, t: update("", d, t))  # fmt: skip
+    if verbose and not json_out:
+        from cli.output import console
+
+        table = console()
+        for key, kept in result.reduction.kept.items():
+            table.print(f"{result.reduction.ranks[key]:>4}  {kept:.4f}  {key}")
+    _print_output(result, json_out, _kept(result.reduction))
+
+
+def convert(
+    ref: Annotated[str, typer.Argument(help="Adapter (name, id, hash or path).")],
+    to: Annotated[str, typer.Option("--to", help="kohya or diffusers.")],
+    name: NameOpt = None,
+    out: OutOpt = None,
+    dtype: DtypeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Rewrite an adapter in another format (kohya for A1111/ComfyUI, diffusers/PEFT); every delta kept."""
+    from hub import composition
+
+    _print_output(composition.convert(ref, to=to, name=name, out=out, dtype=dtype), json_out)
+
+
+def scale(
+    ref: Annotated[str, typer.Argument(help="Adapter (name, id, hash or path).")],
+    weight: Annotated[float, typer.Argument(help="Multiplier of every delta (negative allowed).")],
+    name: NameOpt = None,
+    out: OutOpt = None,
+    fmt: FormatOpt = "kohya",
+    dtype: DtypeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Multiply an adapter's strength (folded into alpha; exact)."""
+    from hub import composition
+
+    _print_output(composition.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype), json_out)
+
+
+def fuse(
+    base: Annotated[str, typer.Argument(help="Base model: diffusers folder, single .safetensors file or HF id.")],
+    specs: Annotated[list[str], typer.Argument(help="Adapters with weights: NAME[:WEIGHT].")],
+    out: Annotated[str, typer.Option("--out", help="Output folder (diffusers base) or .safetensors file.")],
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Merge adapters into a base model's weights and write a full model, tensor by tensor.
+
+    Examples:
+      hub fuse ./sd15-diffusers dog:0.7 style:0.5 --out ./sd15-dog
+      hub fuse v1-5-pruned.safetensors dog:0.8 --out dog-fused.safetensors
+    """
+    from hub import composition
+
+    with _bar("fusing") as update:
+        result = composition.fuse(base, specs, out=out, device=device, dtype=dtype,
+                                  progress=lambda d, t: update("", d, t))  # fmt: skip
+    if json_out:
+        print_json(result)
+        return
+    message(f"[green]fused[/green] {result.modules_fused} modules into {result.layout} model at {result.out} "
+            f"({result.tensors_written} tensors rewritten, {result.device}, {result.seconds:.2f}s)")  # fmt: skip
+
+
+def extract(
+    base: Annotated[str, typer.Option("--base", help="The original model (folder, .safetensors or HF id).")],
+    tuned: Annotated[str, typer.Option("--tuned", help="The fine-tuned model.")],
+    rank: Annotated[int, typer.Option("--rank", "-r", help="LoRA rank.")] = 32,
+    conv_rank: Annotated[int | None, typer.Option("--conv-rank", help="Also extract 3x3 convs at this rank.")] = None,
+    dynamic: Annotated[str | None, typer.Option("--dynamic", help="Per-module rank rule, capped at --rank.")] = None,
+    min_diff: Annotated[float, typer.Option("--min-diff", help="Skip text encoders with max |ΔW| <= this.")] = 0.01,
+    clamp_quantile: Annotated[
+        float | None, typer.Option("--clamp-quantile", help="Clamp factors to this quantile (kohya: 0.99).")
+    ] = None,
+    name: NameOpt = None,
+    out: OutOpt = None,
+    fmt: FormatOpt = "kohya",
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Extract a LoRA approximating the difference of two models (kohya's extract_lora_from_models)."""
+    from hub import composition
+
+    with _bar("extracting") as update:
+        result = composition.extract(base=base, tuned=tuned, rank=rank, conv_rank=conv_rank, dynamic=dynamic,
+                                     min_diff=min_diff, clamp_quantile=clamp_quantile, name=name, out=out, fmt=fmt,
+                                     device=device, dtype=dtype, progress=lambda d, t: update("", d, t))  # fmt: skip
+    _print_output(result, json_out, _kept(result.reduction))

@@ -1,0 +1,445 @@
+"""The composition engine's facade: mix, resize, convert, scale, fuse, extract.
+
+Inputs are registry references (name, id, hash prefix) or file paths; every adapter produced is written in
+kohya (default) or diffusers format, registered with lineage edges to its parents and a recipe holding the exact
+``hub`` command that rebuilds it, and optionally copied to ``out``. The maths is in :mod:`hub.compose.ops`.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hub.compose.results import (
+    ConvertResult,
+    ExtractResult,
+    FuseResult,
+    MixResult,
+    ParentUse,
+    ReductionStats,
+    ResizeResult,
+    ScaleResult,
+)
+from hub.errors import UsageError
+from hub.models import AdapterDetail, ParentLink
+
+if TYPE_CHECKING:
+    from hub.compose.ops import Reduction
+    from hub.formats.lora_set import LoraSet
+
+Progress = Callable[[int, int], None] | None  # (done, total) per module
+FORMATS = ("kohya", "diffusers")
+METHODS = ("concat", "svd", "ties", "dare")
+DEFAULT_AUTO_RULE = "sv_fro:0.99"
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def parse_spec(spec: str) -> tuple[str, float]:
+    """``dog.safetensors:0.7`` -> ("dog.safetensors", 0.7); the weight defaults to 1.0. Only the last colon
+    splits, and only if what follows is a number, so ``C:\\loras\\dog.safetensors`` stays a path."""
+    ref, sep, tail = spec.rpartition(":")
+    if sep and ref:
+        try:
+            return ref, float(tail)
+        except ValueError:
+            pass
+    if not spec:
+        raise UsageError("empty adapter spec", hint="NAME[:WEIGHT], e.g. dog:0.7")
+    return spec, 1.0
+
+
+def _load(ref: str) -> tuple[AdapterDetail, LoraSet]:
+    from hub.formats.load import load_lora_set
+    from hub.library import resolve
+
+    detail = resolve(ref)
+    arch = detail.arch if detail.arch != "unknown" else None
+    return detail, load_lora_set(detail.path, arch=arch)
+
+
+def _use(ref: str, detail: AdapterDetail, weight: float = 1.0) -> ParentUse:
+    return ParentUse(ref=ref, adapter_id=detail.id or None, name=detail.name, weight=weight)
+
+
+def _recipe_ref(ref: str, detail: AdapterDetail) -> str:
+    # A hash prefix resolves the same bytes however the entry is renamed later; a path stays a path.
+    return detail.sha256[:12] if detail.id and detail.sha256 else ref
+
+
+def _link(ref: str, detail: AdapterDetail, operation: str, params: dict[str, Any]) -> ParentLink:
+    return ParentLink(
+        parent_ref=detail.name if detail.id else str(Path(ref).absolute()),
+        operation=operation,
+        params=params,
+        parent_id=detail.id or None,
+    )
+
+
+def _device(device: str | None):
+    from hub.compose.fuse import resolve_device
+
+    return resolve_device(device)
+
+
+def _counter(progress: Progress, total: int) -> Callable[[str], None] | None:
+    if progress is None:
+        return None
+    done = [0]
+
+    def tick(_key: str) -> None:
+        done[0] += 1
+        progress(done[0], total)
+
+    return tick
+
+
+def _stats(red: Reduction) -> ReductionStats:
+    kept = list(red.kept.values())
+    return ReductionStats(
+        kept={k: round(v, 6) for k, v in red.kept.items()},
+        ranks=dict(red.ranks),
+        mean_kept=sum(kept) / len(kept) if kept else None,
+        min_kept=min(kept) if kept else None,
+    )
+
+
+def _input_dtype(sets: Sequence[LoraSet]):
+    for s in sets:
+        for mod in s.modules.values():
+            return mod.up.dtype
+    return None
+
+
+# ---------------------------------------------------------------- output
+
+
+def _register(
+    lora_set: LoraSet,
+    *,
+    name: str,
+    source: str,
+    lineage: Sequence[ParentLink],
+    argv: Sequence[str],
+    fmt: str,
+    out: str | Path | None,
+    dtype: Any,
+    merged_from: str,
+    started: float,
+) -> dict[str, Any]:
+    from hub.formats.write import save_lora_set
+    from hub.library import add_one
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown output format {fmt!r}", hint="kohya or diffusers")
+    command = shlex.join(["hub", *argv])
+    recipe = {"command": command, "argv": ["hub", *argv]}
+    with tempfile.TemporaryDirectory(prefix="hub-compose-") as tmp:
+        filename = f"{name}.safetensors" if fmt == "kohya" else "pytorch_lora_weights.safetensors"
+        path = save_lora_set(
+            lora_set,
+            Path(tmp) / filename,
+            fmt=fmt,
+            dtype=dtype,
+            title=name,
+            merged_from=merged_from,
+            metadata={"lorahub.recipe": command},
+        )
+        adapter = add_one(path, name=name, source=source, lineage=lineage, recipe=recipe)
+        if out is not None:
+            dest = Path(out).expanduser()
+            if dest.is_dir():
+                dest = dest / filename
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+            out = str(dest)
+    ranks = sorted({m.rank for m in lora_set.modules.values()})
+    return {
+        "adapter": adapter,
+        "out": out,
+        "command": command,
+        "modules": len(lora_set.modules),
+        "ranks": ranks,
+        "notes": list(lora_set.notes),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _fmt_flags(fmt: str, out: str | Path | None, dtype: str | None, name: str | None) -> list[str]:
+    flags = [] if fmt == "kohya" else ["--format", fmt]
+    flags += ["--dtype", dtype] if dtype else []
+    flags += ["--name", name] if name else []
+    return flags
+
+
+# ---------------------------------------------------------------- operations
+
+
+def mix(
+    specs: Sequence[str | tuple[str, float]],
+    *,
+    method: str = "concat",
+    rank: int | str | None = None,
+    dynamic: str | None = None,
+    density: float | None = None,
+    seed: int = 0,
+    name: str | None = None,
+    out: str | Path | None = None,
+    fmt: str = "kohya",
+    device: str = "auto",
+    dtype: str | None = None,
+    progress: Progress = None,
+) -> MixResult:
+    """Combine adapters: ``concat`` (exact), ``svd`` (best rank-R approximation of Σ w_i ΔW_i), ``ties``/``dare``
+    (PEFT semantics, then SVD to the rank). ``rank="auto"`` picks each module's rank by ``dynamic`` (default
+    ``sv_fro:0.99``)."""
+    from hub.compose import ops
+    from hub.compose.fuse import resolve_dtype
+
+    started = time.perf_counter()
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}", hint=f"one of {', '.join(METHODS)}")
+    pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
+    if not pairs:
+        raise UsageError("nothing to mix", hint="hub mix A:0.7 B:0.5")
+    loaded = [(ref, w, *_load(ref)) for ref, w in pairs]
+    weighted = [(lora_set, w) for _, w, _, lora_set in loaded]
+    rule = ops.Dynamic.parse(dynamic) if dynamic else None
+    if rank == "auto":
+        rule = rule or ops.Dynamic.parse(DEFAULT_AUTO_RULE)
+        rank_cap = None
+    elif isinstance(rank, str):
+        try:
+            rank_cap = int(rank)
+        except ValueError:
+            raise UsageError(f"bad rank {rank!r}", hint="an integer or 'auto'") from None
+    else:
+        rank_cap = rank
+    if method != "concat" and rank_cap is None and rule is None:
+        rank_cap = max(m.rank for s, _ in weighted for m in s.modules.values())  # PEFT's default: the max rank
+    if method == "concat" and (rank is not None or rule is not None):
+        raise UsageError("--method concat is exact and keeps rank = Σ ranks", hint="use --method svd to set a rank")
+    total = len({k for s, _ in weighted for k in s.modules})
+    tick = _counter(progress, total)
+    dev = _device(device)
+    reduction = None
+    if method == "concat":
+        result = ops.concat(weighted, device=dev, progress=tick)
+    elif method == "svd":
+        reduction = ops.svd_merge(weighted, rank_cap, dynamic=rule, device=dev, progress=tick)
+    elif method == "ties":
+        reduction = ops.ties(weighted, rank_cap, density=density or 0.5, dynamic=rule, device=dev, progress=tick)
+    else:
+        reduction = ops.dare(weighted, rank_cap, density=density or 0.5, seed=seed, dynamic=rule, device=dev,
+                             progress=tick)  # fmt: skip
+    if reduction is not None:
+        result = reduction.lora_set
+    names = [d.name for _, _, d, _ in loaded]
+    out_name = name or "mix-" + "-".join(n[:24] for n in names) + f"-{method}"
+    argv = ["mix", *[f"{_recipe_ref(r, d)}:{w:g}" for r, w, d, _ in loaded], "--method", method]
+    argv += ["--rank", str(rank)] if rank is not None else []
+    argv += ["--dynamic", str(rule)] if rule and rank != "auto" else []
+    argv += ["--density", f"{density or 0.5:g}"] if method in ("ties", "dare") else []
+    argv += ["--seed", str(seed)] if method == "dare" else []
+    argv += _fmt_flags(fmt, out, dtype, out_name)
+    params = {"method": method, "rank": rank_cap if rank != "auto" else "auto"}
+    if rule:
+        params["dynamic"] = str(rule)
+    if method in ("ties", "dare"):
+        params["density"] = density or 0.5
+    lineage = [_link(r, d, "mixed-from", {"weight": w, **params}) for r, w, d, _ in loaded]
+    common = _register(
+        result,
+        name=out_name,
+        source=f"mixed:{method}",
+        lineage=lineage,
+        argv=argv,
+        fmt=fmt,
+        out=out,
+        dtype=resolve_dtype(dtype) or _input_dtype([s for s, _ in weighted]),
+        merged_from=", ".join(f"{n}:{w:g}" for n, (_, w) in zip(names, pairs, strict=True)),
+        started=started,
+    )
+    return MixResult(
+        **common,
+        method=method,
+        rank=rank if rank == "auto" else rank_cap,
+        parents=[_use(r, d, w) for r, w, d, _ in loaded],
+        reduction=_stats(reduction) if reduction else None,
+    )
+
+
+def resize(
+    ref: str,
+    *,
+    rank: int | None = None,
+    dynamic: str | None = None,
+    conv_rank: int | None = None,
+    name: str | None = None,
+    out: str | Path | None = None,
+    fmt: str = "kohya",
+    device: str = "auto",
+    dtype: str | None = None,
+    progress: Progress = None,
+) -> ResizeResult:
+    """Rank-reduce one adapter (kohya resize_lora: alpha/r kept); reports the Frobenius fraction kept per module."""
+    from hub.compose import ops
+    from hub.compose.fuse import resolve_dtype
+
+    started = time.perf_counter()
+    detail, lora_set = _load(ref)
+    rule = ops.Dynamic.parse(dynamic) if dynamic else None
+    red = ops.resize(lora_set, rank, dynamic=rule, conv_rank=conv_rank, device=_device(device),
+                     progress=_counter(progress, len(lora_set.modules)))  # fmt: skip
+    label = f"r{rank}" if rule is None else str(rule).replace(":", "")
+    out_name = name or f"{detail.name}-{label}"
+    argv = ["resize", _recipe_ref(ref, detail)]
+    argv += ["--rank", str(rank)] if rank is not None else []
+    argv += ["--dynamic", str(rule)] if rule else []
+    argv += ["--conv-rank", str(conv_rank)] if conv_rank else []
+    argv += _fmt_flags(fmt, out, dtype, out_name)
+    params: dict[str, Any] = {"rank": rank, "dynamic": str(rule) if rule else None}
+    common = _register(red.lora_set, name=out_name, source=f"resized:{detail.name}",
+                       lineage=[_link(ref, detail, "resized-from", params)], argv=argv, fmt=fmt, out=out,
+                       dtype=resolve_dtype(dtype) or _input_dtype([lora_set]), merged_from=detail.name,
+                       started=started)  # fmt: skip
+    return ResizeResult(**common, parent=_use(ref, detail), rank=rank, dynamic=str(rule) if rule else None,
+                        reduction=_stats(red))  # fmt: skip
+
+
+def convert(
+    ref: str,
+    *,
+    to: str,
+    name: str | None = None,
+    out: str | Path | None = None,
+    dtype: str | None = None,
+) -> ConvertResult:
+    """Rewrite one adapter in another format (every delta preserved; LoHa/LoKr become exact LoRA factors)."""
+    from hub.compose.fuse import resolve_dtype
+
+    started = time.perf_counter()
+    if to not in FORMATS:
+        raise UsageError(f"cannot convert to {to!r}", hint="--to kohya or --to diffusers")
+    detail, lora_set = _load(ref)
+    out_name = name or f"{detail.name}-{to}"
+    argv = ["convert", _recipe_ref(ref, detail), "--to", to, *_fmt_flags("kohya", out, dtype, out_name)]
+    common = _register(lora_set, name=out_name, source=f"converted:{detail.name}",
+                       lineage=[_link(ref, detail, "converted-from", {"to": to})], argv=argv, fmt=to, out=out,
+                       dtype=resolve_dtype(dtype) or _input_dtype([lora_set]), merged_from=detail.name,
+                       started=started)  # fmt: skip
+    return ConvertResult(**common, parent=_use(ref, detail), to=to)
+
+
+def scale(
+    ref: str,
+    weight: float,
+    *,
+    name: str | None = None,
+    out: str | Path | None = None,
+    fmt: str = "kohya",
+    dtype: str | None = None,
+) -> ScaleResult:
+    """Multiply an adapter's deltas by ``weight`` (exact: folded into alpha)."""
+    from hub.compose import ops
+    from hub.compose.fuse import resolve_dtype
+
+    started = time.perf_counter()
+    detail, lora_set = _load(ref)
+    out_name = name or f"{detail.name}-x{weight:g}"
+    # "--" lets a negative weight through the option parser
+    argv = ["scale", _recipe_ref(ref, detail), *_fmt_flags(fmt, out, dtype, out_name), "--", f"{weight:g}"]
+    common = _register(ops.scale(lora_set, weight), name=out_name, source=f"scaled:{detail.name}",
+                       lineage=[_link(ref, detail, "scaled-from", {"weight": weight})], argv=argv, fmt=fmt,
+                       out=out, dtype=resolve_dtype(dtype) or _input_dtype([lora_set]), merged_from=detail.name,
+                       started=started)  # fmt: skip
+    return ScaleResult(**common, parent=_use(ref, detail), weight=weight)
+
+
+def fuse(
+    base: str,
+    specs: Sequence[str | tuple[str, float]],
+    *,
+    out: str | Path,
+    device: str = "auto",
+    dtype: str | None = None,
+    progress: Progress = None,
+) -> FuseResult:
+    """Merge the adapters into ``base`` (diffusers folder, single .safetensors or HF id) and write a full model."""
+    from hub.compose.fuse import fuse_into, resolve_dtype
+    from hub.compose.model_files import open_base, resolve_base
+
+    started = time.perf_counter()
+    pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
+    if not pairs:
+        raise UsageError("nothing to fuse", hint="hub fuse BASE A:0.7 --out DIR")
+    loaded = [(ref, w, *_load(ref)) for ref, w in pairs]
+    model = open_base(resolve_base(base))
+    dev = _device(device)
+    total = sum(len(s.modules) for *_, s in loaded)
+    report = fuse_into(model, [(s, w) for _, w, _, s in loaded], Path(out).expanduser(), device=dev,
+                       dtype=resolve_dtype(dtype), progress=_counter(progress, total))  # fmt: skip
+    return FuseResult(
+        base=base,
+        out=str(report.out),
+        layout=report.layout,
+        parents=[_use(r, d, w) for r, w, d, _ in loaded],
+        modules_fused=report.modules_fused,
+        tensors_written=report.tensors_written,
+        files=report.files_written,
+        device=str(dev),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def extract(
+    *,
+    base: str,
+    tuned: str,
+    rank: int,
+    conv_rank: int | None = None,
+    dynamic: str | None = None,
+    min_diff: float = 0.01,
+    clamp_quantile: float | None = None,
+    name: str | None = None,
+    out: str | Path | None = None,
+    fmt: str = "kohya",
+    device: str = "auto",
+    dtype: str | None = None,
+    progress: Progress = None,
+) -> ExtractResult:
+    """A LoRA approximating ``tuned − base`` (kohya's extract), registered with lineage to both models."""
+    from hub.compose import ops
+    from hub.compose.extract import extract_models
+    from hub.compose.fuse import resolve_dtype
+    from hub.compose.model_files import detect_arch, open_base, resolve_base
+
+    started = time.perf_counter()
+    b, t = open_base(resolve_base(base)), open_base(resolve_base(tuned))
+    rule = ops.Dynamic.parse(dynamic) if dynamic else None
+    tick = _counter(progress, len(b.module_keys()))
+    red = extract_models(b, t, rank, conv_rank=conv_rank, dynamic=rule, min_diff=min_diff,
+                         clamp_quantile=clamp_quantile, device=_device(device), arch=detect_arch(b),
+                         progress=tick)  # fmt: skip
+    out_name = name or f"extract-{Path(tuned).name}-r{rank}"
+    argv = ["extract", "--base", base, "--tuned", tuned, "--rank", str(rank)]
+    argv += ["--conv-rank", str(conv_rank)] if conv_rank else []
+    argv += ["--dynamic", str(rule)] if rule else []
+    argv += ["--min-diff", f"{min_diff:g}"] if min_diff != 0.01 else []
+    argv += ["--clamp-quantile", f"{clamp_quantile:g}"] if clamp_quantile else []
+    argv += _fmt_flags(fmt, out, dtype, out_name)
+    params = {"rank": rank, "conv_rank": conv_rank}
+    lineage = [
+        ParentLink(parent_ref=base, operation="extracted-from", params={**params, "role": "base"}),
+        ParentLink(parent_ref=tuned, operation="extracted-from", params={**params, "role": "tuned"}),
+    ]
+    common = _register(red.lora_set, name=out_name, source=f"extracted:{base}..{tuned}", lineage=lineage,
+                       argv=argv, fmt=fmt, out=out, dtype=resolve_dtype(dtype), merged_from=f"{base}..{tuned}",
+                       started=started)  # fmt: skip
+    return ExtractResult(**common, base=base, tuned=tuned, rank=rank, reduction=_stats(red))
