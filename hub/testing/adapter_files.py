@@ -333,7 +333,7 @@ def write_lora(
     if style == "peft" and len(components) != 1:
         raise ValueError("a PEFT adapter_model.safetensors holds one model; pass a single component")
     alpha = rank / 2 if alpha is None else float(alpha)
-    torch_dtype = getattr(torch, dtype)
+    torch_dtype = getattr(torch, {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}.get(dtype, dtype))
     chosen = _select_targets(arch, style, algo, conv, components, targets)
 
     gen = torch.Generator().manual_seed(seed)

@@ -244,7 +244,9 @@ def write_sample_library(folder: Path, *, base: Path | None = None, count: int =
         written.append(file)
     if written:
         # The same bytes under another name, as happens when a download is saved twice.
-        duplicate = written[0].with_name(f"{written[0].stem} (1){written[0].suffix}")
+        # "_copy" sorts after the original, so an importer walking in name order meets the original (and its
+        # sidecars) first.
+        duplicate = written[0].with_name(f"{written[0].stem}_copy{written[0].suffix}")
         shutil.copyfile(written[0], duplicate)
         written.append(duplicate)
     return written

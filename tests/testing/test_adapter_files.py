@@ -303,6 +303,13 @@ def test_loha_and_lokr_factors_rebuild_each_module_shape(tmp_path: Path, conv: b
     assert factorization(768) == (24, 32)
 
 
+def test_dtypes(tmp_path: Path) -> None:
+    bf16 = load_file(str(write_lora(tmp_path / "b.safetensors", dtype="bf16", components=("unet",))))
+    fp32 = load_file(str(write_lora(tmp_path / "f.safetensors", dtype="float32", components=("unet",))))
+    assert {t.dtype for t in bf16.values()} == {torch.bfloat16}
+    assert {t.dtype for t in fp32.values()} == {torch.float32}
+
+
 def test_writes_are_deterministic_in_the_seed(tmp_path: Path) -> None:
     a = write_lora(tmp_path / "a" / "x.safetensors", seed=5).read_bytes()
     b = write_lora(tmp_path / "b" / "x.safetensors", seed=5).read_bytes()
