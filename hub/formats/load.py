@@ -118,6 +118,13 @@ def guess_arch(tensors: dict[str, Any], metadata: dict[str, str], config: dict[s
         if ("attn2.to.k" in low or "attn2.processor.to.k" in low) and t.dim() == 2:
             if any(s in k for s in ("lora_down", "lora.down", "lora_A", "to_k_lora.down", "lora_linear_layer.down")):
                 dims.add(int(t.shape[1]))
+            elif k.endswith(".hada_w1_b"):
+                dims.add(int(t.shape[1]))
+            elif k.endswith((".lokr_w1", ".lokr_w1_b")):
+                name = k.rpartition(".")[0]
+                w2 = tensors.get(f"{name}.lokr_w2", tensors.get(f"{name}.lokr_w2_b"))
+                if w2 is not None and w2.dim() == 2:
+                    dims.add(int(t.shape[1]) * int(w2.shape[1]))
     # hub.testing's tiny pipelines: text width 32, SDXL's two encoders concatenated to 64.
     for width, arch in ((2048, "sdxl"), (1024, "sd2"), (768, "sd1"), (64, "tiny-sdxl"), (32, "tiny-sd1")):
         if width in dims:
