@@ -48,6 +48,7 @@ def base_arch(base: Path | None) -> str:
 
 
 def _specs(arch: str) -> list[SampleSpec]:
+    # One adapter for the other family: the "made for another base" case.
     other = "tiny-sd1" if arch in ("sdxl", "tiny-sdxl") else "tiny-sdxl"
     return [
         SampleSpec(
@@ -93,8 +94,8 @@ def _specs(arch: str) -> list[SampleSpec]:
             civitai_type="LoCon",
         ),
         SampleSpec(
-            "sdxl/cinematic-xl",
-            "Cinematic XL",
+            "sdxl/cinematic-xl" if other == "tiny-sdxl" else "sd15/cinematic",
+            "Cinematic XL" if other == "tiny-sdxl" else "Cinematic",
             "cinematic",
             write={"arch": other, "rank": 4, "alpha": 4},
             sidecars=("json", "preview"),
