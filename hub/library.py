@@ -386,6 +386,25 @@ SORTS = {
 }
 
 
+def ls_json(
+    query: str | None = None,
+    *,
+    arch: str | None = None,
+    kind: str | None = None,
+    format: str | None = None,
+    tag: str | None = None,
+    base: str | None = None,
+    remote: str | None = None,
+    sort: str = "name",
+    limit: int | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """:func:`ls` already serialised: a JSON array of Adapter objects, built by SQLite (fast for scripts)."""
+    filters = _ls_filters(arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort)
+    with open_registry(settings) as reg:
+        return reg.list_adapters_json(query=query, filters=filters, order_by=SORTS[sort], limit=limit)
+
+
 def ls(
     query: str | None = None,
     *,
@@ -399,6 +418,21 @@ def ls(
     limit: int | None = None,
     settings: Settings | None = None,
 ) -> list[Adapter]:
+    filters = _ls_filters(arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort)
+    with open_registry(settings) as reg:
+        return reg.list_adapters(query=query, filters=filters, order_by=SORTS[sort], limit=limit)
+
+
+def _ls_filters(
+    *,
+    arch: str | None,
+    kind: str | None,
+    format: str | None,
+    tag: str | None,
+    base: str | None,
+    remote: str | None,
+    sort: str,
+) -> list[tuple[str, Sequence[Any]]]:
     if sort not in SORTS:
         raise UsageError(f"unknown sort '{sort}'", hint=f"one of: {', '.join(SORTS)}")
     filters: list[tuple[str, Sequence[Any]]] = []
@@ -415,8 +449,7 @@ def ls(
         filters.append(("(base_label LIKE ? OR arch = ?)", [f"%{base}%", base.lower()]))
     if remote:
         filters.append(("id IN (SELECT adapter_id FROM remotes WHERE repo LIKE ?)", [f"%{remote}%"]))
-    with open_registry(settings) as reg:
-        return reg.list_adapters(query=query, filters=filters, order_by=SORTS[sort], limit=limit)
+    return filters
 
 
 def resolve(ref: str, *, settings: Settings | None = None) -> AdapterDetail:

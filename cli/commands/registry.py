@@ -114,12 +114,15 @@ def ls(
       hub ls anime --arch sdxl --sort size
       hub ls --json | jq '.[].name'
     """
+    if json_out:
+        text = library.ls_json(
+            query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort, limit=limit
+        )
+        print(text)
+        return
     adapters = library.ls(
         query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort, limit=limit
     )
-    if json_out:
-        print_json(adapters)
-        return
     if quiet:
         for a in adapters:
             print(a.name)

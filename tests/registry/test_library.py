@@ -241,3 +241,17 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
         hub.add_one(f)
     assert not marker.exists()
     assert _row_count() == 0
+
+
+def test_ls_json_built_by_sqlite_equals_the_pydantic_dump(tmp_path: Path) -> None:
+    write_lora(tmp_path / "a.safetensors", seed=1, metadata={"ss_output_name": "alpha one"})
+    write_lora(tmp_path / "b.safetensors", arch="tiny-sdxl", seed=2)
+    write_embedding(tmp_path / "e.safetensors", style="safetensors-emb-params")
+    hub.import_dir(tmp_path)
+    hub.tag("alpha one", ["+z", "+a"])
+    from hub.library import ls_json
+
+    for kwargs in ({}, {"query": "alpha"}, {"sort": "size", "limit": 2}, {"tag": "a"}):
+        expected = [a.model_dump(mode="json") for a in hub.ls(**kwargs)]
+        assert json.loads(ls_json(**kwargs)) == expected, kwargs
+    assert json.loads(ls_json(query="nothing-matches")) == []
