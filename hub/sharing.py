@@ -1,0 +1,91 @@
+"""Sharing through the Hugging Face Hub: ``push``, ``push_all``, ``pull``, ``search``.
+
+A thin facade over :mod:`hub.sync`: it resolves registry references and returns typed results.
+Tokens come from huggingface_hub (HF_TOKEN, then the token file) and are never stored here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hub.errors import HubError, UsageError
+from hub.sync.results import PulledFile, PullResult, PushResult, RemoteModel
+
+__all__ = ["PullResult", "PulledFile", "PushResult", "RemoteModel", "pull", "push", "push_all", "search"]
+
+Progress = Callable[[str], None]
+
+
+def push(
+    ref: str,
+    *,
+    repo: str | None = None,
+    private: bool = False,
+    branch: str | None = None,
+    message: str | None = None,
+    progress: Progress | None = None,
+) -> PushResult:
+    """Push the registered adapter ``ref`` to ``repo`` (default ``<your user>/<adapter name>``) in one commit.
+
+    Nothing changed -> no commit (status "unchanged"); only a changed card -> a commit with README.md only.
+    """
+    from hub import library
+    from hub.sync import push as push_mod
+
+    return push_mod.push(
+        library.resolve(ref), repo=repo, private=private, branch=branch, message=message, progress=progress
+    )
+
+
+def push_all(
+    *,
+    org: str,
+    tag: str | None = None,
+    private: bool = False,
+    branch: str | None = None,
+    message: str | None = None,
+    progress: Progress | None = None,
+) -> list[PushResult]:
+    """Push every LoRA (optionally those tagged ``tag``) to ``org/<name>``; a failure is reported, not fatal."""
+    from hub import library
+    from hub.sync import push as push_mod
+
+    if not org or "/" in org:
+        raise UsageError(f"not an organisation or user name: {org!r}", hint="--org NAME, e.g. --org my-team")
+    results: list[PushResult] = []
+    for adapter in library.ls(tag=tag):
+        if adapter.kind not in ("lora", "lycoris", "lora+embedding"):
+            continue
+        repo = f"{org}/{push_mod.repo_slug(adapter.name)}"
+        try:
+            detail = library.resolve(adapter.id)
+            results.append(
+                push_mod.push(detail, repo=repo, private=private, branch=branch, message=message, progress=progress)
+            )
+        except HubError as e:
+            results.append(
+                PushResult(
+                    name=adapter.name,
+                    adapter_id=adapter.id,
+                    repo=repo,
+                    revision=branch or "main",
+                    status="failed",
+                    private=private,
+                    error=str(e),
+                )
+            )
+    return results
+
+
+def pull(spec: str, *, all_files: bool = False) -> PullResult:
+    """Pull ``OWNER/NAME[@REVISION][:FILE]`` into the registry (verified, pinned to the resolved commit)."""
+    from hub.sync import pull as pull_mod
+
+    return pull_mod.pull(spec, all_files=all_files)
+
+
+def search(query: str, *, arch: str | None = None, limit: int = 20) -> list[RemoteModel]:
+    """LoRA repos on the Hub matching ``query`` (optionally one architecture: sd1, sd2, sdxl, flux)."""
+    from hub.sync import search as search_mod
+
+    return search_mod.search(query, arch=arch, limit=limit)

@@ -1,0 +1,305 @@
+"""Model cards (README.md) for LoRA repos: build one for a push, read one back on a pull. Pure.
+
+The YAML front matter follows what diffusers' training scripts write (``base_model``, ``license``,
+``library_name: diffusers``, ``instance_prompt``, ``tags`` with ``template:sd-lora``, ``widget``
+entries pointing at images in the repo), so the Hub renders the gallery and the model tree. The
+body is for people: trigger words, usage in diffusers and in A1111/ComfyUI, lineage, hashes. One
+HTML comment carries the exact values a pull needs (the primary file, the trigger list, the source
+hash), because free text and ``instance_prompt`` cannot carry a list of triggers losslessly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
+MARKER = "sd-lora-hub"
+
+# Where each architecture's adapters come from on the Hub (the model tree's parent) and its usual licence.
+BASE_MODELS: dict[str, str] = {
+    "sd1": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "sd2": "stabilityai/stable-diffusion-2-1",
+    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
+    "flux": "black-forest-labs/FLUX.1-dev",
+}
+LICENSES: dict[str, str] = {"sd1": "creativeml-openrail-m", "sd2": "openrail++", "sdxl": "openrail++", "flux": "other"}
+FAMILY_TAGS: dict[str, list[str]] = {
+    "sd1": ["stable-diffusion", "stable-diffusion-diffusers"],
+    "sd2": ["stable-diffusion", "stable-diffusion-diffusers"],
+    "sdxl": ["stable-diffusion-xl", "stable-diffusion-xl-diffusers"],
+    "flux": ["flux", "flux-diffusers"],
+}
+STANDARD_TAGS = ["text-to-image", "diffusers", "lora", "template:sd-lora"]
+# Tags a card carries for the Hub's benefit; not the adapter's own tags when read back.
+_HUB_TAGS = {
+    *STANDARD_TAGS,
+    *(t for tags in FAMILY_TAGS.values() for t in tags),
+    "template:diffusion-lora",
+    "diffusers-training",
+    "dora",
+    "safetensors",
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CardImage(_Frozen):
+    path: str  # repo-relative, e.g. images/cat.png
+    prompt: str | None = None
+
+
+class CardLineage(_Frozen):
+    operation: str  # trained-from, mixed-from, ...
+    parent: str
+    weight: float | None = None
+
+
+class CardSpec(_Frozen):
+    """Everything a card says about one pushed adapter."""
+
+    name: str
+    repo: str
+    arch: str
+    base_model: str | None = None
+    base_label: str | None = None  # the registry's own label ("SD 1.5", a path...), kept for a lossless pull
+    license: str | None = None
+    triggers: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    description: str | None = None
+    kohya_file: str
+    diffusers_file: str | None = DIFFUSERS_WEIGHT_NAME
+    images: list[CardImage] = Field(default_factory=list)
+    lineage: list[CardLineage] = Field(default_factory=list)
+    source_sha256: str
+    file_sha256: dict[str, str] = Field(default_factory=dict)  # repo path -> sha256 of every weight file
+    rank: int | None = None
+    alpha: float | None = None
+
+
+class ParsedCard(_Frozen):
+    """What a pull takes from any LoRA card (ours or someone else's)."""
+
+    name: str | None = None
+    base_model: str | None = None
+    base_label: str | None = None  # ours: the registry label it was pushed with; others: base_model
+    license: str | None = None
+    triggers: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)  # the adapter's own tags (Hub/family tags removed)
+    description: str | None = None
+    images: list[CardImage] = Field(default_factory=list)
+    lineage: list[CardLineage] = Field(default_factory=list)
+    primary_file: str | None = None
+    source_sha256: str | None = None
+    file_sha256: dict[str, str] = Field(default_factory=dict)
+    ours: bool = False  # written by sd-lora-hub (the marker comment is there)
+
+
+def base_model_for(arch: str, base_label: str | None) -> str | None:
+    """A Hub model id for the card: the adapter's own base when it is one, else the arch's reference base."""
+    if base_label and re.fullmatch(r"[\w.-]+/[\w.-]+", base_label):
+        return base_label
+    return BASE_MODELS.get(arch)
+
+
+def card_tags(arch: str, own: list[str]) -> list[str]:
+    out: list[str] = []
+    for t in [*STANDARD_TAGS, *FAMILY_TAGS.get(arch, []), *own]:
+        if t and t not in out:
+            out.append(t)
+    return out
+
+
+def front_matter(spec: CardSpec) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    base = spec.base_model or BASE_MODELS.get(spec.arch)
+    if base:
+        data["base_model"] = base
+        data["base_model_relation"] = "adapter"
+    data["license"] = spec.license or LICENSES.get(spec.arch, "other")
+    data["library_name"] = "diffusers"
+    data["pipeline_tag"] = "text-to-image"
+    if spec.triggers:
+        data["instance_prompt"] = ", ".join(spec.triggers)
+    data["tags"] = card_tags(spec.arch, spec.tags)
+    prompt = ", ".join(spec.triggers) or spec.name
+    if spec.images:
+        data["widget"] = [{"text": img.prompt or prompt, "output": {"url": img.path}} for img in spec.images]
+    else:
+        data["widget"] = [{"text": prompt}]
+    return data
+
+
+def _marker(spec: CardSpec) -> str:
+    payload = {
+        "name": spec.name,
+        "base_label": spec.base_label,
+        "primary": spec.kohya_file,
+        "triggers": spec.triggers,
+        "tags": spec.tags,
+        "description": spec.description,
+        "source_sha256": spec.source_sha256,
+        "files": spec.file_sha256,
+        "lineage": [ln.model_dump() for ln in spec.lineage],
+    }
+    # "<" and ">" escaped so that no string value can close the HTML comment early.
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=True).replace("<", "\\u003c").replace(">", "\\u003e")
+    return f"<!-- {MARKER} {text} -->"
+
+
+def build_card(spec: CardSpec) -> str:
+    """The README.md text. Deterministic: the same spec gives the same bytes (no dates), so re-pushes are no-ops."""
+    yml = yaml.safe_dump(front_matter(spec), sort_keys=False, allow_unicode=True, width=1000).strip()
+    stem = spec.kohya_file.rsplit("/", 1)[-1].removesuffix(".safetensors")
+    base = spec.base_model or BASE_MODELS.get(spec.arch, "<base model>")
+    trigger = ", ".join(spec.triggers)
+    lines = [f"---\n{yml}\n---", "", f"# {spec.name}", "", "<Gallery />", ""]
+    if spec.description:
+        lines += [spec.description.strip(), ""]
+    lines += ["## Trigger words", ""]
+    if spec.triggers:
+        lines += [f"You should use {', '.join(f'`{t}`' for t in spec.triggers)} to trigger the image generation.", ""]
+    else:
+        lines += ["No trigger words: the adapter applies to every prompt.", ""]
+    weight_name = spec.diffusers_file or spec.kohya_file
+    lines += [
+        "## Use it with diffusers",
+        "",
+        "```py",
+        "import torch",
+        "from diffusers import AutoPipelineForText2Image",
+        "",
+        f'pipe = AutoPipelineForText2Image.from_pretrained("{base}", torch_dtype=torch.float16).to("cuda")',
+        f'pipe.load_lora_weights("{spec.repo}", weight_name="{weight_name}")',
+        f'image = pipe("{trigger or "a photo"}").images[0]',
+        "```",
+        "",
+        "## Use it in A1111 / Forge / ComfyUI",
+        "",
+        f"Download [`{spec.kohya_file}`](./{spec.kohya_file}) (kohya format) into `models/Lora`, then add "
+        f"`<lora:{stem}:0.8>` to the prompt (A1111/Forge) or load it with a *LoraLoader* node (ComfyUI).",
+        "",
+    ]
+    if spec.lineage:
+        lines += ["## Lineage", "", "| operation | parent | weight |", "|---|---|---|"]
+        for ln in spec.lineage:
+            weight = "" if ln.weight is None else f"{ln.weight:g}"
+            lines.append(f"| {ln.operation} | `{ln.parent}` | {weight} |")
+        lines.append("")
+    lines += ["## Files and hashes", "", "| file | SHA256 | AutoV2 |", "|---|---|---|"]
+    for path, sha in sorted(spec.file_sha256.items()):
+        lines.append(f"| `{path}` | `{sha}` | `{sha[:10].upper()}` |")
+    lines.append(f"| source adapter | `{spec.source_sha256}` | `{spec.source_sha256[:10].upper()}` |")
+    details = [f"architecture {spec.arch}"]
+    if spec.rank is not None:
+        details.append(f"rank {spec.rank}")
+    if spec.alpha is not None:
+        details.append(f"alpha {spec.alpha:g}")
+    lines += ["", f"Details: {', '.join(details)}. Published with sd-lora-hub.", "", _marker(spec), ""]
+    return "\n".join(lines)
+
+
+_FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
+_MARKER_RE = re.compile(rf"<!--\s*{MARKER}\s+(\{{.*?\}})\s*-->", re.S)
+
+
+def split_card(text: str) -> tuple[dict[str, Any], str]:
+    """(YAML front matter as a dict, body). A card without front matter gives ({}, text)."""
+    m = _FRONT.match(text)
+    if not m:
+        return {}, text
+    try:
+        data = yaml.safe_load(m.group(1))
+    except yaml.YAMLError:
+        data = None
+    return (data if isinstance(data, dict) else {}), text[m.end() :]
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value if v is not None]
+
+
+def _images(data: dict[str, Any]) -> list[CardImage]:
+    out: list[CardImage] = []
+    widget = data.get("widget")
+    for item in widget if isinstance(widget, list) else []:
+        if not isinstance(item, dict):
+            continue
+        output = item.get("output")
+        url = output.get("url") if isinstance(output, dict) else None
+        if isinstance(url, str) and url:
+            text = item.get("text")
+            out.append(CardImage(path=url, prompt=text if isinstance(text, str) else None))
+    return out
+
+
+def _body_triggers(body: str) -> list[str]:
+    section = re.search(r"#+\s*Trigger words?\s*\n(.*?)(?:\n#|\Z)", body, re.S | re.I)
+    return re.findall(r"`([^`\n]+)`", section.group(1)) if section else []
+
+
+def _body_description(body: str) -> str | None:
+    """The first plain paragraph after the title (ours write the description there)."""
+    for block in re.split(r"\n\s*\n", body):
+        block = block.strip()
+        if block and not block.startswith(("#", "<", "```", "|", "!")):
+            return block
+    return None
+
+
+def parse_card(text: str) -> ParsedCard:
+    """Read any LoRA card: front matter first, then our marker (exact values), then the body as a fallback."""
+    data, body = split_card(text)
+    marker: dict[str, Any] = {}
+    if m := _MARKER_RE.search(body):
+        try:
+            marker = json.loads(m.group(1))
+        except json.JSONDecodeError:
+            marker = {}
+    base = data.get("base_model")
+    if isinstance(base, list):
+        base = base[0] if base else None
+    instance = data.get("instance_prompt")
+    triggers = [str(t) for t in marker.get("triggers", [])] if marker else []
+    if not triggers:
+        triggers = [instance] if isinstance(instance, str) and instance.strip() else _body_triggers(body)
+    tags = (
+        [str(t) for t in marker["tags"]]
+        if "tags" in marker
+        else [
+            t
+            for t in _as_list(data.get("tags"))
+            if t not in _HUB_TAGS and not t.startswith(("base_model:", "region:"))
+        ]
+    )
+    lineage = []
+    for item in marker.get("lineage", []):
+        if isinstance(item, dict) and "operation" in item and "parent" in item:
+            lineage.append(CardLineage(**{k: item.get(k) for k in ("operation", "parent", "weight")}))
+    title = re.search(r"^#\s+(.+)$", body, re.M)
+    license_ = data.get("license")
+    return ParsedCard(
+        name=marker.get("name") or (title.group(1).strip() if title else None),
+        base_model=str(base) if base else None,
+        base_label=marker["base_label"] if "base_label" in marker else (str(base) if base else None),
+        license=str(license_) if license_ else None,
+        triggers=triggers,
+        tags=tags,
+        description=marker["description"] if "description" in marker else _body_description(body),
+        images=_images(data),
+        lineage=lineage,
+        primary_file=marker.get("primary"),
+        source_sha256=marker.get("source_sha256"),
+        file_sha256={str(k): str(v) for k, v in (marker.get("files") or {}).items()},
+        ours=bool(marker),
+    )

@@ -1,0 +1,245 @@
+"""push / pull / search with the real huggingface_hub client against the loopback fake Hub."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hub import library, sharing
+from hub.errors import UsageError
+from hub.models import AdapterDetail
+from hub.sync.model_card import DIFFUSERS_WEIGHT_NAME, parse_card
+from hub.testing import write_lora
+
+
+def _png(color: tuple[int, int, int]) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def make_adapter(
+    folder: Path, name: str = "cat-style", *, arch: str = "tiny-sd1", seed: int = 3, **kw: object
+) -> AdapterDetail:
+    src = write_lora(folder / f"{name}.safetensors", arch=arch, seed=seed)  # type: ignore[arg-type]
+    src.with_suffix(".png").write_bytes(_png((200, 40, 40)))  # an A1111-style preview sidecar
+    a = library.add_one(
+        src,
+        name=name,
+        triggers=kw.get("triggers", ["c4t style", "ink"]),  # type: ignore[arg-type]
+        tags=kw.get("tags", ["cats", "style"]),  # type: ignore[arg-type]
+        description=kw.get("description", "Cats drawn in ink."),  # type: ignore[arg-type]
+    )
+    return library.resolve(a.id)
+
+
+@pytest.fixture
+def adapter(tmp_path: Path, fake_hub: object) -> AdapterDetail:
+    return make_adapter(tmp_path / "src")
+
+
+def test_push_creates_one_commit_with_kohya_diffusers_card_and_images(adapter, fake_hub, write_token):
+    result = sharing.push("cat-style")
+    assert result.status == "created"
+    assert result.repo == "alice/cat-style"  # the token's user + the adapter name
+    repo = fake_hub.repos["alice/cat-style"]
+    files = sorted(repo.resolve("main").files)
+    assert files == [
+        ".gitattributes",
+        "README.md",
+        "cat-style.safetensors",
+        "images/cat-style-1.png",
+        DIFFUSERS_WEIGHT_NAME,
+    ]
+    assert fake_hub.commits("alice/cat-style") == ["Upload cat-style with sd-lora-hub", "initial commit"]
+    assert result.commit == fake_hub.head("alice/cat-style")
+    # the kohya file is the adapter itself, byte for byte
+    assert _sha(fake_hub.file_bytes("alice/cat-style", "cat-style.safetensors")) == adapter.sha256
+    # the protocol the real Hub expects: card validated, LFS batch, PUT without the token
+    paths = fake_hub.paths_requested()
+    assert "POST /api/validate-yaml" in paths and "POST /alice/cat-style.git/info/lfs/objects/batch" in paths
+    puts = [r for r in fake_hub.requests if r.method == "PUT"]
+    assert len(puts) == 3 and not any(r.authorized for r in puts)
+    # the registry remembers where it went
+    remotes = library.resolve("cat-style").remotes
+    assert [(r.repo, r.revision, r.commit, r.direction) for r in remotes] == [
+        ("alice/cat-style", "main", result.commit, "push")
+    ]
+
+
+def test_push_again_unchanged_makes_no_commit(adapter, fake_hub, write_token):
+    first = sharing.push("cat-style")
+    fake_hub.requests.clear()
+    again = sharing.push("cat-style")
+    assert again.status == "unchanged" and again.commit == first.commit and again.uploaded == []
+    assert fake_hub.commits("alice/cat-style") == ["Upload cat-style with sd-lora-hub", "initial commit"]
+    assert not [r for r in fake_hub.requests if r.path.endswith("/commit/main") or r.method == "PUT"]
+
+
+def test_changed_card_updates_only_the_card(adapter, fake_hub, write_token):
+    sharing.push("cat-style")
+    weights_before = fake_hub.file_bytes("alice/cat-style", DIFFUSERS_WEIGHT_NAME)
+    library.tag("cat-style", ["+watercolor"])
+    result = sharing.push("cat-style", message="add a tag")
+    assert result.status == "updated" and result.uploaded == ["README.md"]
+    assert fake_hub.commits("alice/cat-style")[0] == "add a tag"
+    assert "watercolor" in parse_card(fake_hub.file_bytes("alice/cat-style", "README.md").decode()).tags
+    assert fake_hub.file_bytes("alice/cat-style", DIFFUSERS_WEIGHT_NAME) == weights_before
+
+
+def test_push_then_pull_on_a_fresh_home_gives_the_same_bytes_and_metadata(
+    adapter, fake_hub, write_token, tmp_path, monkeypatch
+):
+    pushed = sharing.push("cat-style")
+    original = library.resolve("cat-style")
+    monkeypatch.setenv("LORAHUB_HOME", str(tmp_path / "another-home"))
+    monkeypatch.delenv("HF_TOKEN")  # a public repo needs no token to pull
+    assert library.ls() == []
+
+    pulled = sharing.pull("alice/cat-style")
+    assert pulled.commit == pushed.commit and [f.path for f in pulled.files] == ["cat-style.safetensors"]
+    got = library.resolve("cat-style")
+    assert Path(got.path).read_bytes() == Path(original.path).read_bytes()
+    for field in (
+        "name",
+        "sha256",
+        "kind",
+        "format",
+        "arch",
+        "rank",
+        "alpha",
+        "triggers",
+        "tags",
+        "base_label",
+        "description",
+    ):
+        assert getattr(got, field) == getattr(original, field), field
+    assert got.source == f"hf://alice/cat-style@{pushed.commit}/cat-style.safetensors"
+    assert [(p.operation, p.parent_ref) for p in got.parents] == [("pulled-from", got.source)]
+    assert [(r.repo, r.commit, r.path, r.direction) for r in got.remotes] == [
+        ("alice/cat-style", pushed.commit, "cat-style.safetensors", "pull")
+    ]
+    assert len(got.previews) == 1 and Path(got.previews[0].path).read_bytes() == _png((200, 40, 40))
+
+    fake_hub.requests.clear()
+    again = sharing.pull("alice/cat-style")
+    assert [f.status for f in again.files] == ["unchanged"]
+    assert not [r for r in fake_hub.requests if "/resolve/" in r.path and r.path.endswith(".safetensors")]
+    assert len(library.ls()) == 1
+
+
+def test_the_card_validates_and_reads_back_with_huggingface_hub(tmp_path, fake_hub, write_token):
+    from huggingface_hub import ModelCard
+
+    make_adapter(tmp_path / "src", "ink-sd15", arch="sd1", seed=5)
+    sharing.push("ink-sd15")
+    text = fake_hub.file_bytes("alice/ink-sd15", "README.md").decode()
+    card = ModelCard(text)
+    card.validate()  # POSTs to /api/validate-yaml of the loopback endpoint
+    data = card.data.to_dict()
+    assert data["base_model"] == "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    assert data["library_name"] == "diffusers" and data["license"] == "creativeml-openrail-m"
+    assert data["instance_prompt"] == "c4t style, ink"
+    assert {"text-to-image", "diffusers", "lora", "template:sd-lora", "stable-diffusion", "cats"} <= set(data["tags"])
+    assert data["widget"] == [{"text": "c4t style, ink", "output": {"url": "images/ink-sd15-1.png"}}]
+    assert "<lora:ink-sd15:0.8>" in card.text and 'load_lora_weights("alice/ink-sd15"' in card.text
+    assert ModelCard.load("alice/ink-sd15").data.to_dict() == data
+    info = __import__("huggingface_hub").HfApi().model_info("alice/ink-sd15")
+    assert info.card_data is not None and info.card_data.to_dict()["base_model"] == data["base_model"]
+
+
+def test_load_lora_weights_finds_the_diffusers_copy_without_a_weight_name(adapter, fake_hub, write_token):
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    from hub.testing import tiny_pipeline_dir
+
+    sharing.push("cat-style")
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_pipeline_dir("sd1"))
+    before = {k: v.clone() for k, v in pipe.unet.state_dict().items() if "attn2.to_k" in k}
+    pipe.load_lora_weights("alice/cat-style", adapter_name="cat")  # no weight_name: diffusers picks it
+    assert pipe.get_list_adapters() == {"unet": ["cat"], "text_encoder": ["cat"]}
+    pipe.fuse_lora()
+    pipe.unload_lora_weights()  # fused deltas stay; module names are plain again
+    after = {k: v for k, v in pipe.unet.state_dict().items() if k in before}
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    got = [r.path for r in fake_hub.requests if "/resolve/" in r.path]
+    assert any(p.endswith("/" + DIFFUSERS_WEIGHT_NAME) for p in got)
+
+
+def test_pull_pins_branch_and_commit(adapter, fake_hub, write_token):
+    first = sharing.push("cat-style")
+    dev = sharing.push("cat-style", branch="dev")
+    assert dev.revision == "dev" and "dev" in fake_hub.repos["alice/cat-style"].branches
+    by_commit = sharing.pull(f"alice/cat-style@{first.commit}")
+    assert by_commit.commit == first.commit and by_commit.revision == first.commit
+    by_branch = sharing.pull("alice/cat-style@dev")
+    assert by_branch.commit == fake_hub.head("alice/cat-style", "dev")
+
+
+def test_several_weight_files_ask_for_one_or_all(tmp_path, fake_hub):
+    a = write_lora(tmp_path / "a.safetensors", seed=1).read_bytes()
+    b = write_lora(tmp_path / "b.safetensors", seed=2).read_bytes()
+    card = "---\nbase_model: some/base\ninstance_prompt: sks dog\ntags: [lora, dogs]\nlicense: mit\n---\n# Dogs\n"
+    fake_hub.commit_files("bob/dogs", {"a.safetensors": a, "b.safetensors": b, "README.md": card.encode()})
+    with pytest.raises(UsageError, match=r"2 weight files: a.safetensors, b.safetensors") as e:
+        sharing.pull("bob/dogs")
+    assert "--all" in (e.value.hint or "")
+    one = sharing.pull("bob/dogs:b.safetensors")
+    assert one.files[0].sha256 == _sha(b) and one.adapter.triggers[0] == "sks dog"
+    detail = library.resolve(one.adapter.id)
+    assert detail.base_label == "some/base" and "dogs" in detail.tags and "lora" not in detail.tags
+    both = sharing.pull("bob/dogs", all_files=True)
+    assert [(f.path, f.status) for f in both.files] == [("a.safetensors", "added"), ("b.safetensors", "unchanged")]
+
+
+def test_push_all_to_an_organisation(tmp_path, fake_hub, write_token):
+    make_adapter(tmp_path / "one", "one", seed=1, tags=["team"])
+    make_adapter(tmp_path / "two", "two", seed=2, tags=["team"])
+    make_adapter(tmp_path / "three", "three", seed=4, tags=["private"])
+    results = sharing.push_all(org="team", tag="team")
+    assert sorted((r.repo, r.status) for r in results) == [("team/one", "created"), ("team/two", "created")]
+    assert "team/three" not in fake_hub.repos
+
+
+def test_search_lists_lora_repos(tmp_path, fake_hub, write_token):
+    make_adapter(tmp_path / "a", "ink-cats", arch="sd1", seed=1)
+    sharing.push("ink-cats")
+    fake_hub.commit_files("bob/not-a-lora", {"README.md": b"---\ntags: [text-generation]\n---\n"})
+    found = sharing.search("ink")
+    assert [m.id for m in found] == ["alice/ink-cats"]
+    assert found[0].arch == "sd1" and found[0].trigger == "c4t style, ink"
+    assert sharing.search("ink", arch="sdxl") == []
+    assert sharing.search("not-a-lora") == []
+
+
+def test_cli_push_pull_search(adapter, fake_hub, write_token):
+    import typer
+
+    from cli.commands.sync import register
+
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    r = runner.invoke(app, ["push", "cat-style", "--repo", "team/cats", "--private", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["status"] == "created" and out["repo"] == "team/cats" and fake_hub.repos["team/cats"].private
+    r = runner.invoke(app, ["push", "cat-style", "--repo", "team/cats"])
+    assert r.exit_code == 0 and "nothing changed, no new commit" in r.output
+    r = runner.invoke(app, ["pull", "team/cats", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["files"][0]["status"] == "already-registered"
+    r = runner.invoke(app, ["search", "cats"])
+    assert r.exit_code == 0 and "team/cats" in r.stdout
