@@ -156,19 +156,7 @@ class Registry:
         order_by: str = "name COLLATE NOCASE",
         limit: int | None = None,
     ) -> list[Adapter]:
-        where, params = [], []
-        for clause, values in filters:
-            where.append(clause)
-            params.extend(values)
-        if query:
-            where.append("rowid IN (SELECT rowid FROM adapters_fts WHERE adapters_fts MATCH ?)")
-            params.append(fts_query(query))
-        sql = f"SELECT {_LIST_COLUMNS} FROM adapters"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order_by}"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
+        sql, params = _select(_LIST_COLUMNS, query, filters, order_by, limit)
         rows = self.conn.execute(sql, params).fetchall()
         tags = self._tags_by_id()
         return [adapter_from_row(r, tags.get(r["id"], [])) for r in rows]
@@ -184,20 +172,10 @@ class Registry:
         """The same rows as :meth:`list_adapters`, serialised by SQLite itself: a JSON array of
         ``Adapter.model_dump(mode="json")`` objects. Building 10,000 pydantic objects only to print
         them would cost more than the rest of ``hub ls --json`` together."""
-        where, params = [], []
-        for clause, values in filters:
-            where.append(clause)
-            params.extend(values)
-        if query:
-            where.append("rowid IN (SELECT rowid FROM adapters_fts WHERE adapters_fts MATCH ?)")
-            params.append(fts_query(query))
-        sql = f"SELECT {_JSON_OBJECT} AS doc FROM adapters"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order_by}"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        (doc,) = self.conn.execute(f"SELECT coalesce(json_group_array(json(doc)), '[]') FROM ({sql})", params).fetchone()
+        sql, params = _select(f"{_JSON_OBJECT} AS doc", query, filters, order_by, limit)
+        (doc,) = self.conn.execute(
+            f"SELECT coalesce(json_group_array(json(doc)), '[]') FROM ({sql})", params
+        ).fetchone()
         return doc
 
     def _tags_by_id(self) -> dict[str, list[str]]:
@@ -339,6 +317,29 @@ class Registry:
 
     def paths_in_use(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT path FROM adapters WHERE stored = 1")}
+
+
+def _select(
+    columns: str,
+    query: str | None,
+    filters: Sequence[tuple[str, Sequence[Any]]],
+    order_by: str,
+    limit: int | None,
+) -> tuple[str, list[Any]]:
+    where, params = [], []
+    for clause, values in filters:
+        where.append(clause)
+        params.extend(values)
+    if query:
+        where.append("rowid IN (SELECT rowid FROM adapters_fts WHERE adapters_fts MATCH ?)")
+        params.append(fts_query(query))
+    sql = f"SELECT {columns} FROM adapters"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {order_by}"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return sql, params
 
 
 def _searchable_name(name: str) -> str:
