@@ -30,7 +30,8 @@ def convert_file(
         kept = {
             k: v
             for k, v in lora_set.metadata.items()
-            if k.startswith(("ss_", "modelspec.")) and k not in ("ss_network_dim", "ss_network_alpha", "ss_network_module")
+            if k.startswith(("ss_", "modelspec."))
+            and k not in ("ss_network_dim", "ss_network_alpha", "ss_network_module")
             and not k.startswith("sshs_")
         }
         extra.update(kept)

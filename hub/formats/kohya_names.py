@@ -26,16 +26,76 @@ COMPONENTS = ("unet", "text_encoder", "text_encoder_2")
 
 # Every multi- or single-word segment of a diffusers or LDM module path in an SD UNet or CLIP text encoder.
 _VOCAB = frozenset(
-    """
-    down_blocks up_blocks mid_block attentions resnets downsamplers upsamplers conv conv1 conv2 conv_shortcut
-    time_emb_proj norm norm1 norm2 norm3 proj_in proj_out transformer_blocks attn1 attn2 to_q to_k to_v to_out
-    ff net proj conv_in conv_out conv_norm_out time_embedding linear_1 linear_2 add_embedding time_proj
-    add_time_proj class_embedding encoder_hid_proj
-    text_model encoder layers self_attn q_proj k_proj v_proj out_proj mlp fc1 fc2 embeddings token_embedding
-    position_embedding final_layer_norm text_projection layer_norm1 layer_norm2
-    input_blocks middle_block output_blocks in_layers out_layers emb_layers skip_connection op time_embed
-    label_emb out
-    """.split()
+    [
+        "down_blocks",
+        "up_blocks",
+        "mid_block",
+        "attentions",
+        "resnets",
+        "downsamplers",
+        "upsamplers",
+        "conv",
+        "conv1",
+        "conv2",
+        "conv_shortcut",
+        "time_emb_proj",
+        "norm",
+        "norm1",
+        "norm2",
+        "norm3",
+        "proj_in",
+        "proj_out",
+        "transformer_blocks",
+        "attn1",
+        "attn2",
+        "to_q",
+        "to_k",
+        "to_v",
+        "to_out",
+        "ff",
+        "net",
+        "proj",
+        "conv_in",
+        "conv_out",
+        "conv_norm_out",
+        "time_embedding",
+        "linear_1",
+        "linear_2",
+        "add_embedding",
+        "time_proj",
+        "add_time_proj",
+        "class_embedding",
+        "encoder_hid_proj",
+        "text_model",
+        "encoder",
+        "layers",
+        "self_attn",
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "out_proj",
+        "mlp",
+        "fc1",
+        "fc2",
+        "embeddings",
+        "token_embedding",
+        "position_embedding",
+        "final_layer_norm",
+        "text_projection",
+        "layer_norm1",
+        "layer_norm2",
+        "input_blocks",
+        "middle_block",
+        "output_blocks",
+        "in_layers",
+        "out_layers",
+        "emb_layers",
+        "skip_connection",
+        "op",
+        "time_embed",
+        "label_emb",
+        "out",
+    ]
 )
 
 

@@ -25,13 +25,26 @@ from hub.formats.kohya_names import canonical_text_encoder_key, from_kohya
 from hub.formats.lora_set import LoraModule, LoraSet
 
 if TYPE_CHECKING:
-    import torch
+    pass
 
 _KOHYA_PREFIXES = ("lora_unet_", "lora_te_", "lora_te1_", "lora_te2_")
 _LORA_SUFFIXES = {"lora_down.weight": "down", "lora_up.weight": "up", "lora_mid.weight": "mid", "alpha": "alpha"}
 _LYCORIS_SUFFIXES = frozenset(
-    "hada_w1_a hada_w1_b hada_w2_a hada_w2_b hada_t1 hada_t2 lokr_w1 lokr_w1_a lokr_w1_b lokr_w2 lokr_w2_a "
-    "lokr_w2_b lokr_t2".split()
+    [
+        "hada_w1_a",
+        "hada_w1_b",
+        "hada_w2_a",
+        "hada_w2_b",
+        "hada_t1",
+        "hada_t2",
+        "lokr_w1",
+        "lokr_w1_a",
+        "lokr_w1_b",
+        "lokr_w2",
+        "lokr_w2_a",
+        "lokr_w2_b",
+        "lokr_t2",
+    ]
 )
 _DORA = ("dora_scale", "lora_magnitude_vector")
 _COMPONENT_PREFIXES = ("unet", "text_encoder", "text_encoder_2", "transformer")
@@ -80,7 +93,7 @@ def read_tensors(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def _sidecar_config(path: Path) -> dict[str, Any] | None:
-    """PEFT's ``adapter_config.json`` beside the file (or ``<prefix>adapter_config.json`` for ``<prefix>adapter_model``)."""
+    """PEFT's adapter_config.json beside the file (or <prefix>adapter_config.json for <prefix>adapter_model)."""
     path = Path(path)
     names = ["adapter_config.json"]
     if "adapter_model" in path.name:
@@ -116,9 +129,8 @@ def guess_arch(tensors: dict[str, Any], metadata: dict[str, str], config: dict[s
     for k, t in tensors.items():
         low = k.replace("_", ".")
         if ("attn2.to.k" in low or "attn2.processor.to.k" in low) and t.dim() == 2:
-            if any(s in k for s in ("lora_down", "lora.down", "lora_A", "to_k_lora.down", "lora_linear_layer.down")):
-                dims.add(int(t.shape[1]))
-            elif k.endswith(".hada_w1_b"):
+            downs = ("lora_down", "lora.down", "lora_A", "to_k_lora.down", "lora_linear_layer.down")
+            if any(s in k for s in downs) or k.endswith(".hada_w1_b"):
                 dims.add(int(t.shape[1]))
             elif k.endswith((".lokr_w1", ".lokr_w1_b")):
                 name = k.rpartition(".")[0]
@@ -148,7 +160,8 @@ def guess_arch(tensors: dict[str, Any], metadata: dict[str, str], config: dict[s
 
 
 def _split_kohya_key(key: str) -> tuple[str, str]:
-    """``lora_unet_x.lora_down.weight`` -> (module, suffix); the broken conversion ``lora_unet_unet_x_lora_down.weight``
+    """``lora_unet_x.lora_down.weight`` -> (module, suffix);
+    the broken conversion ``lora_unet_unet_x_lora_down.weight``
     -> (``lora_unet_x``, ``lora_down.weight``)."""
     name, _, suffix = key.partition(".")
     for broken, fixed in (("lora_unet_unet_", "lora_unet_"), ("lora_te_text_encoder_", "lora_te_")):
@@ -213,7 +226,9 @@ def _kohya_modules(
     return modules
 
 
-def _kohya_lora(canonical: str, parts: dict[str, Any], alpha: float | None, target: tuple[int, ...] | None) -> LoraModule:
+def _kohya_lora(
+    canonical: str, parts: dict[str, Any], alpha: float | None, target: tuple[int, ...] | None
+) -> LoraModule:
     import torch
 
     down, up = parts["down"], parts["up"]
@@ -234,7 +249,7 @@ def _kohya_lora(canonical: str, parts: dict[str, Any], alpha: float | None, targ
 def _lycoris_module(
     parts: dict[str, Any], alpha: float | None, target: tuple[int, ...] | None, cap: int | None
 ) -> LoraModule:
-    from hub.formats.lycoris import lokr_factors, loha_factors, reduce_factors
+    from hub.formats.lycoris import loha_factors, lokr_factors, reduce_factors
 
     if "hada_w1_a" in parts:
         up, down, shape4, r = loha_factors(parts)
@@ -306,7 +321,7 @@ def _diffusers_modules(
             path, which = m["m"], "down" if m["w"] == "A" else "up"
         elif m := _PROC.match(rest):
             style = "diffusers-attn-procs"
-            comp, base = _component_of(m["m"], default)
+            comp, _ = _component_of(m["m"], default)
             leaf = (_ATTN_PROC_TE_LEAF if comp.startswith("text_encoder") else _ATTN_PROC_LEAF)[m["leaf"]]
             path, which = f"{m['m']}.{leaf}", m["w"]
         elif m := _OLD.match(rest):
@@ -332,10 +347,7 @@ def _diffusers_modules(
         down, up = parts["down"].float(), parts["up"].float()
         r = int(down.shape[0])
         shape = (int(up.shape[0]), *down.shape[1:]) if down.dim() == 4 else (int(up.shape[0]), int(down.shape[1]))
-        if "alpha" in parts:
-            scale = float(parts["alpha"]) / r
-        else:
-            scale = _config_scale(configs, canonical, r)
+        scale = float(parts["alpha"]) / r if "alpha" in parts else _config_scale(configs, canonical, r)
         modules[canonical] = LoraModule(
             up=up.reshape(up.shape[0], -1).contiguous(),
             down=down.reshape(r, -1).contiguous(),
@@ -418,7 +430,11 @@ def lora_set_from_tensors(
     if kohya:
         modules = _kohya_modules(tensors, arch, _known_for(arch), lycoris_rank_cap, notes)
         lycoris = any(k.rpartition(".")[2].startswith(("hada_", "lokr_")) for k in keys)
-        source = "lycoris" if lycoris else ("kohya-locon" if any(m.weight_shape[2:] not in ((), (1, 1)) for m in modules.values()) else "kohya")
+        source = (
+            "lycoris"
+            if lycoris
+            else ("kohya-locon" if any(m.weight_shape[2:] not in ((), (1, 1)) for m in modules.values()) else "kohya")
+        )
         if any(n.startswith("broken conversion") for n in notes):
             source = "broken-conversion"
     else:

@@ -1,7 +1,9 @@
-"""Write a :class:`LoraSet` as a kohya file (the default: A1111/Forge/ComfyUI/kohya load it) or a diffusers one.
+"""Write a :class:`LoraSet` as a kohya file (the default: A1111/Forge/ComfyUI/kohya load it) or a diffusers
+one.
 
 kohya: ``<kohya name>.lora_down.weight`` / ``.lora_up.weight`` / ``.alpha`` with alpha = scale * r (the scale is
-folded in our representation), convs as 4-D factors (down [r, in, kh, kw], up [out, r, 1, 1]); ``ss_*`` and
+folded in our representation; one alpha for all modules, any other scale folded into that module's up),
+convs as 4-D factors (down [r, in, kh, kw], up [out, r, 1, 1]); ``ss_*`` and
 ``modelspec.*`` metadata and kohya's ``sshs_model_hash`` (AutoV3: sha256 of the bytes after the header of the
 file as serialised with its ``ss_*`` metadata only) and ``sshs_legacy_hash``.
 
@@ -86,14 +88,23 @@ def to_kohya_state_dict(lora_set: LoraSet, *, dtype: Any = None) -> tuple[dict[s
     if unsupported:
         raise IncompatibleError(f"kohya format cannot name {unsupported[0]} ({arch}); write diffusers format instead")
     ldm = arch in ("sdxl", "tiny-sdxl") and arch in LDM_LAYOUTS and ldm_names_fit(list(lora_set.modules), arch)
+    # One alpha for every module (the most common scale * r): diffusers' kohya loader (0.42) maps per-module
+    # alphas to alpha_pattern keys that match no module and silently falls back to one alpha, so a module
+    # whose scale * r differs gets that difference folded into its up factor instead. Exact in every reader.
+    common_alpha = _common([float(m.scale) * m.rank for m in lora_set.modules.values()]) if lora_set.modules else 1.0
+    if common_alpha == 0:
+        common_alpha = 1.0
     tensors: dict[str, torch.Tensor] = {}
     for key, module in lora_set.modules.items():
         name = to_kohya(key, arch, ldm_unet=ldm)
         down, up = _factors_4d(module)
+        factor = float(module.scale) * module.rank / common_alpha
+        if factor != 1.0:
+            up = up * factor
         tensors[f"{name}.lora_down.weight"] = _cast(down, dtype)
         tensors[f"{name}.lora_up.weight"] = _cast(up, dtype)
-        # alpha = scale * r keeps the delta; float32 so a fractional alpha survives (kohya reads it as float).
-        tensors[f"{name}.alpha"] = torch.tensor(float(module.scale) * module.rank, dtype=torch.float32)
+        # float32 so a fractional alpha survives (kohya reads it as a float).
+        tensors[f"{name}.alpha"] = torch.tensor(common_alpha, dtype=torch.float32)
     return tensors, _kohya_metadata(lora_set)
 
 
@@ -105,7 +116,10 @@ def _kohya_metadata(lora_set: LoraSet) -> dict[str, str]:
         meta["ss_network_dim"] = str(_common([m.rank for m in linear]))
         meta["ss_network_alpha"] = _alpha_text(_common([m.scale * m.rank for m in linear]))
     if conv:
-        args = {"conv_dim": str(_common([m.rank for m in conv])), "conv_alpha": _alpha_text(_common([m.scale * m.rank for m in conv]))}
+        args = {
+            "conv_dim": str(_common([m.rank for m in conv])),
+            "conv_alpha": _alpha_text(_common([m.scale * m.rank for m in conv])),
+        }
         meta["ss_network_args"] = json.dumps(args)
     base = BASE_METADATA.get(lora_set.arch)
     if base:
