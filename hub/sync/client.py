@@ -93,7 +93,7 @@ def _http_error(e: BaseException, c: Context) -> HubError:
     reason = _server_line(e)
     where = f" ({reason})" if reason else ""
     if status == 401:
-        return AuthError(f"the Hub rejected the token (401 invalid credentials){where}", hint=TOKEN_HINT)
+        return AuthError("the Hub rejected the token (401 invalid credentials)", hint=TOKEN_HINT)
     if status == 403:
         target = f" to {c.repo}" if c.repo else ""
         return AuthError(

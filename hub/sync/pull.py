@@ -87,12 +87,30 @@ def _online_listing(api: Any, repo: str, revision: str) -> Listing:
     return listing
 
 
-def _offline_listing(repo: str, revision: str) -> Listing:
-    """The same listing from huggingface_hub's cache folder alone (refs/<rev> -> snapshots/<commit>)."""
+def _cache_folder(repo: str) -> Path:
     from huggingface_hub import constants
     from huggingface_hub.file_download import repo_folder_name
 
-    folder = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo, repo_type="model")
+    return Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo, repo_type="model")
+
+
+def _remember_ref(listing: Listing) -> None:
+    """Write ``refs/<revision>`` in the cache, as huggingface_hub does for named revisions: we download by
+    commit (so a push in between cannot mix two commits), which alone would leave an offline pull of
+    ``@main`` unable to find the snapshot."""
+    if listing.offline or listing.revision == listing.commit:
+        return
+    ref = _cache_folder(listing.repo) / "refs" / listing.revision
+    with contextlib.suppress(OSError):
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ref.with_name(ref.name + ".tmp")
+        tmp.write_text(listing.commit)
+        tmp.replace(ref)
+
+
+def _offline_listing(repo: str, revision: str) -> Listing:
+    """The same listing from huggingface_hub's cache folder alone (refs/<rev> -> snapshots/<commit>)."""
+    folder = _cache_folder(repo)
     ref = folder / "refs" / revision
     commit = revision if COMMIT.fullmatch(revision) else (ref.read_text().strip() if ref.is_file() else None)
     snapshot = folder / "snapshots" / commit if commit else None
@@ -310,4 +328,5 @@ def pull(spec: str, *, all_files: bool = False) -> PullResult:
                 previews=[p for p, _ in previews],
             )
         )
+    _remember_ref(listing)
     return PullResult(repo=repo, revision=revision, commit=listing.commit, offline=listing.offline, files=results)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from pathlib import Path
 
 import pytest
+from sync_fixtures import make_adapter, png_bytes, sha256_hex
 from typer.testing import CliRunner
 
 from hub import library, sharing
@@ -15,33 +14,6 @@ from hub.errors import UsageError
 from hub.models import AdapterDetail
 from hub.sync.model_card import DIFFUSERS_WEIGHT_NAME, parse_card
 from hub.testing import write_lora
-
-
-def _png(color: tuple[int, int, int]) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 8), color).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def make_adapter(
-    folder: Path, name: str = "cat-style", *, arch: str = "tiny-sd1", seed: int = 3, **kw: object
-) -> AdapterDetail:
-    src = write_lora(folder / f"{name}.safetensors", arch=arch, seed=seed)  # type: ignore[arg-type]
-    src.with_suffix(".png").write_bytes(_png((200, 40, 40)))  # an A1111-style preview sidecar
-    a = library.add_one(
-        src,
-        name=name,
-        triggers=kw.get("triggers", ["c4t style", "ink"]),  # type: ignore[arg-type]
-        tags=kw.get("tags", ["cats", "style"]),  # type: ignore[arg-type]
-        description=kw.get("description", "Cats drawn in ink."),  # type: ignore[arg-type]
-    )
-    return library.resolve(a.id)
 
 
 @pytest.fixture
@@ -65,7 +37,7 @@ def test_push_creates_one_commit_with_kohya_diffusers_card_and_images(adapter, f
     assert fake_hub.commits("alice/cat-style") == ["Upload cat-style with sd-lora-hub", "initial commit"]
     assert result.commit == fake_hub.head("alice/cat-style")
     # the kohya file is the adapter itself, byte for byte
-    assert _sha(fake_hub.file_bytes("alice/cat-style", "cat-style.safetensors")) == adapter.sha256
+    assert sha256_hex(fake_hub.file_bytes("alice/cat-style", "cat-style.safetensors")) == adapter.sha256
     # the protocol the real Hub expects: card validated, LFS batch, PUT without the token
     paths = fake_hub.paths_requested()
     assert "POST /api/validate-yaml" in paths and "POST /alice/cat-style.git/info/lfs/objects/batch" in paths
@@ -130,7 +102,7 @@ def test_push_then_pull_on_a_fresh_home_gives_the_same_bytes_and_metadata(
     assert [(r.repo, r.commit, r.path, r.direction) for r in got.remotes] == [
         ("alice/cat-style", pushed.commit, "cat-style.safetensors", "pull")
     ]
-    assert len(got.previews) == 1 and Path(got.previews[0].path).read_bytes() == _png((200, 40, 40))
+    assert len(got.previews) == 1 and Path(got.previews[0].path).read_bytes() == png_bytes((200, 40, 40))
 
     fake_hub.requests.clear()
     again = sharing.pull("alice/cat-style")
@@ -197,7 +169,7 @@ def test_several_weight_files_ask_for_one_or_all(tmp_path, fake_hub):
         sharing.pull("bob/dogs")
     assert "--all" in (e.value.hint or "")
     one = sharing.pull("bob/dogs:b.safetensors")
-    assert one.files[0].sha256 == _sha(b) and one.adapter.triggers[0] == "sks dog"
+    assert one.files[0].sha256 == sha256_hex(b) and one.adapter.triggers[0] == "sks dog"
     detail = library.resolve(one.adapter.id)
     assert detail.base_label == "some/base" and "dogs" in detail.tags and "lora" not in detail.tags
     both = sharing.pull("bob/dogs", all_files=True)
