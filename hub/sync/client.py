@@ -122,11 +122,13 @@ def _offline(e: BaseException, c: Context) -> HubError:
     )
 
 
-def _error_table() -> list[tuple[type[BaseException], Callable[[Any, Context], HubError | None]]]:
+ErrorTypes = type[BaseException] | tuple[type[BaseException], ...]
+
+
+def _error_table() -> list[tuple[ErrorTypes, Callable[[Any, Context], HubError | None]]]:
     """Ordered: subclasses before their bases (first match wins), as in huggingface_hub's CLI table."""
     hf = _hf()
     err = hf.errors
-    import httpx2
 
     return [
         (err.OfflineModeIsEnabled, _offline),
@@ -159,7 +161,7 @@ def _error_table() -> list[tuple[type[BaseException], Callable[[Any, Context], H
         ),
         (err.HfHubHTTPError, _http_error),
         (
-            httpx2.TransportError,
+            _transport_errors(),
             lambda e, c: RemoteError(f"cannot reach {endpoint()}: {type(e).__name__}", hint="check HF_ENDPOINT"),
         ),
         (
@@ -169,6 +171,18 @@ def _error_table() -> list[tuple[type[BaseException], Callable[[Any, Context], H
             ),
         ),
     ]
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Connection failures of whichever HTTP library this huggingface_hub uses (httpx2 in 2.x)."""
+    found: list[type[BaseException]] = []
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "ConnectionError")):
+        try:
+            found.append(getattr(__import__(module), name))
+            break  # the first one present is the one the client uses
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found) or (ConnectionError,)
 
 
 def _first_line(e: BaseException) -> str:

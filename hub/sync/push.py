@@ -126,6 +126,8 @@ def push(
         raise NotFoundError(f"{detail.path} is not registered", hint=f"hub add {detail.path}, then push it by name")
     if not detail.sha256:
         raise UsageError(f"'{detail.name}' has no SHA256 yet", hint=f"hub verify {detail.name}")
+    if not Path(detail.path).is_file():
+        raise NotFoundError(f"the file of '{detail.name}' is gone: {detail.path}", hint=f"hub verify {detail.name}")
     say = progress or (lambda _msg: None)
     api = client.api(require_token=True)
     slug = repo_slug(detail.name)
