@@ -249,7 +249,7 @@ def _add(
             if hashes is not None:
                 existing = reg.id_by_sha256(hashes.sha256)
                 if existing:
-                    return _duplicate(reg, existing, path, lineage, recipe)
+                    return _duplicate(reg, existing, path, source, lineage, recipe)
             if in_place:
                 hashes = hashes or hash_file(path)
             else:
@@ -262,7 +262,7 @@ def _add(
             if hashes is not None:
                 existing = reg.id_by_sha256(hashes.sha256)
                 if existing:
-                    return _duplicate(reg, existing, path, lineage, recipe, in_transaction=True)
+                    return _duplicate(reg, existing, path, source, lineage, recipe, in_transaction=True)
             adapter_id = new_id()
             metadata = dict(probed.metadata)
             wanted = (name or describe.derive_name(path, metadata, side)).strip()
@@ -300,7 +300,8 @@ def _add(
             if hashes:
                 reg.set_hashes(adapter_id, hashes)
             reg.set_tags(adapter_id, _merge(tags, describe.derive_tags(metadata, side)))
-            reg.add_location(adapter_id, str(path))
+            if source is None or source == str(path):  # outputs of hub itself live in temp files
+                reg.add_location(adapter_id, str(path))
             for preview in side.previews:
                 reg.add_preview(adapter_id, str(_keep_preview(preview, paths)), str(preview))
             _write_lineage(reg, adapter_id, lineage)
@@ -313,13 +314,15 @@ def _duplicate(
     reg: Registry,
     existing: str,
     path: Path,
+    source: str | None,
     lineage: Sequence[ParentLink],
     recipe: dict[str, Any] | None,
     *,
     in_transaction: bool = False,
 ) -> AddOutcome:
     def record() -> None:
-        reg.add_location(existing, str(path))
+        if source is None or source == str(path):
+            reg.add_location(existing, str(path))
         # An output rebuilt from the same recipe lands on the same bytes: keep its history once.
         if lineage and not reg.lineage(child_id=existing):
             _write_lineage(reg, existing, lineage)

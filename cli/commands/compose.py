@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.output import message, print_json, progress_bar
-from hub.compose.results import OutputResult, ReductionStats
+
+if TYPE_CHECKING:  # results are pydantic models: building their classes would slow every `hub ls`
+    from hub.compose.results import OutputResult, ReductionStats
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 NameOpt = Annotated[str | None, typer.Option("--name", help="Registry name of the output (default: derived).")]

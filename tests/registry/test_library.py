@@ -196,6 +196,7 @@ def test_lineage_recipe_and_remote_are_recorded(tmp_path: Path, lora: Path) -> N
     )
     hub.record_remote(child.id, RemoteRef(repo="me/mixed", revision="main", commit="abc123", path="mixed.safetensors"))
     d = hub.show(child.id)
+    assert d.locations == []  # an output of hub is written to a temp file: not a place worth listing
     assert d.parents[0].parent_id == parent.id and d.parents[0].params["weight"] == 0.7
     assert d.recipe == {"command": "hub mix pixel_style:0.7 --method svd"}
     assert d.remotes[0].commit == "abc123"
