@@ -75,9 +75,14 @@ def write_files(folder: Path, count: int, mb: int) -> int:
     total = 0
     for i in range(count):
         header = json.dumps(
-            {"__metadata__": {"ss_network_dim": "32"},
-             "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": {
-                 "dtype": "U8", "shape": [mb << 20], "data_offsets": [0, mb << 20]}}
+            {
+                "__metadata__": {"ss_network_dim": "32"},
+                "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": {
+                    "dtype": "U8",
+                    "shape": [mb << 20],
+                    "data_offsets": [0, mb << 20],
+                },
+            }
         ).encode()
         with open(folder / f"lora_{i:02d}.safetensors", "wb") as f:
             f.write(struct.pack("<Q", len(header)) + header)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.output import console, message, print_json
 from hub.errors import UsageError
-from hub.sync.results import PullResult, PushResult
+
+if TYPE_CHECKING:  # pydantic result classes cost milliseconds to build: keep them off `hub ls`
+    from hub.sync.results import PullResult, PushResult
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
