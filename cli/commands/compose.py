@@ -66,6 +66,8 @@ def mix(
     """Merge adapters into a new one and register it with lineage.
 
     Examples:
+
+    \b
       hub mix dog:0.7 style:0.5                       # exact stack (rank = sum of ranks)
       hub mix dog:0.7 style:0.5 --method svd --rank 32
       hub mix a b c:-0.3 --method ties --density 0.4 --rank auto
@@ -160,6 +162,8 @@ def fuse(
     """Merge adapters into a base model's weights and write a full model, tensor by tensor.
 
     Examples:
+
+    \b
       hub fuse ./sd15-diffusers dog:0.7 style:0.5 --out ./sd15-dog
       hub fuse v1-5-pruned.safetensors dog:0.8 --out dog-fused.safetensors
     """

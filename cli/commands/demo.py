@@ -20,6 +20,8 @@ def demo(
     """Generate sample adapters for the tiny base, import them into the registry, and list them.
 
     Examples:
+
+    \b
       hub demo --base tiny
     """
     from cli.commands.registry import _report, ls

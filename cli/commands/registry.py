@@ -34,6 +34,8 @@ def add(
     """Register adapter files: probe, hash (one read), copy into the store, read sidecars.
 
     Examples:
+
+    \b
       hub add dog.safetensors
       hub add ~/Downloads/*.safetensors --tag civitai
     """
@@ -59,6 +61,8 @@ def import_(
     """Import every adapter under a folder; bad files are reported, never stop the import.
 
     Examples:
+
+    \b
       hub import ~/stable-diffusion-webui/models/Lora
       hub import ./loras --in-place --tag mine
     """
@@ -110,6 +114,8 @@ def ls(
     """List registered adapters as a table.
 
     Examples:
+
+    \b
       hub ls
       hub ls anime --arch sdxl --sort size
       hub ls --json | jq '.[].name'
@@ -166,6 +172,8 @@ def show(
     """Everything about one adapter: hashes, metadata, lineage, remotes, previews.
 
     Examples:
+
+    \b
       hub show my_style
       hub show 3A6F1C2B9D
     """
@@ -259,6 +267,8 @@ def tag(
     """Add or remove tags.
 
     Examples:
+
+    \b
       hub tag my_style +anime +favourite -wip
     """
     adapter = library.tag(ref, changes)

@@ -38,6 +38,8 @@ def push(
     Needs a write token (HF_TOKEN or `hf auth login`). Pushing again with nothing changed makes no commit.
 
     Examples:
+
+    \b
       hub push cat-style
       hub push cat-style --repo my-team/cat-style --private
       hub push --all --org my-team --tag published
@@ -103,6 +105,8 @@ def pull(
     Works offline (HF_HUB_OFFLINE=1) for commits already in the Hugging Face cache.
 
     Examples:
+
+    \b
       hub pull some-user/cat-style
       hub pull some-user/cat-style@v1.0
       hub pull some-user/many-loras:styles/ink.safetensors
@@ -139,6 +143,8 @@ def search(
     """List LoRA repos on the Hub matching QUERY.
 
     Examples:
+
+    \b
       hub search anime --arch sdxl
       hub search "" --limit 50 --json
     """
