@@ -1,6 +1,6 @@
 """Registry speed: `hub ls --json` on 10,000 adapters, and `hub import` against `sha256sum`.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_registry.py [--rows 10000] [--files 8 --mb 128]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_registry.py [--rows 10000] [--files 4 --rank 128]
 
 Everything happens in a temporary LORAHUB_HOME; nothing is downloaded. Each timing is the median of
 several runs of the real CLI in a subprocess (what a user waits for), with the page cache warm for both
@@ -10,11 +10,9 @@ sides of the import comparison.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -70,32 +68,23 @@ def fill_registry(home: Path, rows: int) -> None:
             reg.reindex(rid)
 
 
-def write_files(folder: Path, count: int, mb: int) -> int:
+def write_files(folder: Path, count: int, rank: int) -> int:
+    """Real SD1.5-shaped kohya LoRAs (UNet + text encoder + 3x3 convs), as a Civitai folder holds."""
+    from hub.testing import write_lora
+
     folder.mkdir(parents=True)
     total = 0
     for i in range(count):
-        header = json.dumps(
-            {
-                "__metadata__": {"ss_network_dim": "32"},
-                "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": {
-                    "dtype": "U8",
-                    "shape": [mb << 20],
-                    "data_offsets": [0, mb << 20],
-                },
-            }
-        ).encode()
-        with open(folder / f"lora_{i:02d}.safetensors", "wb") as f:
-            f.write(struct.pack("<Q", len(header)) + header)
-            f.write(os.urandom(mb << 20))
-        total += 8 + len(header) + (mb << 20)
+        path = write_lora(folder / f"lora_{i:02d}.safetensors", arch="sd1", rank=rank, conv=True, seed=i)
+        total += path.stat().st_size
     return total
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--files", type=int, default=8)
-    parser.add_argument("--mb", type=int, default=128)
+    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--rank", type=int, default=128, help="LoRA rank of the files (128: ~290 MB each)")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lorahub-bench-"))
@@ -110,7 +99,7 @@ def main() -> None:
         print(f"hub --help: {t_help:.3f} s")
 
         folder = tmp / "files"
-        total = write_files(folder, args.files, args.mb)
+        total = write_files(folder, args.files, args.rank)
         files = sorted(str(p) for p in folder.iterdir())
         t_sha = timed(["sha256sum", *files], env, 3)
         results = {}
@@ -120,6 +109,9 @@ def main() -> None:
                 home = tmp / f"home-import-{mode[:4]}-{run}"
                 e = {**env, "LORAHUB_HOME": str(home)}
                 times.append(timed([*HUB, "import", str(folder), *extra], e, 1))
+                names = subprocess.run([*HUB, "ls", "-q"], env=e, capture_output=True, text=True).stdout.split()
+                if len(names) != args.files:
+                    raise SystemExit(f"only {len(names)} of {args.files} benchmark files were registered")
                 shutil.rmtree(home)
             results[mode] = statistics.median(times)
         gb = total / 1e9
