@@ -256,3 +256,20 @@ def test_ls_json_built_by_sqlite_equals_the_pydantic_dump(tmp_path: Path) -> Non
         expected = [a.model_dump(mode="json") for a in hub.ls(**kwargs)]
         assert json.loads(ls_json(**kwargs)) == expected, kwargs
     assert json.loads(ls_json(query="nothing-matches")) == []
+
+
+def test_stability_matrix_and_lora_manager_sidecars(tmp_path: Path) -> None:
+    sm = write_lora(tmp_path / "sm" / "ink.safetensors", seed=11)
+    (tmp_path / "sm" / "ink.cm-info.json").write_text(json.dumps({
+        "ModelName": "Ink Wash", "TrainedWords": ["ink wash", "sumi-e"], "Tags": ["Style", "ink"],
+        "BaseModel": "SD 1.5", "ModelDescription": "<p>Ink &amp; wash</p>"}))  # fmt: skip
+    lm = write_lora(tmp_path / "lm" / "neon.safetensors", seed=12)
+    (tmp_path / "lm" / "neon.metadata.json").write_text(json.dumps({
+        "model_name": "Neon", "base_model": "Pony", "tags": ["neon"], "notes": "glow",
+        "usage_tips": json.dumps({"strength": 0.65}), "civitai": {"trainedWords": ["neon glow"]}}))  # fmt: skip
+    ink, neon = hub.show(hub.add_one(sm).id), hub.show(hub.add_one(lm).id)
+    assert ink.triggers == ["ink wash", "sumi-e"] and set(ink.tags) >= {"style", "ink"}
+    assert ink.base_label == "SD 1.5" and ink.description == "Ink & wash"
+    assert neon.triggers == ["neon glow"] and neon.preferred_weight == 0.65 and neon.base_label == "Pony"
+    assert [a.name for a in hub.ls(base="pony")] == ["neon"]  # the declared base, not the probed arch
+    assert set(ink.sidecars) == {"stability_matrix"} and set(neon.sidecars) == {"lora_manager"}
