@@ -20,6 +20,8 @@ class DemoResult(BaseModel):
     base_dir: str
     samples_dir: str
     report: ImportReport
+    mixed: Adapter | None = None  # two samples merged by SVD, registered with lineage
+    mix_command: str | None = None
     adapters: list[Adapter]
 
 
@@ -37,13 +39,31 @@ def run_demo(*, base: str = "tiny", settings: Settings | None = None, progress=N
     if not samples.is_dir() or not any(samples.rglob("*.safetensors")):
         write_sample_library(samples, base=base_dir)
     report = library.import_dir(samples, progress=progress, settings=settings)
+    mixed, command = _mix_two(settings)
     return DemoResult(
         base=base,
         base_dir=str(base_dir),
         samples_dir=str(samples),
         report=report,
+        mixed=mixed,
+        mix_command=command,
         adapters=library.ls(settings=settings),
     )
+
+
+def _mix_two(settings: Settings) -> tuple[Adapter | None, str | None]:
+    """Merge the first two plain kohya LoRAs of the tiny base into a rank-8 one: composition with lineage."""
+    from hub import library
+    from hub.composition import mix
+
+    loras = [
+        a for a in library.ls(format="kohya", settings=settings)
+        if a.usable and a.arch == "unknown" and not a.source.startswith("mixed:")
+    ]  # fmt: skip
+    if len(loras) < 2:
+        return None, None
+    result = mix([(loras[0].name, 0.7), (loras[1].name, 0.5)], method="svd", rank=8, name="demo-mix", device="cpu")
+    return result.adapter, result.command
 
 
 def samples_dir(settings: Settings | None = None) -> Path:

@@ -36,6 +36,9 @@ def demo(
     message(f"base: {result.base_dir}")
     message(f"samples: {result.samples_dir}")
     _report(result.report, json_out=False)
+    if result.mixed:
+        message(f"mixed two samples into [bold]{result.mixed.name}[/] (rank {result.mixed.rank}, lineage recorded)")
+        message(f"[dim]rebuild: {result.mix_command}[/]")
     ls(
         query=None,
         arch=None,
