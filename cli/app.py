@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 
 import typer
 
 from cli.commands import registry as registry_commands
-from hub.errors import HubError
+from hub.errors import HubError, RegistryError
 
 app = typer.Typer(
     name="hub",
@@ -51,14 +52,27 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv)
     except HubError as e:
         _print_error(str(e), e.hint)
-        if os.environ.get("LORAHUB_DEBUG"):
-            import traceback
-
-            traceback.print_exc()
+        _debug_traceback()
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         _print_error("interrupted", None)
         sys.exit(130)
+    except sqlite3.Error as e:  # locked past the busy timeout, disk I/O error, a corrupt file
+        _print_error(f"registry: {e}", "another hub process may hold the registry; retry, or run `hub verify`")
+        _debug_traceback()
+        sys.exit(RegistryError.exit_code)
+    except OSError as e:  # disk full, permissions: the environment, not a bug of ours
+        where = f": {e.filename}" if e.filename else ""
+        _print_error(f"{e.strerror or e}{where}", None)
+        _debug_traceback()
+        sys.exit(1)
+
+
+def _debug_traceback() -> None:
+    if os.environ.get("LORAHUB_DEBUG"):
+        import traceback
+
+        traceback.print_exc()
 
 
 def _print_error(message: str, hint: str | None) -> None:

@@ -103,3 +103,18 @@ def test_import_hub_loads_no_submodule() -> None:
     code = "import sys, hub; print(sorted(m for m in sys.modules if m.startswith('hub.')))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "[]"
+
+
+def test_a_corrupt_registry_is_one_error_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "registry.db").write_bytes(b"this is not a database" * 100)
+    r = run("ls", env_extra={"LORAHUB_HOME": str(home)})
+    assert r.returncode == 9 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+
+
+def test_an_unusable_home_is_one_error_line(tmp_path: Path) -> None:
+    home = tmp_path / "a-file"
+    home.write_text("not a folder")
+    r = run("ls", env_extra={"LORAHUB_HOME": str(home)})
+    assert r.returncode != 0 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
