@@ -40,6 +40,8 @@ LEGACY_LIST_NOTE = (
 # Formats whose tools never store alpha: their convention is alpha = rank (scale 1.0).
 ALPHA_IS_RANK = {"diffusers-attn-procs", "diffusers-old", "diffusers-peft", "peft", "cloneofsimo", "broken-conversion"}
 PEFT_FORMATS = {"peft", "diffusers-peft"}
+# Keys of whole-model checkpoints (LDM single files, SDXL's conditioner, FLUX's transformer) people misfile as LoRAs.
+FULL_CHECKPOINT_PREFIXES = ("model.diffusion_model.", "first_stage_model.", "conditioner.embedders.", "double_blocks.")
 _FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2"}
 
 
@@ -187,6 +189,12 @@ def _probe_tensors(p: Path, t: _Tensors, adapter_config: dict[str, Any] | None) 
         return _probe_embedding(p, t, *embedding)
     groups = group_modules(t.shapes)
     if not groups.modules:
+        if any(k.startswith(FULL_CHECKPOINT_PREFIXES) for k in t.shapes):
+            raise BadFileError(
+                "a full Stable Diffusion checkpoint, not an adapter",
+                path=str(p),
+                hint="use it as the base of `hub fuse` or `hub extract`; hub catalogs adapters",
+            )
         first = next(iter(t.shapes))
         raise BadFileError(f"no LoRA, LyCORIS or embedding keys (first key {first!r}): not an adapter", path=str(p))
     fmt = _lora_format(groups, t.metadata)
