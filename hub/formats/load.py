@@ -15,6 +15,7 @@ in the header; a file with neither has scale 1, as diffusers loads it.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -240,7 +241,7 @@ def _kohya_lora(
     up2, down2 = up.reshape(up.shape[0], -1), down.reshape(down.shape[0], -1)
     if up2.shape[1] != down2.shape[0]:
         raise IncompatibleError(f"{canonical}: up {tuple(up.shape)} does not fit down {tuple(down.shape)}")
-    if target is not None and _numel(target) == up2.shape[0] * down2.shape[1]:
+    if target is not None and math.prod(target) == up2.shape[0] * down2.shape[1]:
         shape = target
     scale = 1.0 if not alpha else alpha / r
     return LoraModule(up=up2.contiguous(), down=down2.contiguous(), scale=scale, weight_shape=tuple(shape))
@@ -262,22 +263,15 @@ def _lycoris_module(
         scale = alpha / rank if (alpha and rank) else 1.0
     new_up, new_down, kept = reduce_factors(up, down, cap=cap)
     n_out, n_in = new_up.shape[0], new_down.shape[1]
-    if shape4 is not None and _numel(shape4) == n_out * n_in:
+    if shape4 is not None and math.prod(shape4) == n_out * n_in:
         shape: tuple[int, ...] = shape4
-    elif target is not None and _numel(target) == n_out * n_in:
+    elif target is not None and math.prod(target) == n_out * n_in:
         shape = target
     else:
         shape = (n_out, n_in)
     note = f"{kind} materialised, svd rank {new_up.shape[1]}"
     note += " (exact)" if kept > 1 - 1e-6 else f" (capped, {kept:.4%} of the Frobenius norm kept)"
     return LoraModule(up=new_up, down=new_down, scale=float(scale), weight_shape=shape, approximation=note)
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for s in shape:
-        n *= int(s)
-    return n
 
 
 # ----- diffusers and PEFT --------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ called) and the structure of the older non-zip layout.
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import struct
@@ -66,10 +67,7 @@ class PickledTensor:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)
