@@ -19,36 +19,17 @@ import math
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hub.errors import BadFileError, IncompatibleError, UnsupportedFormatError
+from hub.formats.key_styles import DIFFUSERS_PREFIXES, KOHYA_ROLES, LYCORIS_ROLES
 from hub.formats.kohya_names import canonical_text_encoder_key, from_kohya
 from hub.formats.lora_set import LoraModule, LoraSet
 
-if TYPE_CHECKING:
-    pass
-
 _KOHYA_PREFIXES = ("lora_unet_", "lora_te_", "lora_te1_", "lora_te2_")
-_LORA_SUFFIXES = {"lora_down.weight": "down", "lora_up.weight": "up", "lora_mid.weight": "mid", "alpha": "alpha"}
-_LYCORIS_SUFFIXES = frozenset(
-    [
-        "hada_w1_a",
-        "hada_w1_b",
-        "hada_w2_a",
-        "hada_w2_b",
-        "hada_t1",
-        "hada_t2",
-        "lokr_w1",
-        "lokr_w1_a",
-        "lokr_w1_b",
-        "lokr_w2",
-        "lokr_w2_a",
-        "lokr_w2_b",
-        "lokr_t2",
-    ]
-)
+# LoHa/LoKr parts are brought to LoRA factors; the other LyCORIS kinds (full diff, OFT, norms) are refused
+_LYCORIS_SUFFIXES = frozenset(role for role in LYCORIS_ROLES if role.startswith(("hada_", "lokr_")))
 _DORA = ("dora_scale", "lora_magnitude_vector")
-_COMPONENT_PREFIXES = ("unet", "text_encoder", "text_encoder_2", "transformer")
 _ATTN_PROC_LEAF = {"to_q": "to_q", "to_k": "to_k", "to_v": "to_v", "to_out": "to_out.0"}
 _ATTN_PROC_TE_LEAF = {"to_q": "q_proj", "to_k": "k_proj", "to_v": "v_proj", "to_out": "out_proj"}
 
@@ -188,8 +169,8 @@ def _kohya_modules(
                 f"DoRA ({key}): its magnitude vector cannot be expressed as LoRA factors",
                 hint="fuse it with a DoRA-aware tool first",
             )
-        if suffix in _LORA_SUFFIXES or suffix in _LYCORIS_SUFFIXES:
-            groups[name][_LORA_SUFFIXES.get(suffix, suffix)] = t
+        if suffix in KOHYA_ROLES or suffix in _LYCORIS_SUFFIXES:
+            groups[name][KOHYA_ROLES.get(suffix, suffix)] = t
         else:
             unplaced.append(key)
     if unplaced:
@@ -284,7 +265,7 @@ _ALPHA = re.compile(r"^(?P<m>.+)\.alpha$")
 
 def _component_of(path: str, default: str) -> tuple[str, str]:
     head, _, rest = path.partition(".")
-    if head in _COMPONENT_PREFIXES and rest:
+    if head in DIFFUSERS_PREFIXES and rest:
         return head, rest
     if path.startswith(("text_model.", "encoder.layers.")):
         return ("text_encoder" if default == "unet" else default), path
@@ -365,7 +346,7 @@ def _adapter_configs(metadata: dict[str, str], config: dict[str, Any] | None) ->
     per: dict[str, dict[str, Any]] = defaultdict(dict)
     for key, value in data.items():
         head, _, field = key.partition(".")
-        if head in _COMPONENT_PREFIXES and field:
+        if head in DIFFUSERS_PREFIXES and field:
             per[head][field] = value
         else:
             per["*"][key] = value
