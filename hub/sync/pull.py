@@ -22,7 +22,7 @@ from hub.models import ParentLink, RemoteRef
 from hub.settings import load_settings
 from hub.sync import client
 from hub.sync.model_card import ParsedCard, parse_card
-from hub.sync.push import check_repo_id
+from hub.sync.push import check_repo_id, file_sha256, git_blob_sha1
 from hub.sync.results import PulledFile, PullResult
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
@@ -174,14 +174,6 @@ def choose_files(listing: Listing, filename: str | None, all_files: bool) -> lis
     return chosen
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _download(api: Any, listing: Listing, path: str) -> Path:
     with client.remote_errors("pull", listing.repo, revision=listing.revision, filename=path):
         local = api.hf_hub_download(listing.repo, path, revision=listing.commit, local_files_only=listing.offline)
@@ -191,13 +183,12 @@ def _download(api: Any, listing: Listing, path: str) -> Path:
 def _verified(api: Any, listing: Listing, path: str) -> tuple[Path, str]:
     """Download ``path`` and check it against the Hub's LFS sha256; a bad blob is removed from the cache."""
     local = _download(api, listing, path)
-    actual = _sha256(local)
+    actual = file_sha256(local)
     expected = listing.files[path][1]
     git_oid = listing.git_oids.get(path)
-    if git_oid is not None:  # a weight file stored in git itself: check its blob sha1 instead
-        data = local.read_bytes()
-        if hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() != git_oid:
-            expected = "git blob " + git_oid
+    # a weight file stored in git itself: check its blob sha1 instead
+    if git_oid is not None and git_blob_sha1(local.read_bytes()) != git_oid:
+        expected = "git blob " + git_oid
     if expected is not None and actual != expected:
         with contextlib.suppress(OSError):
             local.resolve().unlink()  # never leave bytes that fail the check where the next pull would reuse them

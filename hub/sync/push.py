@@ -50,7 +50,8 @@ def check_repo_id(repo: str) -> str:
     return repo
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The Hub's oid of an LFS file."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -58,7 +59,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _git_blob_sha1(data: bytes) -> str:
+def git_blob_sha1(data: bytes) -> str:
+    """The Hub's oid of a file stored in git itself."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
@@ -193,7 +195,7 @@ def push(
 
         changed, same = [], []
         for repo_path, local in files.items():
-            local_oid = _git_blob_sha1(local.read_bytes()) if repo_path == "README.md" else _sha256(local)
+            local_oid = git_blob_sha1(local.read_bytes()) if repo_path == "README.md" else file_sha256(local)
             (same if remote.get(repo_path) == local_oid else changed).append(repo_path)
         result = dict(name=detail.name, adapter_id=detail.id, repo=repo, revision=revision, private=private)
         if not changed:
@@ -232,7 +234,7 @@ def _prepare_weights(
     source = Path(detail.path)
     kohya = source if _is_kohya(detail) else _convert(source, staging / kohya_name, "kohya")
     files[kohya_name] = kohya
-    shas = {kohya_name: detail.sha256 if kohya == source else _sha256(kohya)}
+    shas = {kohya_name: detail.sha256 if kohya == source else file_sha256(kohya)}
     try:
         diffusers = source if _is_diffusers(detail) else _convert(source, staging / DIFFUSERS_WEIGHT_NAME, "diffusers")
     except (IncompatibleError, UnsupportedFormatError) as e:
@@ -241,5 +243,5 @@ def _prepare_weights(
     except HubError:
         raise
     files[DIFFUSERS_WEIGHT_NAME] = diffusers
-    shas[DIFFUSERS_WEIGHT_NAME] = detail.sha256 if diffusers == source else _sha256(diffusers)
+    shas[DIFFUSERS_WEIGHT_NAME] = detail.sha256 if diffusers == source else file_sha256(diffusers)
     return shas  # type: ignore[return-value]
