@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from hub.formats.lora_set import LoraSet
 
 Progress = Callable[[int, int], None] | None  # (done, total) per module
+Loaded = tuple[str, float, AdapterDetail, "LoraSet"]  # (reference as given, weight, registry entry, adapter)
 FORMATS = ("kohya", "diffusers")
 METHODS = ("concat", "svd", "ties", "dare")
 DEFAULT_AUTO_RULE = "sv_fro:0.99"
@@ -62,6 +63,13 @@ def _load(ref: str) -> tuple[AdapterDetail, LoraSet]:
     detail = resolve(ref)
     arch = detail.arch if detail.arch != "unknown" else None
     return detail, load_lora_set(detail.path, arch=arch)
+
+
+def _load_weighted(specs: Sequence[str | tuple[str, float]], verb: str, hint: str) -> list[Loaded]:
+    pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
+    if not pairs:
+        raise UsageError(f"nothing to {verb}", hint=hint)
+    return [(ref, w, *_load(ref)) for ref, w in pairs]
 
 
 def _use(ref: str, detail: AdapterDetail, weight: float = 1.0) -> ParentUse:
@@ -129,13 +137,17 @@ def _register(
     argv: Sequence[str],
     fmt: str,
     out: str | Path | None,
-    dtype: Any,
+    dtype: str | None,
+    inputs: Sequence[LoraSet],
     merged_from: str,
     started: float,
 ) -> dict[str, Any]:
+    """Write ``lora_set`` (in ``dtype``, default: the inputs' dtype), register it, copy it to ``out``."""
+    from hub.compose.fuse import resolve_dtype
     from hub.formats.write import save_lora_set
     from hub.library import add_one
 
+    out_dtype = resolve_dtype(dtype) or _input_dtype(inputs)
     if fmt not in FORMATS:
         raise UsageError(f"unknown output format {fmt!r}", hint="kohya or diffusers")
     command = shlex.join(["hub", *argv])
@@ -146,7 +158,7 @@ def _register(
             lora_set,
             Path(tmp) / filename,
             fmt=fmt,
-            dtype=dtype,
+            dtype=out_dtype,
             title=name,
             merged_from=merged_from,
             metadata={"lorahub.recipe": command},
@@ -171,7 +183,7 @@ def _register(
     }
 
 
-def _fmt_flags(fmt: str, out: str | Path | None, dtype: str | None, name: str | None) -> list[str]:
+def _fmt_flags(fmt: str, dtype: str | None, name: str | None) -> list[str]:
     flags = [] if fmt == "kohya" else ["--format", fmt]
     flags += ["--dtype", dtype] if dtype else []
     flags += ["--name", name] if name else []
@@ -200,15 +212,11 @@ def mix(
     (PEFT semantics, then SVD to the rank). ``rank="auto"`` picks each module's rank by ``dynamic`` (default
     ``sv_fro:0.99``)."""
     from hub.compose import ops
-    from hub.compose.fuse import resolve_dtype
 
     started = time.perf_counter()
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}", hint=f"one of {', '.join(METHODS)}")
-    pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
-    if not pairs:
-        raise UsageError("nothing to mix", hint="hub mix A:0.7 B:0.5")
-    loaded = [(ref, w, *_load(ref)) for ref, w in pairs]
+    loaded = _load_weighted(specs, "mix", hint="hub mix A:0.7 B:0.5")
     weighted = [(lora_set, w) for _, w, _, lora_set in loaded]
     rule = ops.Dynamic.parse(dynamic) if dynamic else None
     if rank == "auto":
@@ -247,7 +255,7 @@ def mix(
     argv += ["--dynamic", str(rule)] if rule and rank != "auto" else []
     argv += ["--density", f"{density or 0.5:g}"] if method in ("ties", "dare") else []
     argv += ["--seed", str(seed)] if method == "dare" else []
-    argv += _fmt_flags(fmt, out, dtype, out_name)
+    argv += _fmt_flags(fmt, dtype, out_name)
     params = {"method": method, "rank": rank_cap if rank != "auto" else "auto"}
     if rule:
         params["dynamic"] = str(rule)
@@ -262,8 +270,9 @@ def mix(
         argv=argv,
         fmt=fmt,
         out=out,
-        dtype=resolve_dtype(dtype) or _input_dtype([s for s, _ in weighted]),
-        merged_from=", ".join(f"{n}:{w:g}" for n, (_, w) in zip(names, pairs, strict=True)),
+        dtype=dtype,
+        inputs=[s for s, _ in weighted],
+        merged_from=", ".join(f"{n}:{w:g}" for n, (_, w) in zip(names, weighted, strict=True)),
         started=started,
     )
     return MixResult(
@@ -290,7 +299,6 @@ def resize(
 ) -> ResizeResult:
     """Rank-reduce one adapter (kohya resize_lora: alpha/r kept); reports the Frobenius fraction kept per module."""
     from hub.compose import ops
-    from hub.compose.fuse import resolve_dtype
 
     started = time.perf_counter()
     detail, lora_set = _load(ref)
@@ -303,12 +311,11 @@ def resize(
     argv += ["--rank", str(rank)] if rank is not None else []
     argv += ["--dynamic", str(rule)] if rule else []
     argv += ["--conv-rank", str(conv_rank)] if conv_rank else []
-    argv += _fmt_flags(fmt, out, dtype, out_name)
+    argv += _fmt_flags(fmt, dtype, out_name)
     params: dict[str, Any] = {"rank": rank, "dynamic": str(rule) if rule else None}
     common = _register(red.lora_set, name=out_name, source=f"resized:{detail.name}",
                        lineage=[_link(ref, detail, "resized-from", params)], argv=argv, fmt=fmt, out=out,
-                       dtype=resolve_dtype(dtype) or _input_dtype([lora_set]), merged_from=detail.name,
-                       started=started)  # fmt: skip
+                       dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
     return ResizeResult(**common, parent=_use(ref, detail), rank=rank, dynamic=str(rule) if rule else None,
                         reduction=_stats(red))  # fmt: skip
 
@@ -322,18 +329,15 @@ def convert(
     dtype: str | None = None,
 ) -> ConvertResult:
     """Rewrite one adapter in another format (every delta preserved; LoHa/LoKr become exact LoRA factors)."""
-    from hub.compose.fuse import resolve_dtype
-
     started = time.perf_counter()
     if to not in FORMATS:
         raise UsageError(f"cannot convert to {to!r}", hint="--to kohya or --to diffusers")
     detail, lora_set = _load(ref)
     out_name = name or f"{detail.name}-{to}"
-    argv = ["convert", _recipe_ref(ref, detail), "--to", to, *_fmt_flags("kohya", out, dtype, out_name)]
+    argv = ["convert", _recipe_ref(ref, detail), "--to", to, *_fmt_flags("kohya", dtype, out_name)]
     common = _register(lora_set, name=out_name, source=f"converted:{detail.name}",
                        lineage=[_link(ref, detail, "converted-from", {"to": to})], argv=argv, fmt=to, out=out,
-                       dtype=resolve_dtype(dtype) or _input_dtype([lora_set]), merged_from=detail.name,
-                       started=started)  # fmt: skip
+                       dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
     return ConvertResult(**common, parent=_use(ref, detail), to=to)
 
 
@@ -348,16 +352,15 @@ def scale(
 ) -> ScaleResult:
     """Multiply an adapter's deltas by ``weight`` (exact: folded into alpha)."""
     from hub.compose import ops
-    from hub.compose.fuse import resolve_dtype
 
     started = time.perf_counter()
     detail, lora_set = _load(ref)
     out_name = name or f"{detail.name}-x{weight:g}"
     # "--" lets a negative weight through the option parser
-    argv = ["scale", _recipe_ref(ref, detail), *_fmt_flags(fmt, out, dtype, out_name), "--", f"{weight:g}"]
+    argv = ["scale", _recipe_ref(ref, detail), *_fmt_flags(fmt, dtype, out_name), "--", f"{weight:g}"]
     common = _register(ops.scale(lora_set, weight), name=out_name, source=f"scaled:{detail.name}",
                        lineage=[_link(ref, detail, "scaled-from", {"weight": weight})], argv=argv, fmt=fmt,
-                       out=out, dtype=resolve_dtype(dtype) or _input_dtype([lora_set]), merged_from=detail.name,
+                       out=out, dtype=dtype, inputs=[lora_set], merged_from=detail.name,
                        started=started)  # fmt: skip
     return ScaleResult(**common, parent=_use(ref, detail), weight=weight)
 
@@ -376,10 +379,7 @@ def fuse(
     from hub.compose.model_files import open_base, resolve_base
 
     started = time.perf_counter()
-    pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
-    if not pairs:
-        raise UsageError("nothing to fuse", hint="hub fuse BASE A:0.7 --out DIR")
-    loaded = [(ref, w, *_load(ref)) for ref, w in pairs]
+    loaded = _load_weighted(specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR")
     model = open_base(resolve_base(base))
     dev = _device(device)
     total = sum(len(s.modules) for *_, s in loaded)
@@ -417,7 +417,6 @@ def extract(
     """A LoRA approximating ``tuned − base`` (kohya's extract), registered with lineage to both models."""
     from hub.compose import ops
     from hub.compose.extract import extract_models
-    from hub.compose.fuse import resolve_dtype
     from hub.compose.model_files import detect_arch, open_base, resolve_base
 
     started = time.perf_counter()
@@ -433,13 +432,13 @@ def extract(
     argv += ["--dynamic", str(rule)] if rule else []
     argv += ["--min-diff", f"{min_diff:g}"] if min_diff != 0.01 else []
     argv += ["--clamp-quantile", f"{clamp_quantile:g}"] if clamp_quantile else []
-    argv += _fmt_flags(fmt, out, dtype, out_name)
+    argv += _fmt_flags(fmt, dtype, out_name)
     params = {"rank": rank, "conv_rank": conv_rank}
     lineage = [
         ParentLink(parent_ref=base, operation="extracted-from", params={**params, "role": "base"}),
         ParentLink(parent_ref=tuned, operation="extracted-from", params={**params, "role": "tuned"}),
     ]
     common = _register(red.lora_set, name=out_name, source=f"extracted:{base}..{tuned}", lineage=lineage,
-                       argv=argv, fmt=fmt, out=out, dtype=resolve_dtype(dtype), merged_from=f"{base}..{tuned}",
-                       started=started)  # fmt: skip
+                       argv=argv, fmt=fmt, out=out, dtype=dtype, inputs=[],
+                       merged_from=f"{base}..{tuned}", started=started)  # fmt: skip
     return ExtractResult(**common, base=base, tuned=tuned, rank=rank, reduction=_stats(red))
