@@ -13,6 +13,7 @@ acts on the union of the inputs' modules and stays exact for modules only some i
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,6 @@ from hub.formats.lora_set import LoraModule, LoraSet
 if TYPE_CHECKING:
     import torch
 
-DynamicMethod = Literal["sv_ratio", "sv_fro", "sv_cumulative"]
 DYNAMIC_METHODS: tuple[str, ...] = ("sv_ratio", "sv_fro", "sv_cumulative")
 MIN_SV = 1e-6  # kohya resize_lora.py: a module whose largest singular value is below this is a zero matrix
 
@@ -98,11 +98,7 @@ def _union_keys(sets: Sequence[LoraSet]) -> list[str]:
 
 
 def _flat_dims(weight_shape: Sequence[int]) -> tuple[int, int]:
-    out = int(weight_shape[0])
-    inner = 1
-    for d in weight_shape[1:]:
-        inner *= int(d)
-    return out, inner
+    return int(weight_shape[0]), math.prod(int(d) for d in weight_shape[1:])
 
 
 def module_delta(mod: LoraModule, *, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -114,17 +110,16 @@ def module_delta(mod: LoraModule, *, device: torch.device | str = "cpu") -> torc
     return (up @ down) * float(mod.scale)
 
 
-def _merged_metadata(sets: Sequence[LoraSet]) -> dict[str, str]:
-    return dict(sets[0].metadata) if len(sets) == 1 else {}
-
-
 def _carry(sets: Sequence[LoraSet], arch: str, modules: dict[str, LoraModule], note: str) -> LoraSet:
+    """The output LoraSet: the inputs' notes plus ``note``; metadata and embeddings kept from a single input."""
     notes = [n for s in sets for n in s.notes]
     notes.append(note)
-    embeddings = dict(sets[0].embeddings) if len(sets) == 1 else {}
-    if len(sets) > 1 and any(s.embeddings for s in sets):
+    if len(sets) == 1:
+        return LoraSet(arch=arch, modules=modules, embeddings=dict(sets[0].embeddings),
+                       metadata=dict(sets[0].metadata), notes=notes)  # fmt: skip
+    if any(s.embeddings for s in sets):
         notes.append("embeddings of the inputs were not merged (tokens may clash); they are left out")
-    return LoraSet(arch=arch, modules=modules, embeddings=embeddings, metadata=_merged_metadata(sets), notes=notes)
+    return LoraSet(arch=arch, modules=modules, notes=notes)
 
 
 def _approximations(mods: Sequence[LoraModule | None]) -> str | None:
@@ -225,9 +220,7 @@ def scale(lora_set: LoraSet, weight: float) -> LoraSet:
                       approximation=m.approximation)
         for k, m in lora_set.modules.items()
     }  # fmt: skip
-    out = _carry([lora_set], lora_set.arch, modules, f"scaled by {weight:g}")
-    out.metadata = dict(lora_set.metadata)
-    return out
+    return _carry([lora_set], lora_set.arch, modules, f"scaled by {weight:g}")
 
 
 def concat(sets: WeightedSets, *, device: torch.device | str = "cpu", progress: Progress = None) -> LoraSet:
@@ -267,6 +260,11 @@ def _reduce_dense(
     return new_up, new_down, k, fro_kept(S, k)
 
 
+def _rank_for(shape: tuple[int, ...], rank: int | None, conv_rank: int | None) -> int | None:
+    """``conv_rank`` for a 3x3 (or larger) conv when given, else ``rank``."""
+    return conv_rank if (conv_rank is not None and len(shape) == 4 and shape[2:] != (1, 1)) else rank
+
+
 def _check_rank_args(rank: int | None, rule: Dynamic | None) -> None:
     if rank is None and rule is None:
         raise UsageError("give a rank or a dynamic rule", hint="e.g. --rank 16 or --dynamic sv_fro:0.9")
@@ -295,7 +293,7 @@ def svd_merge(
     for key in _union_keys([s for s, _ in sets]):
         parts = _present(sets, key)
         shape = _weight_shape(sets, key)
-        cap = conv_rank if (conv_rank is not None and len(shape) == 4 and shape[2:] != (1, 1)) else rank
+        cap = _rank_for(shape, rank, conv_rank)
         up, down = _stack(parts, device)
         new_up, new_down, k, kept = _reduce_factors(up, down, shape, cap, dynamic)
         modules[key] = LoraModule(up=new_up.cpu(), down=new_down.cpu(), scale=1.0, weight_shape=shape,
@@ -328,7 +326,7 @@ def resize(
     for key in sorted(lora_set.modules):
         mod = lora_set.modules[key]
         shape = tuple(mod.weight_shape)
-        cap = conv_rank if (conv_rank is not None and len(shape) == 4 and shape[2:] != (1, 1)) else rank
+        cap = _rank_for(shape, rank, conv_rank)
         up, down = _stack([(mod, 1.0 / mod.scale if mod.scale else 1.0)], device)
         new_up, new_down, k, kept = _reduce_factors(up, down, shape, cap, dynamic)
         modules[key] = LoraModule(up=new_up.cpu(), down=new_down.cpu(), scale=mod.scale, weight_shape=shape,
@@ -337,9 +335,7 @@ def resize(
         if progress:
             progress(key)
     rule = f"rank {rank}" if dynamic is None else f"{dynamic}" + (f" (cap {rank})" if rank else "")
-    out = _carry([lora_set], lora_set.arch, modules, f"resized to {rule}")
-    out.metadata = dict(lora_set.metadata)
-    result.lora_set = out
+    result.lora_set = _carry([lora_set], lora_set.arch, modules, f"resized to {rule}")
     return result
 
 
@@ -478,12 +474,3 @@ def dare(
 def _check_density(density: float) -> None:
     if not 0 < density <= 1:
         raise UsageError(f"density must be in (0, 1], got {density}", hint="e.g. --density 0.5")
-
-
-# The merge methods `hub mix --method` offers. concat is exact; the others reduce the rank.
-MERGE_METHODS: dict[str, Callable[..., object]] = {
-    "concat": concat,
-    "svd": svd_merge,
-    "ties": ties,
-    "dare": dare,
-}
