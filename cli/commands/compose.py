@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -24,8 +26,11 @@ def register(app: typer.Typer) -> None:
         app.command(name=command.__name__)(command)
 
 
-def _bar(description: str):
-    return progress_bar(description)
+@contextmanager
+def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar fed the (done, total) module counts hub.composition reports."""
+    with progress_bar(description) as update:
+        yield lambda done, total: update("", done, total)
 
 
 def _print_output(result: OutputResult, json_out: bool, extra: str = "") -> None:
@@ -75,10 +80,10 @@ def mix(
     from hub import composition
 
     rank_value: int | str | None = rank if rank in (None, "auto") else _int(rank, "--rank")
-    with _bar("mixing") as update:
+    with _bar("mixing") as progress:
         result = composition.mix(specs, method=method, rank=rank_value, dynamic=dynamic, density=density, seed=seed,
                                  name=name, out=out, fmt=fmt, device=device, dtype=dtype,
-                                 progress=lambda d, t: update("", d, t))  # fmt: skip
+                                 progress=progress)  # fmt: skip
     _print_output(result, json_out, _kept(result.reduction))
 
 
@@ -109,10 +114,9 @@ def resize(
     """Rank-reduce an adapter (best approximation per module; alpha/rank kept) and report the kept energy."""
     from hub import composition
 
-    with _bar("resizing") as update:
+    with _bar("resizing") as progress:
         result = composition.resize(ref, rank=rank, dynamic=dynamic, conv_rank=conv_rank, name=name, out=out,
-                                    fmt=fmt, device=device, dtype=dtype,
-                                    progress=lambda d, t: update("", d, t))  # fmt: skip
+                                    fmt=fmt, device=device, dtype=dtype, progress=progress)  # fmt: skip
     if verbose and not json_out:
         from cli.output import console
 
@@ -169,9 +173,8 @@ def fuse(
     """
     from hub import composition
 
-    with _bar("fusing") as update:
-        result = composition.fuse(base, specs, out=out, device=device, dtype=dtype,
-                                  progress=lambda d, t: update("", d, t))  # fmt: skip
+    with _bar("fusing") as progress:
+        result = composition.fuse(base, specs, out=out, device=device, dtype=dtype, progress=progress)
     if json_out:
         print_json(result)
         return
@@ -199,8 +202,8 @@ def extract(
     """Extract a LoRA approximating the difference of two models (kohya's extract_lora_from_models)."""
     from hub import composition
 
-    with _bar("extracting") as update:
+    with _bar("extracting") as progress:
         result = composition.extract(base=base, tuned=tuned, rank=rank, conv_rank=conv_rank, dynamic=dynamic,
                                      min_diff=min_diff, clamp_quantile=clamp_quantile, name=name, out=out, fmt=fmt,
-                                     device=device, dtype=dtype, progress=lambda d, t: update("", d, t))  # fmt: skip
+                                     device=device, dtype=dtype, progress=progress)  # fmt: skip
     _print_output(result, json_out, _kept(result.reduction))
