@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from hub.compose.fuse import resolve_device
 from hub.compose.model_files import BaseModel, open_base
-from hub.compose.ops import Dynamic, Reduction, fro_kept
+from hub.compose.ops import Dynamic, Reduction, rank_for, reduce_dense
 from hub.errors import IncompatibleError, UsageError
 from hub.formats.lora_set import LoraModule, LoraSet
 
@@ -108,23 +108,15 @@ def extract_models(
 def _extract_one(key, diff, shape, rank, conv_rank, dynamic, clamp_quantile, modules, result) -> None:
     import torch
 
-    from hub.compose.ops import _choose_rank
-
     shape = tuple(shape)
-    is_conv3 = len(shape) == 4 and shape[2:] != (1, 1)
-    cap = conv_rank if is_conv3 and conv_rank is not None else rank
-    mat = diff.reshape(shape[0], -1)
-    U, S, Vh = torch.linalg.svd(mat, full_matrices=False)
-    k = _choose_rank(S, cap, dynamic, len(S))
-    root = S[:k].sqrt()
-    up, down = U[:, :k] * root, root[:, None] * Vh[:k]
+    up, down, k, kept = reduce_dense(diff.reshape(shape[0], -1), rank_for(shape, rank, conv_rank), dynamic)
     if clamp_quantile is not None:
         # kohya: the quantile of the *signed* values of both factors, applied as ±hi
         dist = torch.cat([up.flatten(), down.flatten()])
         hi = dist.sort().values[min(dist.numel() - 1, int(clamp_quantile * (dist.numel() - 1)))]
         up, down = up.clamp(-hi, hi), down.clamp(-hi, hi)
     modules[key] = LoraModule(up=up.cpu().contiguous(), down=down.cpu().contiguous(), scale=1.0, weight_shape=shape)
-    result.ranks[key], result.kept[key] = k, fro_kept(S, k)
+    result.ranks[key], result.kept[key] = k, kept
 
 
 def extract(

@@ -249,9 +249,10 @@ def _reduce_factors(
     return new_up, new_down, k, fro_kept(S, k)
 
 
-def _reduce_dense(
+def reduce_dense(
     delta: torch.Tensor, rank: int | None, rule: Dynamic | None
 ) -> tuple[torch.Tensor, torch.Tensor, int, float]:
+    """``(up, down, rank kept, Frobenius fraction kept)`` of the best approximation of a dense 2-D delta."""
     import torch
 
     U, S, Vh = torch.linalg.svd(delta, full_matrices=False)
@@ -260,7 +261,7 @@ def _reduce_dense(
     return new_up, new_down, k, fro_kept(S, k)
 
 
-def _rank_for(shape: tuple[int, ...], rank: int | None, conv_rank: int | None) -> int | None:
+def rank_for(shape: tuple[int, ...], rank: int | None, conv_rank: int | None) -> int | None:
     """``conv_rank`` for a 3x3 (or larger) conv when given, else ``rank``."""
     return conv_rank if (conv_rank is not None and len(shape) == 4 and shape[2:] != (1, 1)) else rank
 
@@ -293,7 +294,7 @@ def svd_merge(
     for key in _union_keys([s for s, _ in sets]):
         parts = _present(sets, key)
         shape = _weight_shape(sets, key)
-        cap = _rank_for(shape, rank, conv_rank)
+        cap = rank_for(shape, rank, conv_rank)
         up, down = _stack(parts, device)
         new_up, new_down, k, kept = _reduce_factors(up, down, shape, cap, dynamic)
         modules[key] = LoraModule(up=new_up.cpu(), down=new_down.cpu(), scale=1.0, weight_shape=shape,
@@ -326,7 +327,7 @@ def resize(
     for key in sorted(lora_set.modules):
         mod = lora_set.modules[key]
         shape = tuple(mod.weight_shape)
-        cap = _rank_for(shape, rank, conv_rank)
+        cap = rank_for(shape, rank, conv_rank)
         up, down = _stack([(mod, 1.0 / mod.scale if mod.scale else 1.0)], device)
         new_up, new_down, k, kept = _reduce_factors(up, down, shape, cap, dynamic)
         modules[key] = LoraModule(up=new_up.cpu(), down=new_down.cpu(), scale=mod.scale, weight_shape=shape,
@@ -409,7 +410,7 @@ def _dense_method(
         tensors, weights = zip(*_dense_parts(sets, key, device), strict=True)
         merged = combine(list(tensors), list(weights), key)
         del tensors
-        new_up, new_down, k, kept = _reduce_dense(merged, rank, dynamic)
+        new_up, new_down, k, kept = reduce_dense(merged, rank, dynamic)
         modules[key] = LoraModule(up=new_up.cpu(), down=new_down.cpu(), scale=1.0, weight_shape=shape,
                                   approximation=_approximations([s.modules.get(key) for s, _ in sets]))  # fmt: skip
         result.ranks[key], result.kept[key] = k, kept
