@@ -22,7 +22,7 @@ from hub.models import ParentLink, RemoteRef
 from hub.settings import load_settings
 from hub.sync import client
 from hub.sync.model_card import ParsedCard, parse_card
-from hub.sync.push import check_repo_id, file_sha256, git_blob_sha1
+from hub.sync.push import IMAGE_SUFFIXES, check_repo_id, file_sha256, git_blob_sha1
 from hub.sync.results import PulledFile, PullResult
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
@@ -231,7 +231,7 @@ def _stage(weights: Path, name: str, previews: list[tuple[str, Path]]) -> Path:
     except OSError:
         shutil.copyfile(weights, target)
     stem = target.name.rsplit(".", 1)[0]
-    free = {(slot, suffix) for slot in PREVIEW_SLOTS for suffix in (".png", ".jpg", ".jpeg", ".webp", ".gif")}
+    free = {(slot, suffix) for slot in PREVIEW_SLOTS for suffix in IMAGE_SUFFIXES}
     for _repo_path, image in previews:
         suffix = image.suffix.lower()
         slot = next((s for s in PREVIEW_SLOTS if (s, suffix) in free), None)
