@@ -28,7 +28,7 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from hub.errors import BadFileError, UnsafePickleError, UnsupportedFormatError
 
@@ -173,8 +173,8 @@ class _TorchBackend:
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, backend: _StubBackend | _TorchBackend, path: str) -> None:
-        super().__init__(io.BytesIO(data), encoding="utf-8")
+    def __init__(self, stream: IO[bytes], backend: _StubBackend | _TorchBackend, path: str) -> None:
+        super().__init__(stream, encoding="utf-8")
         self.backend = backend
         self.path = path
 
@@ -197,9 +197,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return self.backend.storage(str(type_name), str(key), str(location), int(numel))
 
 
-def _unpickle(data: bytes, backend: _StubBackend | _TorchBackend, path: str) -> Any:
+def _unpickle(stream: IO[bytes], backend: _StubBackend | _TorchBackend, path: str) -> Any:
+    """One pickle from ``stream``; consecutive calls read consecutive pickles."""
     try:
-        return _RestrictedUnpickler(data, backend, path).load()
+        return _RestrictedUnpickler(stream, backend, path).load()
     except BadFileError:
         raise
     except Exception as e:
@@ -233,7 +234,7 @@ def read_pickle_structure(path: str | os.PathLike[str]) -> Any:
         if zipfile.is_zipfile(p):
             with zipfile.ZipFile(p) as zf:
                 root = _zip_root(zf, p)
-                return _unpickle(zf.read(f"{root}/data.pkl"), _StubBackend(), p)
+                return _unpickle(io.BytesIO(zf.read(f"{root}/data.pkl")), _StubBackend(), p)
         with open(p, "rb") as f:
             return _read_legacy_structure(f, p)
     except OSError as e:
@@ -247,24 +248,12 @@ def _read_legacy_structure(f: io.BufferedReader, path: str) -> Any:
     if os.fstat(f.fileno()).st_size < 2:
         raise BadFileError("an empty file, not a torch pickle", path=path)
     backend = _StubBackend()
-    first = _load_one(f, backend, path)
+    first = _unpickle(f, backend, path)
     if first != _LEGACY_MAGIC:
         return first  # a plain pickle, not torch's legacy layout: the first object is all there is
-    _load_one(f, backend, path)  # protocol version
-    _load_one(f, backend, path)  # sys info
-    return _load_one(f, backend, path)
-
-
-def _load_one(f: io.BufferedReader, backend: _StubBackend, path: str) -> Any:
-    """One pickle from the stream; consecutive calls read consecutive pickles."""
-    unpickler = _RestrictedUnpickler(b"", backend, path)
-    pickle.Unpickler.__init__(unpickler, f, encoding="utf-8")
-    try:
-        return unpickler.load()
-    except BadFileError:
-        raise
-    except Exception as e:
-        raise BadFileError(f"corrupt or unreadable pickle ({e.__class__.__name__}: {str(e)[:80]})", path=path) from e
+    _unpickle(f, backend, path)  # protocol version
+    _unpickle(f, backend, path)  # sys info
+    return _unpickle(f, backend, path)
 
 
 def load_pickle_tensors(path: str | os.PathLike[str]) -> Any:
@@ -288,7 +277,7 @@ def load_pickle_tensors(path: str | os.PathLike[str]) -> Any:
     with zipfile.ZipFile(p) as zf:
         root = _zip_root(zf, p)
         _check_byteorder(zf, root, p)
-        return _unpickle(zf.read(f"{root}/data.pkl"), _TorchBackend(zf, root), p)
+        return _unpickle(io.BytesIO(zf.read(f"{root}/data.pkl")), _TorchBackend(zf, root), p)
 
 
 _SCALAR_FORMATS = {"float32": ("<f", 4), "float16": ("<e", 2), "float64": ("<d", 8), "int64": ("<q", 8)}
