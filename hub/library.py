@@ -1,381 +1,34 @@
 """The registry as a Python API: ``add``, ``import_dir``, ``ls``, ``show``, ``tag``, ``rm``, ``verify``, ``dupes``.
 
 Every function returns typed models from :mod:`hub.models` and raises :class:`hub.errors.HubError`
-subclasses; the CLI only prints what these return. None of this imports torch.
+subclasses; the CLI only prints what these return. None of this imports torch. Adding files lives in
+:mod:`hub.ingest` and is re-exported here.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hub.errors import (
-    AmbiguousError,
-    BadFileError,
-    HubError,
-    IncompatibleError,
-    NotFoundError,
-    UsageError,
+from hub.errors import AmbiguousError, NotFoundError, UsageError
+from hub.ingest import (  # noqa: F401 (re-exported: the registry's API is one module)
+    ADAPTER_EXTENSIONS,
+    Progress,
+    _probe_for_registry,
+    add,
+    add_one,
+    find_adapter_files,
+    import_dir,
+    probe,
 )
-from hub.models import (
-    Adapter,
-    AdapterDetail,
-    AddOutcome,
-    DupeGroup,
-    FileHashes,
-    ImportReport,
-    ParentLink,
-    ProbeResult,
-    RemoteRef,
-    VerifyResult,
-)
+from hub.models import Adapter, AdapterDetail, DupeGroup, RemoteRef, VerifyResult
 from hub.paths import Paths
-from hub.registry import describe, store
-from hub.registry.db import Registry, adapter_from_row, new_id, now
+from hub.registry import store
+from hub.registry.db import Registry, adapter_from_row, open_registry
 from hub.registry.hashing import hash_file
-from hub.registry.sidecars import IMAGE_EXTENSIONS, read_sidecars
 from hub.settings import Settings, load_settings
-
-ADAPTER_EXTENSIONS = (".safetensors", ".pt", ".bin", ".ckpt", ".pth")
-Progress = Callable[[str, int, int], None]  # (current file, done, total)
-
-
-# -- opening ------------------------------------------------------------------------------------
-@contextmanager
-def open_registry(settings: Settings | None = None) -> Iterator[Registry]:
-    settings = settings or load_settings()
-    registry = Registry.open(settings.paths.registry_db)
-    try:
-        yield registry
-    finally:
-        registry.close()
-
-
-def _paths(settings: Settings | None) -> Paths:
-    return (settings or load_settings()).paths
-
-
-# -- probing ------------------------------------------------------------------------------------
-def probe(path: str | Path) -> ProbeResult:
-    """What the file's header says (format, arch, rank, ...) without registering it."""
-    from hub.formats.probe import probe_file
-
-    path = Path(path)
-    if not path.exists():
-        raise NotFoundError(f"no such file: {path}")
-    return probe_file(path)
-
-
-def _probe_for_registry(path: Path) -> ProbeResult:
-    result = probe(path)
-    if result.kind == "sidecar":
-        raise UsageError(f"{path}: is a sidecar (settings of an adapter), not an adapter", hint="add the weights file")
-    if result.kind == "not-sd":
-        raise IncompatibleError(
-            f"{path}: not a Stable Diffusion adapter ({result.note or result.format})",
-            hint="hub catalogs Stable Diffusion / FLUX LoRA, LyCORIS and embeddings",
-        )
-    if result.truncated:
-        raise BadFileError(
-            "truncated: the header promises more tensor data than the file holds (an interrupted download?)",
-            path=str(path),
-            hint="download the file again",
-        )
-    return result
-
-
-# -- adding ---------------------------------------------------------------------------------------
-def add_one(
-    path: str | Path,
-    *,
-    name: str | None = None,
-    source: str | None = None,
-    in_place: bool = False,
-    link: bool = False,
-    hash: bool = True,
-    tags: Sequence[str] = (),
-    triggers: Sequence[str] = (),
-    base_label: str | None = None,
-    description: str | None = None,
-    lineage: Sequence[ParentLink] = (),
-    recipe: dict[str, Any] | None = None,
-    settings: Settings | None = None,
-) -> Adapter:
-    """Register one file; returns its row (the existing row when the same bytes are already there)."""
-    outcome = _add(
-        Path(path),
-        name=name,
-        source=source,
-        in_place=in_place,
-        link=link,
-        hash=hash,
-        tags=tags,
-        triggers=triggers,
-        base_label=base_label,
-        description=description,
-        lineage=lineage,
-        recipe=recipe,
-        settings=settings,
-    )
-    assert outcome.adapter is not None
-    return outcome.adapter
-
-
-def add(
-    paths: Sequence[str | Path],
-    *,
-    in_place: bool = False,
-    link: bool = False,
-    hash: bool = True,
-    name: str | None = None,
-    tags: Sequence[str] = (),
-    progress: Progress | None = None,
-    settings: Settings | None = None,
-) -> ImportReport:
-    """Register files (a folder is imported recursively). A bad file is reported, never fatal to the rest."""
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files.extend(find_adapter_files(p))
-        else:
-            files.append(p)
-    if name and len(files) > 1:
-        raise UsageError("--name applies to a single file", hint="drop --name when adding several files")
-    single = len(paths) == 1 and len(files) == 1 and not Path(paths[0]).is_dir()
-    return _add_many(
-        files,
-        in_place=in_place,
-        link=link,
-        hash=hash,
-        name=name,
-        tags=tags,
-        progress=progress,
-        settings=settings,
-        single=single,
-    )
-
-
-def import_dir(
-    folder: str | Path,
-    *,
-    in_place: bool = False,
-    link: bool = False,
-    hash: bool = True,
-    tags: Sequence[str] = (),
-    progress: Progress | None = None,
-    settings: Settings | None = None,
-) -> ImportReport:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise NotFoundError(f"no such folder: {folder}")
-    files = find_adapter_files(folder)
-    return _add_many(
-        files, in_place=in_place, link=link, hash=hash, name=None, tags=tags, progress=progress, settings=settings
-    )
-
-
-def find_adapter_files(folder: Path) -> list[Path]:
-    out = []
-    for root, dirs, names in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for n in sorted(names):
-            if n.lower().endswith(ADAPTER_EXTENSIONS) and not n.startswith("."):
-                out.append(Path(root) / n)
-    return out
-
-
-def _add_many(
-    files: Sequence[Path],
-    *,
-    in_place: bool,
-    link: bool,
-    hash: bool,
-    name: str | None,
-    tags: Sequence[str],
-    progress: Progress | None,
-    settings: Settings | None,
-    single: bool = False,
-) -> ImportReport:
-    outcomes = []
-    for i, f in enumerate(files):
-        if progress:
-            progress(str(f), i, len(files))
-        try:
-            outcomes.append(_add(f, name=name, in_place=in_place, link=link, hash=hash, tags=tags, settings=settings))
-        except HubError as e:
-            if single:  # one file named by the user: its error is the answer
-                raise
-            outcomes.append(AddOutcome(path=str(f), status="rejected", message=str(e), exit_code=e.exit_code))
-    if progress:
-        progress("", len(files), len(files))
-    return ImportReport(outcomes=outcomes)
-
-
-def _add(
-    path: Path,
-    *,
-    name: str | None = None,
-    source: str | None = None,
-    in_place: bool = False,
-    link: bool = False,
-    hash: bool = True,
-    tags: Sequence[str] = (),
-    triggers: Sequence[str] = (),
-    base_label: str | None = None,
-    description: str | None = None,
-    lineage: Sequence[ParentLink] = (),
-    recipe: dict[str, Any] | None = None,
-    settings: Settings | None = None,
-) -> AddOutcome:
-    settings = settings or load_settings()
-    paths = settings.paths
-    if not path.is_file():
-        raise NotFoundError(f"no such file: {path}")
-    path = path.absolute()
-    probed = _probe_for_registry(path)
-    side = read_sidecars(path)
-    stat = path.stat()
-    in_place = in_place or not hash  # an unhashed file has no content address yet
-
-    with open_registry(settings) as reg:
-        hashes: FileHashes | None = None
-        blob: Path | None = None
-        if hash:
-            hashes = reg.cached_hashes(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
-            if hashes is not None:
-                existing = reg.id_by_sha256(hashes.sha256)
-                if existing:
-                    return _duplicate(reg, existing, path, source, lineage, recipe)
-            if in_place:
-                hashes = hashes or hash_file(path)
-            else:
-                hashes, blob = store.hash_into_store(path, paths, link=link)
-            # Hashing may take minutes; a file rewritten meanwhile must not be cached under the old stat.
-            if path.stat().st_mtime_ns == stat.st_mtime_ns:
-                reg.cache_hashes(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, hashes)
-
-        with reg.transaction():
-            if hashes is not None:
-                existing = reg.id_by_sha256(hashes.sha256)
-                if existing:
-                    return _duplicate(reg, existing, path, source, lineage, recipe, in_transaction=True)
-            adapter_id = new_id()
-            metadata = dict(probed.metadata)
-            wanted = (name or describe.derive_name(path, metadata, side)).strip()
-            row = {
-                "id": adapter_id,
-                "name": reg.unique_name(wanted),
-                "kind": probed.kind,
-                "format": probed.format,
-                "arch": probed.arch,
-                "base_label": base_label or describe.derive_base_label(metadata, side),
-                "rank": probed.rank,
-                "ranks": probed.ranks,
-                "alpha": probed.alpha,
-                "scale": probed.scale,
-                "modules": probed.modules,
-                "dtype": probed.dtype,
-                "size": stat.st_size,
-                "sha256": hashes.sha256 if hashes else None,
-                "triggers": _merge(triggers, describe.derive_triggers(metadata, side, probed.tokens)),
-                "description": description or describe.derive_description(metadata, side),
-                "preferred_weight": describe.preferred_weight(metadata, side),
-                "source": source or str(path),
-                "path": str(blob if blob else path),
-                "stored": blob is not None,
-                "usable": probed.usable,
-                "note": "; ".join([*([probed.note] if probed.note else []), *side.problems]) or None,
-                "metadata": metadata,
-                "sidecars": side.raw,
-                "evidence": probed.evidence,
-                "recipe": recipe,
-                "created_at": describe.derive_created_at(metadata, path),
-                "imported_at": now(),
-            }
-            reg.insert_adapter(row)
-            if hashes:
-                reg.set_hashes(adapter_id, hashes)
-            reg.set_tags(adapter_id, _merge(tags, describe.derive_tags(metadata, side)))
-            if source is None or source == str(path):  # outputs of hub itself live in temp files
-                reg.add_location(adapter_id, str(path))
-            for preview in side.previews:
-                reg.add_preview(adapter_id, str(_keep_preview(preview, paths)), str(preview))
-            _write_lineage(reg, adapter_id, lineage)
-            reg.reindex(adapter_id)
-        added = adapter_from_row(reg.adapter_row(adapter_id), reg.tags(adapter_id))
-        return AddOutcome(path=str(path), status="added", adapter=added)
-
-
-def _duplicate(
-    reg: Registry,
-    existing: str,
-    path: Path,
-    source: str | None,
-    lineage: Sequence[ParentLink],
-    recipe: dict[str, Any] | None,
-    *,
-    in_transaction: bool = False,
-) -> AddOutcome:
-    def record() -> None:
-        if source is None or source == str(path):
-            reg.add_location(existing, str(path))
-        # An output rebuilt from the same recipe lands on the same bytes: keep its history once.
-        if lineage and not reg.lineage(child_id=existing):
-            _write_lineage(reg, existing, lineage)
-        if recipe and reg.adapter_row(existing)["recipe"] is None:
-            reg.update_adapter(existing, recipe=recipe)
-
-    if in_transaction:
-        record()
-    else:
-        with reg.transaction():
-            record()
-    adapter = adapter_from_row(reg.adapter_row(existing), reg.tags(existing))
-    return AddOutcome(
-        path=str(path), status="duplicate", adapter=adapter, message=f"same bytes as '{adapter.name}' ({adapter.id})"
-    )
-
-
-def _write_lineage(reg: Registry, child_id: str, lineage: Sequence[ParentLink]) -> None:
-    for link in lineage:
-        parent_id = link.parent_id
-        if parent_id is None:
-            ids = reg.find_ids(link.parent_ref)
-            parent_id = ids[0] if len(ids) == 1 else None
-        reg.add_lineage(
-            parent_id=parent_id,
-            parent_ref=link.parent_ref,
-            child_id=child_id,
-            operation=link.operation,
-            params=link.params,
-        )
-
-
-def _keep_preview(preview: Path, paths: Paths) -> Path:
-    """Copy a preview image into the home, named by its content so re-imports do not pile up copies."""
-    import hashlib
-
-    digest = hashlib.sha256(preview.read_bytes()).hexdigest()
-    target = paths.previews / f"{digest[:16]}{preview.suffix.lower()}"
-    if not target.exists():
-        paths.previews.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        shutil.copyfile(preview, tmp)
-        os.replace(tmp, target)
-    return target
-
-
-def _merge(first: Sequence[str], second: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    for item in [*first, *second]:
-        if item and item not in out:
-            out.append(item)
-    return out
-
 
 # -- reading -------------------------------------------------------------------------------------
 SORTS = {
@@ -477,8 +130,6 @@ def show(ref: str, *, settings: Settings | None = None) -> AdapterDetail:
 
 
 def _detail(reg: Registry, adapter_id: str) -> AdapterDetail:
-    import json
-
     row = reg.adapter_row(adapter_id)
     base = adapter_from_row(row, reg.tags(adapter_id)).model_dump()
     return AdapterDetail(
@@ -554,6 +205,10 @@ def record_remote(adapter_id: str, ref: RemoteRef, *, settings: Settings | None 
         reg.add_remote(adapter_id, ref)
 
 
+def _paths(settings: Settings | None) -> Paths:
+    return (settings or load_settings()).paths
+
+
 def _registered(ref: str, settings: Settings | None) -> AdapterDetail:
     adapter = resolve(ref, settings=settings)
     if not adapter.id:
@@ -627,7 +282,3 @@ def dupes(*, settings: Settings | None = None) -> list[DupeGroup]:
                 )
             )
     return groups
-
-
-def images_of(adapter: AdapterDetail) -> list[Path]:
-    return [Path(p.path) for p in adapter.previews if Path(p.path).suffix.lower() in IMAGE_EXTENSIONS]
