@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from cli.commands import registry as registry_commands
+from cli.commands import compose, demo, gallery, registry, sync
 from hub.errors import HubError, RegistryError
 
 app = typer.Typer(
@@ -21,26 +21,8 @@ app = typer.Typer(
 )
 
 # Each command module adds its commands; the order here is the order in `hub --help`.
-COMMAND_MODULES = [registry_commands]
-for _module in COMMAND_MODULES:
+for _module in (registry, gallery, compose, sync, demo):
     _module.register(app)
-
-
-def _optional_modules() -> None:
-    """Command groups of later capabilities register themselves when their module is present."""
-    import importlib
-
-    for name in ("cli.commands.compose", "cli.commands.sync", "cli.commands.train", "cli.commands.demo"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
-        module.register(app)
-
-
-_optional_modules()
 
 
 def main(argv: list[str] | None = None) -> None:

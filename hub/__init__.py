@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "pull": "hub.sharing",
     "search": "hub.sharing",
     "run_demo": "hub.demo",
+    "gallery": "hub.contact_sheet",
 }
 
 

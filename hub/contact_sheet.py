@@ -1,0 +1,86 @@
+"""A contact sheet of the registry: every adapter's preview with its name, as one PNG.
+
+With hundreds of LoRAs people find one by looking, not by reading names; ``hub gallery`` draws the
+previews the sidecars brought in (A1111/Civitai ``<stem>.preview.png`` and friends), and a plain tile
+for adapters without one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from hub import library
+from hub.errors import NotFoundError, UsageError
+from hub.settings import Settings
+
+
+class GalleryResult(BaseModel):
+    path: str
+    adapters: int
+    with_preview: int
+
+
+def gallery(
+    out: str | Path,
+    query: str | None = None,
+    *,
+    arch: str | None = None,
+    kind: str | None = None,
+    tag: str | None = None,
+    columns: int = 6,
+    thumb: int = 192,
+    settings: Settings | None = None,
+) -> GalleryResult:
+    """Draw the previews of the adapters ``hub ls`` would list into one PNG at ``out``."""
+    from PIL import Image, ImageDraw
+
+    if columns < 1 or thumb < 32:
+        raise UsageError("--columns must be >= 1 and --thumb >= 32")
+    adapters = library.ls(query, arch=arch, kind=kind, tag=tag, settings=settings)
+    if not adapters:
+        raise NotFoundError("no adapters match", hint="`hub ls` with the same filters shows what is there")
+    label_h = 34
+    rows = (len(adapters) + columns - 1) // columns
+    sheet = Image.new("RGB", (columns * thumb, rows * (thumb + label_h)), (24, 24, 28))
+    draw = ImageDraw.Draw(sheet)
+    shown = 0
+    for i, adapter in enumerate(adapters):
+        x, y = (i % columns) * thumb, (i // columns) * (thumb + label_h)
+        tile = _preview(library.show(adapter.id, settings=settings), thumb)
+        if tile is None:
+            draw.rectangle([x + 4, y + 4, x + thumb - 5, y + thumb - 5], outline=(90, 90, 100))
+            draw.text((x + 12, y + thumb // 2 - 6), f"{adapter.kind} · {adapter.arch}", fill=(150, 150, 160))
+        else:
+            sheet.paste(tile, (x + (thumb - tile.width) // 2, y + (thumb - tile.height) // 2))
+            shown += 1
+        draw.text((x + 6, y + thumb + 4), _fit(adapter.name, thumb), fill=(235, 235, 240))
+        rank = f"r{adapter.rank}" if adapter.rank else adapter.kind
+        draw.text((x + 6, y + thumb + 18), f"{adapter.arch} {rank}", fill=(140, 140, 150))
+    out = Path(out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".gallery-", suffix=".png", dir=out.parent)
+    os.close(fd)
+    sheet.save(tmp, format="PNG")
+    os.replace(tmp, out)
+    return GalleryResult(path=str(out), adapters=len(adapters), with_preview=shown)
+
+
+def _preview(detail, size: int):
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    for preview in detail.previews:
+        try:
+            with Image.open(preview.path) as im:
+                return ImageOps.contain(im.convert("RGB"), (size - 8, size - 8))
+        except (OSError, UnidentifiedImageError):
+            continue  # a broken preview is skipped, the next one may do
+    return None
+
+
+def _fit(name: str, width: int) -> str:
+    chars = max(4, width // 7)
+    return name if len(name) <= chars else name[: chars - 1] + "…"
