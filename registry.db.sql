@@ -30,12 +30,24 @@ CREATE TABLE adapters (
     stored INTEGER NOT NULL DEFAULT 1,       -- 1: bytes are in the content-addressed store
     usable INTEGER NOT NULL DEFAULT 1,       -- 0: recognised format we cannot load yet (see note)
     note TEXT,
+    recipe TEXT,                             -- JSON: how to rebuild (mix/resize/train commands)
+    created_at TEXT,                         -- when the adapter was made (training end, file mtime)
+    imported_at TEXT NOT NULL
+);
+CREATE INDEX adapters_sha256 ON adapters(sha256);  -- not UNIQUE: --no-hash rows hashed later may collide; hub dupes reports them
+CREATE INDEX adapters_arch ON adapters(arch);
+CREATE INDEX adapters_kind ON adapters(kind);
+CREATE INDEX adapters_format ON adapters(format);
+CREATE INDEX adapters_base_label ON adapters(base_label);
+CREATE INDEX adapters_name_nocase ON adapters(name COLLATE NOCASE);  -- `hub ls` order, without a sort
+
+-- The bulky JSON of each adapter, kept apart so that listing 10,000 rows never reads it: kohya's
+-- ss_tag_frequency and ss_bucket_info alone can be tens of KB per file.
+CREATE TABLE adapter_documents (
+    adapter_id TEXT PRIMARY KEY REFERENCES adapters(id) ON DELETE CASCADE,
     metadata TEXT NOT NULL DEFAULT '{}',     -- every safetensors __metadata__ key, verbatim (JSON)
     sidecars TEXT NOT NULL DEFAULT '{}',     -- parsed sidecar files by kind (JSON)
     evidence TEXT NOT NULL DEFAULT '[]',     -- why the prober decided arch/format (JSON)
-    recipe TEXT,                             -- JSON: how to rebuild (mix/resize/train commands)
-    created_at TEXT,                         -- when the adapter was made (training end, file mtime)
-    imported_at TEXT NOT NULL,
     -- the useful metadata keys, indexed without a migration per key (InvokeAI's pattern)
     ss_output_name TEXT GENERATED ALWAYS AS (json_extract(metadata, '$.ss_output_name')) VIRTUAL,
     ss_base_model_version TEXT GENERATED ALWAYS AS (json_extract(metadata, '$.ss_base_model_version')) VIRTUAL,
@@ -45,13 +57,8 @@ CREATE TABLE adapters (
     modelspec_title TEXT GENERATED ALWAYS AS (json_extract(metadata, '$."modelspec.title"')) VIRTUAL,
     modelspec_architecture TEXT GENERATED ALWAYS AS (json_extract(metadata, '$."modelspec.architecture"')) VIRTUAL
 );
-CREATE INDEX adapters_sha256 ON adapters(sha256);  -- not UNIQUE: --no-hash rows hashed later may collide; hub dupes reports them
-CREATE INDEX adapters_arch ON adapters(arch);
-CREATE INDEX adapters_kind ON adapters(kind);
-CREATE INDEX adapters_format ON adapters(format);
-CREATE INDEX adapters_base_label ON adapters(base_label);
-CREATE INDEX adapters_ss_output_name ON adapters(ss_output_name);
-CREATE INDEX adapters_sshs_model_hash ON adapters(sshs_model_hash);
+CREATE INDEX adapter_documents_ss_output_name ON adapter_documents(ss_output_name);
+CREATE INDEX adapter_documents_sshs_model_hash ON adapter_documents(sshs_model_hash);
 
 -- Every hash of an adapter's bytes, one row per algorithm (lowercase hex; Civitai prints uppercase).
 CREATE TABLE hashes (

@@ -10,6 +10,7 @@ sides of the import comparison.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -37,7 +38,9 @@ def fill_registry(home: Path, rows: int) -> None:
     from hub.paths import Paths
     from hub.registry.db import Registry, now
 
-    meta = {f"ss_key_{i}": "x" * 20 for i in range(30)}
+    # Real kohya headers carry ~60 ss_* keys and an ss_tag_frequency of several KB.
+    tag_frequency = {"10_subject": {f"tag number {t}": t for t in range(400)}}
+    meta = {f"ss_key_{i}": "x" * 20 for i in range(60)} | {"ss_tag_frequency": json.dumps(tag_frequency)}
     with Registry.open(Paths(home).registry_db) as reg, reg.transaction():
         for i in range(rows):
             rid = f"{i:010x}"

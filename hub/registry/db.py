@@ -25,6 +25,7 @@ BUSY_TIMEOUT_MS = 30_000
 
 # Columns of `adapters` that map one-to-one onto hub.models.Adapter (JSON ones are decoded).
 _JSON_COLUMNS = {"ranks", "modules", "triggers", "metadata", "sidecars", "evidence", "recipe"}
+_DOCUMENT_COLUMNS = ("metadata", "sidecars", "evidence")  # stored in adapter_documents, off the listing path
 _LIST_COLUMNS = (
     "id, name, kind, format, arch, base_label, rank, ranks, alpha, scale, modules, dtype, size, sha256, triggers, "
     "description, preferred_weight, source, path, stored, usable, note, created_at, imported_at"
@@ -119,7 +120,10 @@ class Registry:
     # -- rows -------------------------------------------------------------------------------
     def insert_adapter(self, row: dict[str, Any]) -> None:
         values = {k: (json.dumps(v) if k in _JSON_COLUMNS and v is not None else v) for k, v in row.items()}
-        self.sqlite_utils()["adapters"].insert(values)
+        documents = {k: values.pop(k) for k in _DOCUMENT_COLUMNS if k in values}
+        db = self.sqlite_utils()
+        db["adapters"].insert(values)
+        db["adapter_documents"].insert({"adapter_id": values["id"], **documents})
 
     def update_adapter(self, adapter_id: str, **fields: Any) -> None:
         values = {k: (json.dumps(v) if k in _JSON_COLUMNS and v is not None else v) for k, v in fields.items()}
@@ -135,7 +139,12 @@ class Registry:
         return name
 
     def adapter_row(self, adapter_id: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM adapters WHERE id = ?", (adapter_id,)).fetchone()
+        """Every column of the adapter, its documents (metadata, sidecars, evidence) included."""
+        return self.conn.execute(
+            "SELECT a.*, d.metadata, d.sidecars, d.evidence FROM adapters a "
+            "LEFT JOIN adapter_documents d ON d.adapter_id = a.id WHERE a.id = ?",
+            (adapter_id,),
+        ).fetchone()
 
     def find_ids(self, ref: str) -> list[str]:
         """Ids matching a name, an id, or a hash (full or prefix of >= 6 hex, any algorithm)."""
@@ -306,7 +315,9 @@ class Registry:
     # -- full-text search ------------------------------------------------------------------
     def reindex(self, adapter_id: str) -> None:
         row = self.conn.execute(
-            "SELECT rowid, name, triggers, description, metadata FROM adapters WHERE id = ?", (adapter_id,)
+            "SELECT a.rowid, a.name, a.triggers, a.description, d.metadata FROM adapters a "
+            "LEFT JOIN adapter_documents d ON d.adapter_id = a.id WHERE a.id = ?",
+            (adapter_id,),
         ).fetchone()
         if row is None:
             return
