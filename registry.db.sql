@@ -24,6 +24,7 @@ CREATE TABLE adapters (
     sha256 TEXT,                             -- NULL until hashed (hub add --no-hash)
     triggers TEXT NOT NULL DEFAULT '[]',     -- JSON list of trigger words / activation text
     description TEXT,
+    license TEXT,                            -- declared licence: modelspec.license, a Hub card's `license`
     preferred_weight REAL,
     source TEXT NOT NULL,                    -- local path, hf://repo@commit/file, trained:..., mixed:...
     path TEXT NOT NULL,                      -- where the bytes are: a store blob or, in place, the user's file

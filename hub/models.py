@@ -100,6 +100,7 @@ class Adapter(_Frozen):
     triggers: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     description: str | None = None
+    license: str | None = None
     preferred_weight: float | None = None
     source: str  # a local path, hf://repo@commit/file, trained:..., mixed:...
     path: str  # where the bytes are now (a store blob, or the original file for --in-place)

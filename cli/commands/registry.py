@@ -206,6 +206,7 @@ def _print_detail(d: AdapterDetail) -> None:
         ("triggers", ", ".join(d.triggers) or "-"),
         ("tags", ", ".join(d.tags) or "-"),
         ("preferred weight", _num(d.preferred_weight)),
+        ("license", d.license or "-"),
         ("source", d.source),
         ("path", d.path + ("" if d.stored else "  (in place)")),
         ("imported", d.imported_at or "-"),

@@ -28,7 +28,7 @@ _JSON_COLUMNS = {"ranks", "modules", "triggers", "metadata", "sidecars", "eviden
 _DOCUMENT_COLUMNS = ("metadata", "sidecars", "evidence")  # stored in adapter_documents, off the listing path
 _LIST_COLUMNS = (
     "id, name, kind, format, arch, base_label, rank, ranks, alpha, scale, modules, dtype, size, sha256, triggers, "
-    "description, preferred_weight, source, path, stored, usable, note, created_at, imported_at"
+    "description, license, preferred_weight, source, path, stored, usable, note, created_at, imported_at"
 )
 
 

@@ -304,6 +304,7 @@ def pull(spec: str, *, all_files: bool = False) -> PullResult:
             triggers=card.triggers,
             base_label=card.base_label,
             description=card.description,
+            license=card.license,
             lineage=links,
         )
         library.record_remote(

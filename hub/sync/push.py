@@ -180,6 +180,7 @@ def push(
             triggers=detail.triggers,
             tags=detail.tags,
             description=detail.description,
+            license=detail.license,
             kohya_file=kohya_name,
             diffusers_file=diffusers_file,
             images=[CardImage(path=p, prompt=", ".join(detail.triggers) or None) for p, _ in images],

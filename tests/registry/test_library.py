@@ -273,3 +273,8 @@ def test_stability_matrix_and_lora_manager_sidecars(tmp_path: Path) -> None:
     assert neon.triggers == ["neon glow"] and neon.preferred_weight == 0.65 and neon.base_label == "Pony"
     assert [a.name for a in hub.ls(base="pony")] == ["neon"]  # the declared base, not the probed arch
     assert set(ink.sidecars) == {"stability_matrix"} and set(neon.sidecars) == {"lora_manager"}
+
+
+def test_licence_from_modelspec(tmp_path: Path) -> None:
+    f = write_lora(tmp_path / "lic.safetensors", seed=21, metadata={"modelspec.license": "CreativeML Open RAIL-M"})
+    assert hub.add_one(f).license == "CreativeML Open RAIL-M"

@@ -37,5 +37,6 @@ def make_adapter(
         triggers=kw.get("triggers", ["c4t style", "ink"]),  # type: ignore[arg-type]
         tags=kw.get("tags", ["cats", "style"]),  # type: ignore[arg-type]
         description=kw.get("description", "Cats drawn in ink."),  # type: ignore[arg-type]
+        license=kw.get("license"),  # type: ignore[arg-type]
     )
     return library.resolve(a.id)

@@ -232,3 +232,12 @@ def test_a_diffusers_adapter_is_pushed_as_kohya_plus_itself_and_a_repush_is_a_no
     assert sharing.push("peft-cats").status == "unchanged"
     pulled = sharing.pull("alice/peft-cats")  # the card names the kohya file as the one to register
     assert [f.path for f in pulled.files] == ["peft-cats.safetensors"]
+
+
+def test_the_licence_travels_with_the_card(tmp_path, fake_hub, write_token, monkeypatch):
+    make_adapter(tmp_path / "src", "mit-style", license="mit")
+    sharing.push("mit-style")
+    assert parse_card(fake_hub.file_bytes("alice/mit-style", "README.md").decode()).license == "mit"
+    monkeypatch.setenv("LORAHUB_HOME", str(tmp_path / "another-home"))
+    sharing.pull("alice/mit-style")
+    assert library.resolve("mit-style").license == "mit"
