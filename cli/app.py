@@ -39,8 +39,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _print_error("interrupted", None)
         sys.exit(130)
-    except sqlite3.Error as e:  # locked past the busy timeout, disk I/O error, a corrupt file
-        _print_error(f"registry: {e}", "another hub process may hold the registry; retry, or run `hub verify`")
+    except sqlite3.Error as e:  # locked past the busy timeout, disk I/O error, a damaged file
+        locked = "locked" in str(e) or "busy" in str(e)
+        hint = (
+            "another hub process holds the registry; retry when it is done"
+            if locked
+            else "the registry file may be damaged or from another hub: keep a copy of it and report this"
+        )
+        _print_error(f"registry: {e}", hint)
         _debug_traceback()
         sys.exit(RegistryError.exit_code)
     except OSError as e:  # disk full, permissions: the environment, not a bug of ours
