@@ -25,7 +25,7 @@ from hub.compose.results import (
     ResizeResult,
     ScaleResult,
 )
-from hub.errors import UsageError
+from hub.errors import HubError, IncompatibleError, UnsupportedFormatError, UsageError
 from hub.models import AdapterDetail, ParentLink
 
 if TYPE_CHECKING:
@@ -61,8 +61,25 @@ def _load(ref: str) -> tuple[AdapterDetail, LoraSet]:
     from hub.library import resolve
 
     detail = resolve(ref)
+    if detail.kind == "embedding":
+        raise IncompatibleError(
+            f"'{detail.name}' is a textual-inversion embedding, not a LoRA: it has no weights to merge",
+            hint="use it in the prompt by its trigger; mix/resize/fuse take LoRA and LyCORIS adapters",
+        )
+    if not detail.usable:
+        raise UnsupportedFormatError(f"'{detail.name}' ({detail.format}) cannot be loaded yet: {detail.note}")
     arch = detail.arch if detail.arch != "unknown" else None
-    return detail, load_lora_set(detail.path, arch=arch)
+    try:
+        return detail, load_lora_set(detail.path, arch=arch)
+    except HubError as e:
+        # A stored file's path is its hash: name the adapter the user asked for instead.
+        if detail.id:
+            for shown in (detail.path, Path(detail.path).name):
+                if shown in e.message:
+                    e.message = e.message.replace(shown, f"'{detail.name}'")
+                    e.args = (e.message,)
+                    break
+        raise
 
 
 def _load_weighted(specs: Sequence[str | tuple[str, float]], verb: str, hint: str) -> list[Loaded]:

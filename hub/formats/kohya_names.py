@@ -244,12 +244,15 @@ def _parses(flat: str) -> list[list[str]]:
     return results
 
 
-def _choose(candidates: list[str], known: set[str] | dict) -> str | None:
+def _choose(candidates: list[str], known: set[str] | dict, *, strict: bool = False) -> str | None:
+    """The one candidate path the model has. ``strict`` (a real base's full table): no guessing beyond it."""
     if not candidates:
         return None
     hits = [c for c in candidates if c in known]
     if len(hits) == 1:
         return hits[0]
+    if strict:
+        return None
     if len(candidates) == 1:
         return candidates[0]
     fewest = min(c.count(".") for c in candidates)
@@ -275,6 +278,8 @@ def from_kohya(name: str, arch: str = "unknown", known: set[str] | dict | None =
     ``arch`` says sd1/sd2).
     """
     component, flat = split_kohya_name(name)
+    # A model's table (given, or a real base's) lists every module it has: a name outside it cannot be placed.
+    strict = bool(known) or bool(known_modules(arch))
     if known is None:
         known = known_modules(arch) or all_known_modules()
     if component != "unet":
@@ -286,8 +291,7 @@ def from_kohya(name: str, arch: str = "unknown", known: set[str] | dict | None =
     if component == "unet" and flat.startswith(_LDM_STARTS):
         layout_arch = arch if arch in LDM_LAYOUTS else "sdxl"
         paths = [p for p in (ldm_path_to_unet(p, layout_arch) for p in paths) if p]
-    chosen = _choose([f"{component}.{p}" for p in dict.fromkeys(paths)], known)
-    return chosen
+    return _choose([f"{component}.{p}" for p in dict.fromkeys(paths)], known, strict=strict)
 
 
 def to_kohya(key: str, arch: str = "unknown", *, ldm_unet: bool | None = None) -> str:
