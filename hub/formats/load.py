@@ -414,7 +414,24 @@ def lora_set_from_tensors(
             source = "broken-conversion"
     else:
         modules, source = _diffusers_modules(tensors, metadata, adapter_config, notes)
+        _check_placed(modules, arch, _known_for(arch))
     return LoraSet(arch=arch, modules=modules, metadata=metadata, source_format=source, notes=notes)
+
+
+def _check_placed(modules: dict[str, LoraModule], arch: str, known: dict[str, tuple[int, ...]] | None) -> None:
+    """Diffusers-style keys name their module outright; on a base we know, it must exist with that shape."""
+    if not known:
+        return
+    missing = [k for k in modules if k not in known]
+    if missing:
+        raise _fail_unplaced(missing, f"{arch} modules")
+    for key, module in modules.items():
+        if tuple(known[key])[:2] != tuple(module.weight_shape)[:2]:
+            raise IncompatibleError(
+                f"{key}: the adapter's shape {tuple(module.weight_shape)} does not fit the {arch} module "
+                f"{tuple(known[key])}",
+                hint="is this adapter for another base model?",
+            )
 
 
 def load_lora_set(

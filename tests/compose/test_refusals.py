@@ -33,3 +33,17 @@ def test_load_errors_name_the_adapter_not_the_blob(tmp_path: Path) -> None:
     with pytest.raises(IncompatibleError, match="down_blocks_7") as e:
         hub.resize(a.name, rank=2)
     assert str(e.value).startswith("'odd'") and a.sha256 not in str(e.value)
+
+
+@pytest.mark.parametrize("style", ["diffusers", "diffusers-old", "peft"])
+def test_diffusers_style_keys_must_exist_in_the_base(tmp_path: Path, style: str) -> None:
+    from hub.formats.load import load_lora_set
+
+    targets = {
+        "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k": (320, 768),
+        "unet.down_blocks.7.attentions.0.proj_in": (320, 320),
+    }
+    f = write_lora(tmp_path / style / "odd.safetensors", arch="sd1", style=style, targets=targets,
+                   components=("unet",))  # fmt: skip
+    with pytest.raises(IncompatibleError, match=r"cannot be placed as sd1 modules: unet\.down_blocks\.7"):
+        load_lora_set(f, arch="sd1")
