@@ -25,7 +25,7 @@ from hub.compose.results import (
     ResizeResult,
     ScaleResult,
 )
-from hub.errors import HubError, IncompatibleError, UnsupportedFormatError, UsageError
+from hub.errors import IncompatibleError, UnsupportedFormatError, UsageError
 from hub.models import AdapterDetail, ParentLink
 
 if TYPE_CHECKING:
@@ -69,17 +69,8 @@ def _load(ref: str) -> tuple[AdapterDetail, LoraSet]:
     if not detail.usable:
         raise UnsupportedFormatError(f"'{detail.name}' ({detail.format}) cannot be loaded yet: {detail.note}")
     arch = detail.arch if detail.arch != "unknown" else None
-    try:
-        return detail, load_lora_set(detail.path, arch=arch)
-    except HubError as e:
-        # A stored file's path is its hash: name the adapter the user asked for instead.
-        if detail.id:
-            for shown in (detail.path, Path(detail.path).name):
-                if shown in e.message:
-                    e.message = e.message.replace(shown, f"'{detail.name}'")
-                    e.args = (e.message,)
-                    break
-        raise
+    # A stored file's name is its hash: errors name the adapter the user asked for instead.
+    return detail, load_lora_set(detail.path, arch=arch, label=f"'{detail.name}'" if detail.id else None)
 
 
 def _load_weighted(specs: Sequence[str | tuple[str, float]], verb: str, hint: str) -> list[Loaded]:

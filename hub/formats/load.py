@@ -441,12 +441,14 @@ def load_lora_set(
     adapter_config: dict[str, Any] | None = None,
     arch: str | None = None,
     lycoris_rank_cap: int | None = None,
+    label: str | None = None,
 ) -> LoraSet:
     """Load ``path`` (safetensors or pickle) into a LoraSet; see the module docstring for formats and scales.
 
     ``probe``: a :class:`hub.models.ProbeResult` whose ``arch`` is trusted when known; ``adapter_config``: the PEFT
     config (default: ``adapter_config.json`` beside the file); ``lycoris_rank_cap``: cap the rank LoHa/LoKr
-    modules are brought to (default: their exact rank).
+    modules are brought to (default: their exact rank); ``label``: how errors name the file (default: its
+    path), e.g. a registry name for a store blob whose file name is a hash.
     """
     path = Path(path)
     tensors, metadata = read_tensors(path)
@@ -461,7 +463,7 @@ def load_lora_set(
         )
     except BadFileError as e:
         if e.path is None:
-            raise type(e)(e.message, path=str(path), hint=e.hint) from e
+            raise type(e)(e.message, path=label or str(path), hint=e.hint) from e
         raise
     except IncompatibleError as e:
-        raise IncompatibleError(f"{path.name}: {e.message}", hint=e.hint) from e
+        raise IncompatibleError(f"{label or path.name}: {e.message}", hint=e.hint) from e
