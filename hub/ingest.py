@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,25 @@ def _probe_for_registry(path: Path) -> ProbeResult:
 
 
 # -- adding ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Entry:
+    """What the caller says about the row a file becomes; anything left empty is derived from the file."""
+
+    name: str | None = None
+    source: str | None = None  # default: the file's path
+    tags: tuple[str, ...] = ()
+    triggers: tuple[str, ...] = ()
+    base_label: str | None = None
+    description: str | None = None
+    license: str | None = None
+    lineage: tuple[ParentLink, ...] = ()
+    recipe: dict[str, Any] | None = None
+
+    def is_user_file(self, path: Path) -> bool:
+        # Outputs of hub itself (mixes, pulls) are registered from temp files: no location worth listing.
+        return self.source is None or self.source == str(path)
+
+
 def add_one(
     path: str | Path,
     *,
@@ -72,22 +92,8 @@ def add_one(
     settings: Settings | None = None,
 ) -> Adapter:
     """Register one file; returns its row (the existing row when the same bytes are already there)."""
-    outcome = _add(
-        Path(path),
-        name=name,
-        source=source,
-        in_place=in_place,
-        link=link,
-        hash=hash,
-        tags=tags,
-        triggers=triggers,
-        base_label=base_label,
-        description=description,
-        license=license,
-        lineage=lineage,
-        recipe=recipe,
-        settings=settings,
-    )
+    entry = Entry(name, source, tuple(tags), tuple(triggers), base_label, description, license, tuple(lineage), recipe)
+    outcome = _add(Path(path), entry, in_place=in_place, link=link, hash=hash, settings=settings)
     assert outcome.adapter is not None
     return outcome.adapter
 
@@ -172,7 +178,8 @@ def _add_many(
         if progress:
             progress(str(f), i, len(files))
         try:
-            outcomes.append(_add(f, name=name, in_place=in_place, link=link, hash=hash, tags=tags, settings=settings))
+            entry = Entry(name=name, tags=tuple(tags))
+            outcomes.append(_add(f, entry, in_place=in_place, link=link, hash=hash, settings=settings))
         except HubError as e:
             if single:  # one file named by the user: its error is the answer
                 raise
@@ -182,23 +189,7 @@ def _add_many(
     return ImportReport(outcomes=outcomes)
 
 
-def _add(
-    path: Path,
-    *,
-    name: str | None = None,
-    source: str | None = None,
-    in_place: bool = False,
-    link: bool = False,
-    hash: bool = True,
-    tags: Sequence[str] = (),
-    triggers: Sequence[str] = (),
-    base_label: str | None = None,
-    description: str | None = None,
-    license: str | None = None,
-    lineage: Sequence[ParentLink] = (),
-    recipe: dict[str, Any] | None = None,
-    settings: Settings | None = None,
-) -> AddOutcome:
+def _add(path: Path, entry: Entry, *, in_place: bool, link: bool, hash: bool, settings: Settings | None) -> AddOutcome:
     settings = settings or load_settings()
     paths = settings.paths
     if not path.is_file():
@@ -217,7 +208,7 @@ def _add(
             if hashes is not None:
                 existing = reg.id_by_sha256(hashes.sha256)
                 if existing:
-                    return _duplicate(reg, existing, path, source, lineage, recipe)
+                    return _duplicate(reg, existing, path, entry)
             if in_place:
                 hashes = hashes or hash_file(path)
             else:
@@ -230,17 +221,17 @@ def _add(
             if hashes is not None:
                 existing = reg.id_by_sha256(hashes.sha256)
                 if existing:
-                    return _duplicate(reg, existing, path, source, lineage, recipe, in_transaction=True)
+                    return _duplicate(reg, existing, path, entry, in_transaction=True)
             adapter_id = new_id()
             metadata = dict(probed.metadata)
-            wanted = (name or describe.derive_name(path, metadata, side)).strip()
+            wanted = (entry.name or describe.derive_name(path, metadata, side)).strip()
             row = {
                 "id": adapter_id,
                 "name": reg.unique_name(wanted),
                 "kind": probed.kind,
                 "format": probed.format,
                 "arch": probed.arch,
-                "base_label": base_label or describe.derive_base_label(metadata, side),
+                "base_label": entry.base_label or describe.derive_base_label(metadata, side),
                 "rank": probed.rank,
                 "ranks": probed.ranks,
                 "alpha": probed.alpha,
@@ -249,11 +240,11 @@ def _add(
                 "dtype": probed.dtype,
                 "size": stat.st_size,
                 "sha256": hashes.sha256 if hashes else None,
-                "triggers": _merge(triggers, describe.derive_triggers(metadata, side, probed.tokens)),
-                "description": description or describe.derive_description(metadata, side),
-                "license": license or metadata.get("modelspec.license") or None,
+                "triggers": _merge(entry.triggers, describe.derive_triggers(metadata, side, probed.tokens)),
+                "description": entry.description or describe.derive_description(metadata, side),
+                "license": entry.license or metadata.get("modelspec.license") or None,
                 "preferred_weight": describe.preferred_weight(metadata, side),
-                "source": source or str(path),
+                "source": entry.source or str(path),
                 "path": str(blob if blob else path),
                 "stored": blob is not None,
                 "usable": probed.usable,
@@ -261,19 +252,19 @@ def _add(
                 "metadata": metadata,
                 "sidecars": side.raw,
                 "evidence": probed.evidence,
-                "recipe": recipe,
+                "recipe": entry.recipe,
                 "created_at": describe.derive_created_at(metadata, path),
                 "imported_at": now(),
             }
             reg.insert_adapter(row)
             if hashes:
                 reg.set_hashes(adapter_id, hashes)
-            reg.set_tags(adapter_id, _merge(tags, describe.derive_tags(metadata, side)))
-            if source is None or source == str(path):  # outputs of hub itself live in temp files
+            reg.set_tags(adapter_id, _merge(entry.tags, describe.derive_tags(metadata, side)))
+            if entry.is_user_file(path):
                 reg.add_location(adapter_id, str(path))
             for preview in side.previews:
                 reg.add_preview(adapter_id, str(_keep_preview(preview, paths)), str(preview))
-            _write_lineage(reg, adapter_id, lineage)
+            _write_lineage(reg, adapter_id, entry.lineage)
             reg.reindex(adapter_id)
         added = adapter_from_row(reg.adapter_row(adapter_id), reg.tags(adapter_id))
         return AddOutcome(path=str(path), status="added", adapter=added)
@@ -283,20 +274,18 @@ def _duplicate(
     reg: Registry,
     existing: str,
     path: Path,
-    source: str | None,
-    lineage: Sequence[ParentLink],
-    recipe: dict[str, Any] | None,
+    entry: Entry,
     *,
     in_transaction: bool = False,
 ) -> AddOutcome:
     def record() -> None:
-        if source is None or source == str(path):
+        if entry.is_user_file(path):
             reg.add_location(existing, str(path))
         # An output rebuilt from the same recipe lands on the same bytes: keep its history once.
-        if lineage and not reg.lineage(child_id=existing):
-            _write_lineage(reg, existing, lineage)
-        if recipe and reg.adapter_row(existing)["recipe"] is None:
-            reg.update_adapter(existing, recipe=recipe)
+        if entry.lineage and not reg.lineage(child_id=existing):
+            _write_lineage(reg, existing, entry.lineage)
+        if entry.recipe and reg.adapter_row(existing)["recipe"] is None:
+            reg.update_adapter(existing, recipe=entry.recipe)
 
     if in_transaction:
         record()
