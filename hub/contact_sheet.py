@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from hub import library
 from hub.errors import NotFoundError, UsageError
+from hub.registry.db import open_registry
 from hub.settings import Settings
 
 
@@ -47,10 +48,12 @@ def gallery(
     rows = (len(adapters) + columns - 1) // columns
     sheet = Image.new("RGB", (columns * thumb, rows * (thumb + label_h)), (24, 24, 28))
     draw = ImageDraw.Draw(sheet)
+    with open_registry(settings) as reg:  # one connection for every adapter's previews
+        previews = {a.id: [p.path for p in reg.previews(a.id)] for a in adapters}
     shown = 0
     for i, adapter in enumerate(adapters):
         x, y = (i % columns) * thumb, (i // columns) * (thumb + label_h)
-        tile = _preview(library.show(adapter.id, settings=settings), thumb)
+        tile = _preview(previews[adapter.id], thumb)
         if tile is None:
             draw.rectangle([x + 4, y + 4, x + thumb - 5, y + thumb - 5], outline=(90, 90, 100))
             draw.text((x + 12, y + thumb // 2 - 6), f"{adapter.kind} · {adapter.arch}", fill=(150, 150, 160))
@@ -69,12 +72,12 @@ def gallery(
     return GalleryResult(path=str(out), adapters=len(adapters), with_preview=shown)
 
 
-def _preview(detail, size: int):
+def _preview(paths: list[str], size: int):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    for preview in detail.previews:
+    for path in paths:
         try:
-            with Image.open(preview.path) as im:
+            with Image.open(path) as im:
                 return ImageOps.contain(im.convert("RGB"), (size - 8, size - 8))
         except (OSError, UnidentifiedImageError):
             continue  # a broken preview is skipped, the next one may do
