@@ -383,8 +383,9 @@ def fuse(
     progress: Progress = None,
 ) -> FuseResult:
     """Merge the adapters into ``base`` (diffusers folder, single .safetensors or HF id) and write a full model."""
+    from hub.bases.api import resolve_base
     from hub.compose.fuse import fuse_into, resolve_dtype
-    from hub.compose.model_files import open_base, resolve_base
+    from hub.compose.model_files import open_base
 
     started = time.perf_counter()
     loaded = _load_weighted(specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR")
@@ -423,9 +424,10 @@ def extract(
     progress: Progress = None,
 ) -> ExtractResult:
     """A LoRA approximating ``tuned − base`` (kohya's extract), registered with lineage to both models."""
+    from hub.bases.api import resolve_base
     from hub.compose import ops
     from hub.compose.extract import extract_models
-    from hub.compose.model_files import detect_arch, open_base, resolve_base
+    from hub.compose.model_files import detect_arch, open_base
 
     started = time.perf_counter()
     b, t = open_base(resolve_base(base)), open_base(resolve_base(tuned))

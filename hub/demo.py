@@ -28,7 +28,8 @@ class DemoResult(BaseModel):
 def run_demo(*, base: str = "tiny", settings: Settings | None = None, progress=None) -> DemoResult:
     """Build the tiny base, write a folder of sample adapters with sidecars, import it, list the registry."""
     from hub import library
-    from hub.testing import tiny_pipeline_dir, write_sample_library
+    from hub.bases.tiny import tiny_pipeline_dir
+    from hub.testing import write_sample_library
 
     if base != "tiny":
         raise UsageError(f"the demo knows only the embedded base 'tiny', not '{base}'", hint="hub demo --base tiny")

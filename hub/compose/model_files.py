@@ -143,38 +143,6 @@ def open_base(path: str | os.PathLike[str]) -> BaseModel:
     raise NotFoundError(f"no such base model: {path}")
 
 
-def resolve_base(ref: str, *, revision: str | None = None) -> Path:
-    """A local path as is; otherwise a Hugging Face model id, downloaded into huggingface_hub's cache."""
-    p = Path(ref).expanduser()
-    if p.exists():
-        return p
-    if ref.count("/") != 1 or ref.startswith((".", "/")):
-        raise NotFoundError(
-            f"no such base model: {ref}", hint="give a diffusers folder, a .safetensors file or an HF id"
-        )
-    from huggingface_hub import snapshot_download
-
-    try:
-        local = snapshot_download(
-            ref,
-            revision=revision,
-            allow_patterns=[
-                "*.json",
-                "*.txt",
-                "*.model",
-                "**/*.safetensors",
-                "*.safetensors",
-                "**/*.json",
-                "**/*.txt",
-            ],
-        )
-    except Exception as e:  # the Hub client raises many types; one line for the user
-        from hub.errors import RemoteError
-
-        raise RemoteError(f"could not download base model {ref}: {e}".splitlines()[0]) from None
-    return Path(local)
-
-
 def st_dtype(dtype: torch.dtype) -> str:
     name = str(dtype).removeprefix("torch.")
     if name not in _ST_DTYPES:

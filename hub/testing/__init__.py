@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "build_tiny_pipeline": "hub.testing.tiny_pipeline",
-    "tiny_pipeline_dir": "hub.testing.tiny_pipeline",
+    "build_tiny_pipeline": "hub.bases.tiny",
+    "tiny_pipeline_dir": "hub.bases.tiny",
     "module_shapes": "hub.testing.arch_shapes",
     "lora_targets": "hub.testing.arch_shapes",
     "kohya_name": "hub.testing.adapter_files",
@@ -34,9 +34,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from hub.bases.tiny import build_tiny_pipeline, tiny_pipeline_dir
     from hub.testing.adapter_files import kohya_name, write_embedding, write_lora, write_sample_library
     from hub.testing.arch_shapes import lora_targets, module_shapes
-    from hub.testing.tiny_pipeline import build_tiny_pipeline, tiny_pipeline_dir
 
 
 def __getattr__(name: str) -> Any:

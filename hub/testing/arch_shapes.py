@@ -96,7 +96,7 @@ def _meta_components(arch: str) -> dict[str, Any]:
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from hub.testing import tiny_pipeline
+    from hub.bases import tiny as tiny_pipeline
 
     with torch.device("meta"):
         if arch.startswith("tiny-"):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from hub.bases.tiny import tokenizer_files
 from hub.testing import build_tiny_pipeline, module_shapes, tiny_pipeline_dir
 from hub.testing.arch_shapes import canonical_name
-from hub.testing.tiny_pipeline import tokenizer_files
 
 
 @pytest.fixture(scope="session")

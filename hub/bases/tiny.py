@@ -1,4 +1,4 @@
-"""A tiny, offline Stable Diffusion pipeline (SD1 or SDXL layout) built from configs.
+"""The embedded ``tiny`` base: an offline Stable Diffusion pipeline (SD1 or SDXL layout) built from configs.
 
 It has the same module tree as the real bases (down/mid/up blocks with Transformer2DModel
 attention, ResnetBlock2D 3x3 convs, CLIP text encoders), so adapter files written for it load
@@ -222,9 +222,9 @@ def build_tiny_pipeline(out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0)
     return out_dir
 
 
-def tiny_pipeline_dir(kind: TinyKind = "sd1") -> Path:
-    """The cached tiny pipeline under ``$LORAHUB_HOME/cache/tiny-<kind>-v1/``, built on first use (seed 0)."""
-    target = Paths.from_env().cache / f"tiny-{kind}-{CACHE_VERSION}"
+def tiny_pipeline_dir(kind: TinyKind = "sd1", *, paths: Paths | None = None) -> Path:
+    """The cached tiny pipeline under ``<home>/cache/tiny-<kind>-v1/``, built on first use (seed 0)."""
+    target = (paths or Paths.from_env()).cache / f"tiny-{kind}-{CACHE_VERSION}"
     if (target / "model_index.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

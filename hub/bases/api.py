@@ -1,0 +1,123 @@
+"""Resolve a base reference to files on disk, read its architecture, and load its diffusers pipeline.
+
+Used by ``fuse``/``extract`` (files only), ``train`` and ``gen`` (a pipeline). Nothing heavy is imported until a
+function that needs it runs: resolving a local path imports nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from hub.errors import NotFoundError, RemoteError
+from hub.paths import Paths
+
+if TYPE_CHECKING:
+    import torch
+
+# The embedded bases: names a user can type instead of a path or an id.
+TINY_BASES: dict[str, Literal["sd1", "sdxl"]] = {"tiny": "sd1", "tiny-sd1": "sd1", "tiny-sdxl": "sdxl"}
+
+_DOWNLOAD_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors", "**/*.safetensors", "**/*.json", "**/*.txt"]
+
+
+class BaseInfo(BaseModel):
+    """What a base is: its reference as given, where it lies, its layout and architecture."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+    path: Path
+    layout: Literal["diffusers", "single-file"]
+    arch: str  # sd1 | sd2 | sdxl | unknown
+    prediction_type: str = "epsilon"  # or v_prediction (SD2.x 768) / sample
+
+
+def resolve_base(ref: str, *, revision: str | None = None, paths: Paths | None = None) -> Path:
+    """``tiny``/``tiny-sdxl`` -> the embedded base (built once under the home's cache); a local path as is;
+    otherwise a Hugging Face model id, downloaded into huggingface_hub's cache."""
+    if ref in TINY_BASES:
+        from hub.bases.tiny import tiny_pipeline_dir
+
+        return tiny_pipeline_dir(TINY_BASES[ref], paths=paths)
+    p = Path(ref).expanduser()
+    if p.exists():
+        return p
+    if ref.count("/") != 1 or ref.startswith((".", "/")):
+        raise NotFoundError(
+            f"no such base model: {ref}",
+            hint="give 'tiny', a diffusers folder, a .safetensors checkpoint or a Hugging Face model id",
+        )
+    from huggingface_hub import snapshot_download
+
+    try:
+        local = snapshot_download(ref, revision=revision, allow_patterns=_DOWNLOAD_PATTERNS)
+    except Exception as e:  # the Hub client raises many types; one line for the user
+        raise RemoteError(f"could not download base model {ref}: {e}".splitlines()[0]) from None
+    return Path(local)
+
+
+def describe_base(ref: str, *, revision: str | None = None, paths: Paths | None = None) -> BaseInfo:
+    """Where ``ref`` lies and what it is (architecture read from its configs or checkpoint keys, never assumed)."""
+    path = resolve_base(ref, revision=revision, paths=paths)
+    if path.is_dir():
+        return BaseInfo(ref=ref, path=path, layout="diffusers", arch=_folder_arch(path),
+                        prediction_type=_prediction_type(path))  # fmt: skip
+    from hub.compose.model_files import detect_arch, open_base
+
+    return BaseInfo(ref=ref, path=path, layout="single-file", arch=detect_arch(open_base(path)))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _folder_arch(folder: Path) -> str:
+    index = _read_json(folder / "model_index.json")
+    if "text_encoder_2" in index or "XL" in str(index.get("_class_name", "")):
+        return "sdxl"
+    width = _read_json(folder / "unet" / "config.json").get("cross_attention_dim")
+    if width == 1024:
+        return "sd2"
+    if width == 768:
+        return "sd1"
+    # A small base built with diffusers' own classes: SD1.x layout when there is one CLIP text encoder.
+    return "sd1" if "text_encoder" in index else "unknown"
+
+
+def _prediction_type(folder: Path) -> str:
+    return str(_read_json(folder / "scheduler" / "scheduler_config.json").get("prediction_type") or "epsilon")
+
+
+def load_pipeline(
+    ref: str,
+    *,
+    revision: str | None = None,
+    paths: Paths | None = None,
+    dtype: torch.dtype | None = None,
+    device: str | None = None,
+) -> Any:
+    """A diffusers pipeline for ``ref`` (SD1/SD2 or SDXL class chosen from the base), on ``device`` in ``dtype``."""
+    import torch
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    info = describe_base(ref, revision=revision, paths=paths)
+    cls = StableDiffusionXLPipeline if info.arch == "sdxl" else StableDiffusionPipeline
+    kwargs: dict[str, Any] = {"torch_dtype": dtype or torch.float32}
+    if info.arch != "sdxl":
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    if info.layout == "diffusers":
+        pipe = cls.from_pretrained(str(info.path), **kwargs)
+    else:
+        pipe = cls.from_single_file(str(info.path), **kwargs)
+    if device:
+        pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
