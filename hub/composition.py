@@ -58,7 +58,7 @@ def parse_spec(spec: str) -> tuple[str, float]:
 
 def _load(ref: str) -> tuple[AdapterDetail, LoraSet]:
     from hub.formats.load import load_lora_set
-    from hub.library import resolve
+    from hub.registry.api import resolve
 
     detail = resolve(ref)
     if detail.kind == "embedding":
@@ -153,7 +153,7 @@ def _register(
     """Write ``lora_set`` (in ``dtype``, default: the inputs' dtype), register it, copy it to ``out``."""
     from hub.compose.fuse import resolve_dtype
     from hub.formats.write import save_lora_set
-    from hub.library import add_one
+    from hub.registry.api import add_one
 
     out_dtype = resolve_dtype(dtype) or _input_dtype(inputs)
     if fmt not in FORMATS:

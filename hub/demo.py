@@ -27,8 +27,8 @@ class DemoResult(BaseModel):
 
 def run_demo(*, base: str = "tiny", settings: Settings | None = None, progress=None) -> DemoResult:
     """Build the tiny base, write a folder of sample adapters with sidecars, import it, list the registry."""
-    from hub import library
     from hub.bases.tiny import tiny_pipeline_dir
+    from hub.registry import api as library
     from hub.testing import write_sample_library
 
     if base != "tiny":
@@ -54,8 +54,8 @@ def run_demo(*, base: str = "tiny", settings: Settings | None = None, progress=N
 
 def _mix_two(settings: Settings) -> tuple[Adapter | None, str | None]:
     """Merge the first two plain kohya LoRAs of the tiny base into a rank-8 one: composition with lineage."""
-    from hub import library
     from hub.composition import mix
+    from hub.registry import api as library
 
     loras = [
         a for a in library.ls(format="kohya", settings=settings)

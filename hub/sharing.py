@@ -29,7 +29,7 @@ def push(
 
     Nothing changed -> no commit (status "unchanged"); only a changed card -> a commit with README.md only.
     """
-    from hub import library
+    from hub.registry import api as library
     from hub.sync import push as push_mod
 
     return push_mod.push(
@@ -47,7 +47,7 @@ def push_all(
     progress: Progress | None = None,
 ) -> list[PushResult]:
     """Push every LoRA (optionally those tagged ``tag``) to ``org/<name>``; a failure is reported, not fatal."""
-    from hub import library
+    from hub.registry import api as library
     from hub.sync import push as push_mod
 
     if not org or "/" in org:

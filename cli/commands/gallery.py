@@ -32,7 +32,7 @@ def gallery(
       hub gallery --out loras.png
       hub gallery anime --arch sdxl --columns 8 -o anime.png
     """
-    from hub.contact_sheet import gallery as draw
+    from hub.registry.api import gallery as draw
 
     result = draw(out, query, arch=arch, kind=kind, tag=tag, columns=columns, thumb=thumb)
     if json_out:

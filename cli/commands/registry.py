@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-import hub.library as library
+import hub.registry.api as library
 from cli.output import human_size, message, print_json, progress_bar, short_path, short_source
 from hub.models import AdapterDetail, ImportReport
 

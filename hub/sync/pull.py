@@ -202,10 +202,10 @@ def _verified(api: Any, listing: Listing, path: str) -> tuple[Path, str]:
 
 def _already_pulled(sha256: str, listing: Listing, path: str) -> tuple[Any, bool] | None:
     """(adapter, same commit already recorded) when these bytes are registered."""
-    from hub import library
+    from hub.registry import api as registry
 
     try:
-        detail = library.resolve(sha256)
+        detail = registry.resolve(sha256)
     except HubError:
         return None
     if not detail.id or detail.sha256 != sha256:
@@ -254,7 +254,7 @@ def _card_previews(api: Any, listing: Listing) -> list[tuple[str, Path]]:
 
 
 def pull(spec: str, *, all_files: bool = False) -> PullResult:
-    from hub import library
+    from hub.registry import api as registry
 
     repo, revision, filename = parse_spec(spec)
     offline = client.offline_env()
@@ -270,7 +270,7 @@ def pull(spec: str, *, all_files: bool = False) -> PullResult:
             adapter, same_commit = known
             if not same_commit:
                 ref = RemoteRef(repo=repo, revision=revision, commit=listing.commit, path=path, direction="pull")
-                library.record_remote(adapter.id, ref)
+                registry.record_remote(adapter.id, ref)
             status = "unchanged" if same_commit else "already-registered"
             results.append(PulledFile(path=path, sha256=expected or "", size=size, status=status, adapter=adapter))
             continue
@@ -296,7 +296,7 @@ def pull(spec: str, *, all_files: bool = False) -> PullResult:
             ),
         ]
         staged = _stage(local, PurePosixPath(path).name, previews)
-        adapter = library.add_one(
+        adapter = registry.add_one(
             staged,
             name=name,
             source=source,
@@ -307,7 +307,7 @@ def pull(spec: str, *, all_files: bool = False) -> PullResult:
             license=card.license,
             lineage=links,
         )
-        library.record_remote(
+        registry.record_remote(
             adapter.id, RemoteRef(repo=repo, revision=revision, commit=listing.commit, path=path, direction="pull")
         )
         results.append(

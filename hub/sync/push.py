@@ -122,7 +122,7 @@ def push(
     progress: Progress | None = None,
 ) -> PushResult:
     """Push one registered adapter; see the module docstring for what goes into the commit."""
-    from hub import library
+    from hub.registry import api as registry
 
     if not detail.id:
         raise NotFoundError(f"{detail.path} is not registered", hint=f"hub add {detail.path}, then push it by name")
@@ -200,7 +200,7 @@ def push(
             (same if remote.get(repo_path) == local_oid else changed).append(repo_path)
         result = dict(name=detail.name, adapter_id=detail.id, repo=repo, revision=revision, private=private)
         if not changed:
-            library.record_remote(detail.id, RemoteRef(repo=repo, revision=revision, commit=head, path=kohya_name))
+            registry.record_remote(detail.id, RemoteRef(repo=repo, revision=revision, commit=head, path=kohya_name))
             url = f"{client.endpoint()}/{repo}"
             return PushResult(
                 status="unchanged", commit=head, url=url, unchanged=sorted(same), warnings=warnings, **result
@@ -214,7 +214,7 @@ def push(
         say(f"uploading {len(ops)} file(s) to {repo}@{revision}")
         with client.remote_errors("push", repo, revision=revision):
             info = api.create_commit(repo, ops, commit_message=summary, revision=revision, parent_commit=head)
-        library.record_remote(detail.id, RemoteRef(repo=repo, revision=revision, commit=info.oid, path=kohya_name))
+        registry.record_remote(detail.id, RemoteRef(repo=repo, revision=revision, commit=info.oid, path=kohya_name))
         return PushResult(
             status="created" if first else "updated",
             commit=info.oid,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import hub.library as library
+import hub.registry.api as library
 from cli.app import app
 from hub.compose import ops
 from hub.composition import parse_spec

@@ -250,7 +250,7 @@ def test_ls_json_built_by_sqlite_equals_the_pydantic_dump(tmp_path: Path) -> Non
     write_embedding(tmp_path / "e.safetensors", style="safetensors-emb-params")
     hub.import_dir(tmp_path)
     hub.tag("alpha one", ["+z", "+a"])
-    from hub.library import ls_json
+    from hub.registry.api import ls_json
 
     for kwargs in ({}, {"query": "alpha"}, {"sort": "size", "limit": 2}, {"tag": "a"}):
         expected = [a.model_dump(mode="json") for a in hub.ls(**kwargs)]

@@ -9,9 +9,10 @@ import pytest
 from sync_fixtures import make_adapter, png_bytes, sha256_hex
 from typer.testing import CliRunner
 
-from hub import library, sharing
+from hub import sharing
 from hub.errors import UsageError
 from hub.models import AdapterDetail
+from hub.registry import api as library
 from hub.sync.model_card import DIFFUSERS_WEIGHT_NAME, parse_card
 from hub.testing import write_lora
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sync_fixtures import READ_TOKEN, WRITE_TOKEN, make_adapter
 
-from hub import library, sharing
+from hub import sharing
 from hub.errors import AuthError, BadFileError, ConflictError, NotFoundError, RemoteError, UsageError
+from hub.registry import api as library
 from hub.testing import write_lora
 
 SECRET = "hf_thisIsASecretThatMustNeverBePrinted42"

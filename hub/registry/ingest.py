@@ -1,6 +1,6 @@
 """Bringing files into the registry: probe, hash in one read, store, read sidecars, write one transaction.
 
-``add``/``add_one``/``import_dir`` are re-exported by :mod:`hub.library`, the registry's public API.
+``add``/``add_one``/``import_dir`` are re-exported by :mod:`hub.registry.api`, the registry's verbs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The registry as a Python API: ``add``, ``import_dir``, ``ls``, ``show``, ``tag``, ``rm``, ``verify``, ``dupes``.
+"""The registry's verbs: add, import_dir, ls, show, tag, rm, verify, dupes, gallery (``hub <verb>``).
 
 Every function returns typed models from :mod:`hub.models` and raises :class:`hub.errors.HubError`
-subclasses; the CLI only prints what these return. None of this imports torch. Adding files lives in
-:mod:`hub.ingest` and is re-exported here.
+subclasses; the CLI (``cli/commands/registry.py``) only prints what these return. None of this imports torch.
+Adding files lives in :mod:`hub.registry.ingest`, drawing the contact sheet in :mod:`hub.registry.gallery`;
+both are reached through the verbs here.
 """
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.errors import AmbiguousError, NotFoundError, UsageError
-from hub.ingest import (  # noqa: F401 (re-exported: the registry's API is one module)
+from hub.models import Adapter, AdapterDetail, DupeGroup, RemoteRef, VerifyResult
+from hub.paths import Paths
+from hub.registry import store
+from hub.registry.db import Registry, adapter_from_row, open_registry
+from hub.registry.hashing import hash_file
+from hub.registry.ingest import (  # noqa: F401 (re-exported: the registry's API is one module)
     ADAPTER_EXTENSIONS,
     Progress,
     _probe_for_registry,
@@ -23,12 +29,10 @@ from hub.ingest import (  # noqa: F401 (re-exported: the registry's API is one m
     import_dir,
     probe,
 )
-from hub.models import Adapter, AdapterDetail, DupeGroup, RemoteRef, VerifyResult
-from hub.paths import Paths
-from hub.registry import store
-from hub.registry.db import Registry, adapter_from_row, open_registry
-from hub.registry.hashing import hash_file
 from hub.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from hub.registry.gallery import GalleryResult
 
 # -- reading -------------------------------------------------------------------------------------
 SORTS = {
@@ -282,3 +286,26 @@ def dupes(*, settings: Settings | None = None) -> list[DupeGroup]:
                 )
             )
     return groups
+
+
+# -- looking ---------------------------------------------------------------------------------------
+def gallery(
+    out: str | Path,
+    query: str | None = None,
+    *,
+    arch: str | None = None,
+    kind: str | None = None,
+    tag: str | None = None,
+    columns: int = 6,
+    thumb: int = 192,
+    settings: Settings | None = None,
+) -> GalleryResult:
+    """Draw the previews of the adapters ``hub ls`` would list into one PNG at ``out``."""
+    from hub.registry.gallery import draw_sheet
+
+    adapters = ls(query, arch=arch, kind=kind, tag=tag, settings=settings)
+    if not adapters:
+        raise NotFoundError("no adapters match", hint="`hub ls` with the same filters shows what is there")
+    with open_registry(settings) as reg:  # one connection for every adapter's previews
+        previews = {a.id: [p.path for p in reg.previews(a.id)] for a in adapters}
+    return draw_sheet(adapters, previews, out, columns=columns, thumb=thumb)
