@@ -54,7 +54,7 @@ def run_demo(*, base: str = "tiny", settings: Settings | None = None, progress=N
 
 def _mix_two(settings: Settings) -> tuple[Adapter | None, str | None]:
     """Merge the first two plain kohya LoRAs of the tiny base into a rank-8 one: composition with lineage."""
-    from hub.composition import mix
+    from hub.compose.api import mix
     from hub.registry import api as library
 
     loras = [

@@ -1,4 +1,4 @@
-"""Composition commands: mix, resize, convert, scale, fuse, extract (thin: parse, call hub.composition, print)."""
+"""Composition commands: mix, resize, convert, scale, fuse, extract (thin: parse, call hub.compose.api, print)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar fed the (done, total) module counts hub.composition reports."""
+    """A progress bar fed the (done, total) module counts hub.compose.api reports."""
     with progress_bar(description) as update:
         yield lambda done, total: update("", done, total)
 
@@ -77,11 +77,11 @@ def mix(
       hub mix dog:0.7 style:0.5 --method svd --rank 32
       hub mix a b c:-0.3 --method ties --density 0.4 --rank auto
     """
-    from hub import composition
+    from hub.compose import api as compose
 
     rank_value: int | str | None = rank if rank in (None, "auto") else _int(rank, "--rank")
     with _bar("mixing") as progress:
-        result = composition.mix(specs, method=method, rank=rank_value, dynamic=dynamic, density=density, seed=seed,
+        result = compose.mix(specs, method=method, rank=rank_value, dynamic=dynamic, density=density, seed=seed,
                                  name=name, out=out, fmt=fmt, device=device, dtype=dtype,
                                  progress=progress)  # fmt: skip
     _print_output(result, json_out, _kept(result.reduction))
@@ -112,10 +112,10 @@ def resize(
     json_out: JsonOpt = False,
 ) -> None:
     """Rank-reduce an adapter (best approximation per module; alpha/rank kept) and report the kept energy."""
-    from hub import composition
+    from hub.compose import api as compose
 
     with _bar("resizing") as progress:
-        result = composition.resize(ref, rank=rank, dynamic=dynamic, conv_rank=conv_rank, name=name, out=out,
+        result = compose.resize(ref, rank=rank, dynamic=dynamic, conv_rank=conv_rank, name=name, out=out,
                                     fmt=fmt, device=device, dtype=dtype, progress=progress)  # fmt: skip
     if verbose and not json_out:
         from cli.output import console
@@ -135,9 +135,9 @@ def convert(
     json_out: JsonOpt = False,
 ) -> None:
     """Rewrite an adapter in another format (kohya for A1111/ComfyUI, diffusers/PEFT); every delta kept."""
-    from hub import composition
+    from hub.compose import api as compose
 
-    _print_output(composition.convert(ref, to=to, name=name, out=out, dtype=dtype), json_out)
+    _print_output(compose.convert(ref, to=to, name=name, out=out, dtype=dtype), json_out)
 
 
 def scale(
@@ -150,9 +150,9 @@ def scale(
     json_out: JsonOpt = False,
 ) -> None:
     """Multiply an adapter's strength (folded into alpha; exact)."""
-    from hub import composition
+    from hub.compose import api as compose
 
-    _print_output(composition.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype), json_out)
+    _print_output(compose.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype), json_out)
 
 
 def fuse(
@@ -171,10 +171,10 @@ def fuse(
       hub fuse ./sd15-diffusers dog:0.7 style:0.5 --out ./sd15-dog
       hub fuse v1-5-pruned.safetensors dog:0.8 --out dog-fused.safetensors
     """
-    from hub import composition
+    from hub.compose import api as compose
 
     with _bar("fusing") as progress:
-        result = composition.fuse(base, specs, out=out, device=device, dtype=dtype, progress=progress)
+        result = compose.fuse(base, specs, out=out, device=device, dtype=dtype, progress=progress)
     if json_out:
         print_json(result)
         return
@@ -200,10 +200,10 @@ def extract(
     json_out: JsonOpt = False,
 ) -> None:
     """Extract a LoRA approximating the difference of two models (kohya's extract_lora_from_models)."""
-    from hub import composition
+    from hub.compose import api as compose
 
     with _bar("extracting") as progress:
-        result = composition.extract(base=base, tuned=tuned, rank=rank, conv_rank=conv_rank, dynamic=dynamic,
+        result = compose.extract(base=base, tuned=tuned, rank=rank, conv_rank=conv_rank, dynamic=dynamic,
                                      min_diff=min_diff, clamp_quantile=clamp_quantile, name=name, out=out, fmt=fmt,
                                      device=device, dtype=dtype, progress=progress)  # fmt: skip
     _print_output(result, json_out, _kept(result.reduction))

@@ -1,4 +1,4 @@
-"""The composition engine's facade: mix, resize, convert, scale, fuse, extract.
+"""The composition engine's verbs: mix, resize, convert, scale, fuse, extract (``hub <verb>``).
 
 Inputs are registry references (name, id, hash prefix) or file paths; every adapter produced is written in
 kohya (default) or diffusers format, registered with lineage edges to its parents and a recipe holding the exact

@@ -1,6 +1,7 @@
-"""Sharing through the Hugging Face Hub: ``push``, ``push_all``, ``pull``, ``search``.
+"""Sync's verbs, sharing through the Hugging Face Hub: ``push``, ``push_all``, ``pull``, ``search``.
 
-A thin facade over :mod:`hub.sync`: it resolves registry references and returns typed results.
+It resolves registry references (through :mod:`hub.registry.api`) and returns typed results; the work is in
+:mod:`hub.sync.push`, :mod:`hub.sync.pull` and :mod:`hub.sync.search`.
 Tokens come from huggingface_hub (HF_TOKEN, then the token file) and are never stored here.
 """
 
