@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cli.context import hub_context
 from cli.output import message, print_json, progress_bar
 
 if TYPE_CHECKING:  # results are pydantic models: building their classes would slow every `hub ls`
@@ -81,9 +82,21 @@ def mix(
 
     rank_value: int | str | None = rank if rank in (None, "auto") else _int(rank, "--rank")
     with _bar("mixing") as progress:
-        result = compose.mix(specs, method=method, rank=rank_value, dynamic=dynamic, density=density, seed=seed,
-                                 name=name, out=out, fmt=fmt, device=device, dtype=dtype,
-                                 progress=progress)  # fmt: skip
+        result = compose.mix(
+            specs,
+            method=method,
+            rank=rank_value,
+            dynamic=dynamic,
+            density=density,
+            seed=seed,
+            name=name,
+            out=out,
+            fmt=fmt,
+            device=device,
+            dtype=dtype,
+            progress=progress,
+            ctx=hub_context(),
+        )
     _print_output(result, json_out, _kept(result.reduction))
 
 
@@ -115,8 +128,19 @@ def resize(
     from hub.compose import api as compose
 
     with _bar("resizing") as progress:
-        result = compose.resize(ref, rank=rank, dynamic=dynamic, conv_rank=conv_rank, name=name, out=out,
-                                    fmt=fmt, device=device, dtype=dtype, progress=progress)  # fmt: skip
+        result = compose.resize(
+            ref,
+            rank=rank,
+            dynamic=dynamic,
+            conv_rank=conv_rank,
+            name=name,
+            out=out,
+            fmt=fmt,
+            device=device,
+            dtype=dtype,
+            progress=progress,
+            ctx=hub_context(),
+        )
     if verbose and not json_out:
         from cli.output import console
 
@@ -137,7 +161,7 @@ def convert(
     """Rewrite an adapter in another format (kohya for A1111/ComfyUI, diffusers/PEFT); every delta kept."""
     from hub.compose import api as compose
 
-    _print_output(compose.convert(ref, to=to, name=name, out=out, dtype=dtype), json_out)
+    _print_output(compose.convert(ref, to=to, name=name, out=out, dtype=dtype, ctx=hub_context()), json_out)
 
 
 def scale(
@@ -152,7 +176,7 @@ def scale(
     """Multiply an adapter's strength (folded into alpha; exact)."""
     from hub.compose import api as compose
 
-    _print_output(compose.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype), json_out)
+    _print_output(compose.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype, ctx=hub_context()), json_out)
 
 
 def fuse(
@@ -174,7 +198,7 @@ def fuse(
     from hub.compose import api as compose
 
     with _bar("fusing") as progress:
-        result = compose.fuse(base, specs, out=out, device=device, dtype=dtype, progress=progress)
+        result = compose.fuse(base, specs, out=out, device=device, dtype=dtype, progress=progress, ctx=hub_context())
     if json_out:
         print_json(result)
         return
@@ -203,7 +227,20 @@ def extract(
     from hub.compose import api as compose
 
     with _bar("extracting") as progress:
-        result = compose.extract(base=base, tuned=tuned, rank=rank, conv_rank=conv_rank, dynamic=dynamic,
-                                     min_diff=min_diff, clamp_quantile=clamp_quantile, name=name, out=out, fmt=fmt,
-                                     device=device, dtype=dtype, progress=progress)  # fmt: skip
+        result = compose.extract(
+            base=base,
+            tuned=tuned,
+            rank=rank,
+            conv_rank=conv_rank,
+            dynamic=dynamic,
+            min_diff=min_diff,
+            clamp_quantile=clamp_quantile,
+            name=name,
+            out=out,
+            fmt=fmt,
+            device=device,
+            dtype=dtype,
+            progress=progress,
+            ctx=hub_context(),
+        )
     _print_output(result, json_out, _kept(result.reduction))

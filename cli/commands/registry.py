@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cli.context import hub_context
 from cli.output import human_size, message, print_json, progress_bar, short_path, short_source
 from hub.models import AdapterDetail, ImportReport
 from hub.registry import api
@@ -41,7 +42,14 @@ def add(
     """
     with progress_bar("adding") as update:
         report = api.add(
-            paths, name=name, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update
+            paths,
+            name=name,
+            in_place=in_place,
+            link=link,
+            hash=not no_hash,
+            tags=tags or [],
+            progress=update,
+            ctx=hub_context(),
         )
     _report(report, json_out)
     if len(report.outcomes) == 1 and report.rejected:
@@ -68,7 +76,7 @@ def import_(
     """
     with progress_bar("importing") as update:
         report = api.import_dir(
-            folder, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update
+            folder, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update, ctx=hub_context()
         )
     _report(report, json_out)
 
@@ -122,12 +130,30 @@ def ls(
     """
     if json_out:
         text = api.ls_json(
-            query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort, limit=limit
+            query,
+            arch=arch,
+            kind=kind,
+            format=format,
+            tag=tag,
+            base=base,
+            remote=remote,
+            sort=sort,
+            limit=limit,
+            ctx=hub_context(),
         )
         print(text)
         return
     adapters = api.ls(
-        query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort, limit=limit
+        query,
+        arch=arch,
+        kind=kind,
+        format=format,
+        tag=tag,
+        base=base,
+        remote=remote,
+        sort=sort,
+        limit=limit,
+        ctx=hub_context(),
     )
     if quiet:
         for a in adapters:
@@ -177,7 +203,7 @@ def show(
       hub show my_style
       hub show 3A6F1C2B9D
     """
-    detail = api.show(ref)
+    detail = api.show(ref, ctx=hub_context())
     if json_out:
         print_json(detail)
         return
@@ -272,7 +298,7 @@ def tag(
     \b
       hub tag my_style +anime +favourite -wip
     """
-    adapter = api.tag(ref, changes)
+    adapter = api.tag(ref, changes, ctx=hub_context())
     if json_out:
         print_json(adapter)
         return
@@ -284,7 +310,7 @@ def rm(
     json_out: JsonOpt = False,
 ) -> None:
     """Remove an adapter from the registry and free its stored bytes (files registered in place stay on disk)."""
-    adapter = api.rm(ref)
+    adapter = api.rm(ref, ctx=hub_context())
     if json_out:
         print_json(adapter)
         return
@@ -297,7 +323,7 @@ def verify(
 ) -> None:
     """Rehash stored files and report missing or changed ones (and hash --no-hash imports)."""
     with progress_bar("verifying") as update:
-        results = api.verify(ref, progress=update)
+        results = api.verify(ref, progress=update, ctx=hub_context())
     if json_out:
         print_json(results)
     else:
@@ -312,7 +338,7 @@ def verify(
 
 def dupes(json_out: JsonOpt = False) -> None:
     """Same content under several names or paths (same SHA256), or same tensors with a different header (AutoV3)."""
-    groups = api.dupes()
+    groups = api.dupes(ctx=hub_context())
     if json_out:
         print_json(groups)
         return
@@ -365,7 +391,7 @@ def gallery(
       hub gallery --out loras.png
       hub gallery anime --arch sdxl --columns 8 -o anime.png
     """
-    result = api.gallery(out, query, arch=arch, kind=kind, tag=tag, columns=columns, thumb=thumb)
+    result = api.gallery(out, query, arch=arch, kind=kind, tag=tag, columns=columns, thumb=thumb, ctx=hub_context())
     if json_out:
         print_json(result)
         return

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cli.context import hub_context
 from cli.output import console, message, print_json
 from hub.errors import UsageError
 
@@ -52,7 +53,7 @@ def push(
         if not org:
             raise UsageError("--all needs --org ORG", hint="hub push --all --org my-team [--tag TAG]")
         results = sync.push_all(
-            org=org, tag=tag, private=private, branch=branch, message=message_, progress=_progress
+            org=org, tag=tag, private=private, branch=branch, message=message_, progress=_progress, ctx=hub_context()
         )
         if json_out:
             print_json(results)
@@ -68,7 +69,9 @@ def push(
         raise UsageError("which adapter? give its NAME, or --all --org ORG")
     if org or tag:
         raise UsageError("--org and --tag go with --all", hint="for one adapter use --repo ORG/NAME")
-    result = sync.push(name, repo=repo, private=private, branch=branch, message=message_, progress=_progress)
+    result = sync.push(
+        name, repo=repo, private=private, branch=branch, message=message_, progress=_progress, ctx=hub_context()
+    )
     if json_out:
         print_json(result)
     else:
@@ -113,7 +116,7 @@ def pull(
     """
     from hub.sync import api as sync
 
-    result = sync.pull(spec, all_files=all_files)
+    result = sync.pull(spec, all_files=all_files, ctx=hub_context())
     if json_out:
         print_json(result)
         return

@@ -25,6 +25,7 @@ from hub.compose.results import (
     ResizeResult,
     ScaleResult,
 )
+from hub.context import Context, using
 from hub.errors import IncompatibleError, UnsupportedFormatError, UsageError
 from hub.models import AdapterDetail, ParentLink
 
@@ -56,11 +57,11 @@ def parse_spec(spec: str) -> tuple[str, float]:
     return spec, 1.0
 
 
-def _load(ref: str) -> tuple[AdapterDetail, LoraSet]:
+def _load(ctx: Context, ref: str) -> tuple[AdapterDetail, LoraSet]:
     from hub.formats.load import load_lora_set
     from hub.registry.api import resolve
 
-    detail = resolve(ref)
+    detail = resolve(ref, ctx=ctx)
     if detail.kind == "embedding":
         raise IncompatibleError(
             f"'{detail.name}' is a textual-inversion embedding, not a LoRA: it has no weights to merge",
@@ -73,11 +74,11 @@ def _load(ref: str) -> tuple[AdapterDetail, LoraSet]:
     return detail, load_lora_set(detail.path, arch=arch, label=f"'{detail.name}'" if detail.id else None)
 
 
-def _load_weighted(specs: Sequence[str | tuple[str, float]], verb: str, hint: str) -> list[Loaded]:
+def _load_weighted(ctx: Context, specs: Sequence[str | tuple[str, float]], verb: str, hint: str) -> list[Loaded]:
     pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
     if not pairs:
         raise UsageError(f"nothing to {verb}", hint=hint)
-    return [(ref, w, *_load(ref)) for ref, w in pairs]
+    return [(ref, w, *_load(ctx, ref)) for ref, w in pairs]
 
 
 def _use(ref: str, detail: AdapterDetail, weight: float = 1.0) -> ParentUse:
@@ -137,6 +138,7 @@ def _input_dtype(sets: Sequence[LoraSet]):
 
 
 def _register(
+    ctx: Context,
     lora_set: LoraSet,
     *,
     name: str,
@@ -171,7 +173,7 @@ def _register(
             merged_from=merged_from,
             metadata={"lorahub.recipe": command},
         )
-        adapter = add_one(path, name=name, source=source, lineage=lineage, recipe=recipe)
+        adapter = add_one(path, name=name, source=source, lineage=lineage, recipe=recipe, ctx=ctx)
         if out is not None:
             dest = Path(out).expanduser()
             if dest.is_dir():
@@ -215,81 +217,86 @@ def mix(
     device: str = "auto",
     dtype: str | None = None,
     progress: Progress = None,
+    ctx: Context | None = None,
 ) -> MixResult:
     """Combine adapters: ``concat`` (exact), ``svd`` (best rank-R approximation of Σ w_i ΔW_i), ``ties``/``dare``
     (PEFT semantics, then SVD to the rank). ``rank="auto"`` picks each module's rank by ``dynamic`` (default
     ``sv_fro:0.99``)."""
     from hub.compose import ops
 
-    started = time.perf_counter()
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}", hint=f"one of {', '.join(METHODS)}")
-    loaded = _load_weighted(specs, "mix", hint="hub mix A:0.7 B:0.5")
-    weighted = [(lora_set, w) for _, w, _, lora_set in loaded]
-    rule = ops.Dynamic.parse(dynamic) if dynamic else None
-    if rank == "auto":
-        rule = rule or ops.Dynamic.parse(DEFAULT_AUTO_RULE)
-        rank_cap = None
-    elif isinstance(rank, str):
-        try:
-            rank_cap = int(rank)
-        except ValueError:
-            raise UsageError(f"bad rank {rank!r}", hint="an integer or 'auto'") from None
-    else:
-        rank_cap = rank
-    if method != "concat" and rank_cap is None and rule is None:
-        rank_cap = max(m.rank for s, _ in weighted for m in s.modules.values())  # PEFT's default: the max rank
-    if method == "concat" and (rank is not None or rule is not None):
-        raise UsageError("--method concat is exact and keeps rank = Σ ranks", hint="use --method svd to set a rank")
-    total = len({k for s, _ in weighted for k in s.modules})
-    tick = _counter(progress, total)
-    dev = _device(device)
-    reduction = None
-    if method == "concat":
-        result = ops.concat(weighted, device=dev, progress=tick)
-    elif method == "svd":
-        reduction = ops.svd_merge(weighted, rank_cap, dynamic=rule, device=dev, progress=tick)
-    elif method == "ties":
-        reduction = ops.ties(weighted, rank_cap, density=density or 0.5, dynamic=rule, device=dev, progress=tick)
-    else:
-        reduction = ops.dare(weighted, rank_cap, density=density or 0.5, seed=seed, dynamic=rule, device=dev,
-                             progress=tick)  # fmt: skip
-    if reduction is not None:
-        result = reduction.lora_set
-    names = [d.name for _, _, d, _ in loaded]
-    out_name = name or "mix-" + "-".join(n[:24] for n in names) + f"-{method}"
-    argv = ["mix", *[f"{_recipe_ref(r, d)}:{w:g}" for r, w, d, _ in loaded], "--method", method]
-    argv += ["--rank", str(rank)] if rank is not None else []
-    argv += ["--dynamic", str(rule)] if rule and rank != "auto" else []
-    argv += ["--density", f"{density or 0.5:g}"] if method in ("ties", "dare") else []
-    argv += ["--seed", str(seed)] if method == "dare" else []
-    argv += _fmt_flags(fmt, dtype, out_name)
-    params = {"method": method, "rank": rank_cap if rank != "auto" else "auto"}
-    if rule:
-        params["dynamic"] = str(rule)
-    if method in ("ties", "dare"):
-        params["density"] = density or 0.5
-    lineage = [_link(r, d, "mixed-from", {"weight": w, **params}) for r, w, d, _ in loaded]
-    common = _register(
-        result,
-        name=out_name,
-        source=f"mixed:{method}",
-        lineage=lineage,
-        argv=argv,
-        fmt=fmt,
-        out=out,
-        dtype=dtype,
-        inputs=[s for s, _ in weighted],
-        merged_from=", ".join(f"{n}:{w:g}" for n, (_, w) in zip(names, weighted, strict=True)),
-        started=started,
-    )
-    return MixResult(
-        **common,
-        method=method,
-        rank=rank if rank == "auto" else rank_cap,
-        parents=[_use(r, d, w) for r, w, d, _ in loaded],
-        reduction=_stats(reduction) if reduction else None,
-    )
+    with using(ctx) as c:
+        started = time.perf_counter()
+        if method not in METHODS:
+            raise UsageError(f"unknown method {method!r}", hint=f"one of {', '.join(METHODS)}")
+        loaded = _load_weighted(c, specs, "mix", hint="hub mix A:0.7 B:0.5")
+        weighted = [(lora_set, w) for _, w, _, lora_set in loaded]
+        rule = ops.Dynamic.parse(dynamic) if dynamic else None
+        if rank == "auto":
+            rule = rule or ops.Dynamic.parse(DEFAULT_AUTO_RULE)
+            rank_cap = None
+        elif isinstance(rank, str):
+            try:
+                rank_cap = int(rank)
+            except ValueError:
+                raise UsageError(f"bad rank {rank!r}", hint="an integer or 'auto'") from None
+        else:
+            rank_cap = rank
+        if method != "concat" and rank_cap is None and rule is None:
+            rank_cap = max(m.rank for s, _ in weighted for m in s.modules.values())  # PEFT's default: the max rank
+        if method == "concat" and (rank is not None or rule is not None):
+            raise UsageError(
+                "--method concat is exact and keeps rank = Σ ranks", hint="use --method svd to set a rank"
+            )
+        total = len({k for s, _ in weighted for k in s.modules})
+        tick = _counter(progress, total)
+        dev = _device(device)
+        reduction = None
+        if method == "concat":
+            result = ops.concat(weighted, device=dev, progress=tick)
+        elif method == "svd":
+            reduction = ops.svd_merge(weighted, rank_cap, dynamic=rule, device=dev, progress=tick)
+        elif method == "ties":
+            reduction = ops.ties(weighted, rank_cap, density=density or 0.5, dynamic=rule, device=dev, progress=tick)
+        else:
+            reduction = ops.dare(weighted, rank_cap, density=density or 0.5, seed=seed, dynamic=rule, device=dev,
+                                 progress=tick)  # fmt: skip
+        if reduction is not None:
+            result = reduction.lora_set
+        names = [d.name for _, _, d, _ in loaded]
+        out_name = name or "mix-" + "-".join(n[:24] for n in names) + f"-{method}"
+        argv = ["mix", *[f"{_recipe_ref(r, d)}:{w:g}" for r, w, d, _ in loaded], "--method", method]
+        argv += ["--rank", str(rank)] if rank is not None else []
+        argv += ["--dynamic", str(rule)] if rule and rank != "auto" else []
+        argv += ["--density", f"{density or 0.5:g}"] if method in ("ties", "dare") else []
+        argv += ["--seed", str(seed)] if method == "dare" else []
+        argv += _fmt_flags(fmt, dtype, out_name)
+        params = {"method": method, "rank": rank_cap if rank != "auto" else "auto"}
+        if rule:
+            params["dynamic"] = str(rule)
+        if method in ("ties", "dare"):
+            params["density"] = density or 0.5
+        lineage = [_link(r, d, "mixed-from", {"weight": w, **params}) for r, w, d, _ in loaded]
+        common = _register(
+            c,
+            result,
+            name=out_name,
+            source=f"mixed:{method}",
+            lineage=lineage,
+            argv=argv,
+            fmt=fmt,
+            out=out,
+            dtype=dtype,
+            inputs=[s for s, _ in weighted],
+            merged_from=", ".join(f"{n}:{w:g}" for n, (_, w) in zip(names, weighted, strict=True)),
+            started=started,
+        )
+        return MixResult(
+            **common,
+            method=method,
+            rank=rank if rank == "auto" else rank_cap,
+            parents=[_use(r, d, w) for r, w, d, _ in loaded],
+            reduction=_stats(reduction) if reduction else None,
+        )
 
 
 def resize(
@@ -304,28 +311,30 @@ def resize(
     device: str = "auto",
     dtype: str | None = None,
     progress: Progress = None,
+    ctx: Context | None = None,
 ) -> ResizeResult:
     """Rank-reduce one adapter (kohya resize_lora: alpha/r kept); reports the Frobenius fraction kept per module."""
     from hub.compose import ops
 
-    started = time.perf_counter()
-    detail, lora_set = _load(ref)
-    rule = ops.Dynamic.parse(dynamic) if dynamic else None
-    red = ops.resize(lora_set, rank, dynamic=rule, conv_rank=conv_rank, device=_device(device),
-                     progress=_counter(progress, len(lora_set.modules)))  # fmt: skip
-    label = f"r{rank}" if rule is None else str(rule).replace(":", "")
-    out_name = name or f"{detail.name}-{label}"
-    argv = ["resize", _recipe_ref(ref, detail)]
-    argv += ["--rank", str(rank)] if rank is not None else []
-    argv += ["--dynamic", str(rule)] if rule else []
-    argv += ["--conv-rank", str(conv_rank)] if conv_rank else []
-    argv += _fmt_flags(fmt, dtype, out_name)
-    params: dict[str, Any] = {"rank": rank, "dynamic": str(rule) if rule else None}
-    common = _register(red.lora_set, name=out_name, source=f"resized:{detail.name}",
-                       lineage=[_link(ref, detail, "resized-from", params)], argv=argv, fmt=fmt, out=out,
-                       dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
-    return ResizeResult(**common, parent=_use(ref, detail), rank=rank, dynamic=str(rule) if rule else None,
-                        reduction=_stats(red))  # fmt: skip
+    with using(ctx) as c:
+        started = time.perf_counter()
+        detail, lora_set = _load(c, ref)
+        rule = ops.Dynamic.parse(dynamic) if dynamic else None
+        red = ops.resize(lora_set, rank, dynamic=rule, conv_rank=conv_rank, device=_device(device),
+                         progress=_counter(progress, len(lora_set.modules)))  # fmt: skip
+        label = f"r{rank}" if rule is None else str(rule).replace(":", "")
+        out_name = name or f"{detail.name}-{label}"
+        argv = ["resize", _recipe_ref(ref, detail)]
+        argv += ["--rank", str(rank)] if rank is not None else []
+        argv += ["--dynamic", str(rule)] if rule else []
+        argv += ["--conv-rank", str(conv_rank)] if conv_rank else []
+        argv += _fmt_flags(fmt, dtype, out_name)
+        params: dict[str, Any] = {"rank": rank, "dynamic": str(rule) if rule else None}
+        common = _register(c, red.lora_set, name=out_name, source=f"resized:{detail.name}",
+                           lineage=[_link(ref, detail, "resized-from", params)], argv=argv, fmt=fmt, out=out,
+                           dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
+        return ResizeResult(**common, parent=_use(ref, detail), rank=rank, dynamic=str(rule) if rule else None,
+                            reduction=_stats(red))  # fmt: skip
 
 
 def convert(
@@ -335,18 +344,20 @@ def convert(
     name: str | None = None,
     out: str | Path | None = None,
     dtype: str | None = None,
+    ctx: Context | None = None,
 ) -> ConvertResult:
     """Rewrite one adapter in another format (every delta preserved; LoHa/LoKr become exact LoRA factors)."""
-    started = time.perf_counter()
-    if to not in FORMATS:
-        raise UsageError(f"cannot convert to {to!r}", hint="--to kohya or --to diffusers")
-    detail, lora_set = _load(ref)
-    out_name = name or f"{detail.name}-{to}"
-    argv = ["convert", _recipe_ref(ref, detail), "--to", to, *_fmt_flags("kohya", dtype, out_name)]
-    common = _register(lora_set, name=out_name, source=f"converted:{detail.name}",
-                       lineage=[_link(ref, detail, "converted-from", {"to": to})], argv=argv, fmt=to, out=out,
-                       dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
-    return ConvertResult(**common, parent=_use(ref, detail), to=to)
+    with using(ctx) as c:
+        started = time.perf_counter()
+        if to not in FORMATS:
+            raise UsageError(f"cannot convert to {to!r}", hint="--to kohya or --to diffusers")
+        detail, lora_set = _load(c, ref)
+        out_name = name or f"{detail.name}-{to}"
+        argv = ["convert", _recipe_ref(ref, detail), "--to", to, *_fmt_flags("kohya", dtype, out_name)]
+        common = _register(c, lora_set, name=out_name, source=f"converted:{detail.name}",
+                           lineage=[_link(ref, detail, "converted-from", {"to": to})], argv=argv, fmt=to, out=out,
+                           dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
+        return ConvertResult(**common, parent=_use(ref, detail), to=to)
 
 
 def scale(
@@ -357,20 +368,22 @@ def scale(
     out: str | Path | None = None,
     fmt: str = "kohya",
     dtype: str | None = None,
+    ctx: Context | None = None,
 ) -> ScaleResult:
     """Multiply an adapter's deltas by ``weight`` (exact: folded into alpha)."""
     from hub.compose import ops
 
-    started = time.perf_counter()
-    detail, lora_set = _load(ref)
-    out_name = name or f"{detail.name}-x{weight:g}"
-    # "--" lets a negative weight through the option parser
-    argv = ["scale", _recipe_ref(ref, detail), *_fmt_flags(fmt, dtype, out_name), "--", f"{weight:g}"]
-    common = _register(ops.scale(lora_set, weight), name=out_name, source=f"scaled:{detail.name}",
-                       lineage=[_link(ref, detail, "scaled-from", {"weight": weight})], argv=argv, fmt=fmt,
-                       out=out, dtype=dtype, inputs=[lora_set], merged_from=detail.name,
-                       started=started)  # fmt: skip
-    return ScaleResult(**common, parent=_use(ref, detail), weight=weight)
+    with using(ctx) as c:
+        started = time.perf_counter()
+        detail, lora_set = _load(c, ref)
+        out_name = name or f"{detail.name}-x{weight:g}"
+        # "--" lets a negative weight through the option parser
+        argv = ["scale", _recipe_ref(ref, detail), *_fmt_flags(fmt, dtype, out_name), "--", f"{weight:g}"]
+        common = _register(c, ops.scale(lora_set, weight), name=out_name, source=f"scaled:{detail.name}",
+                           lineage=[_link(ref, detail, "scaled-from", {"weight": weight})], argv=argv, fmt=fmt,
+                           out=out, dtype=dtype, inputs=[lora_set], merged_from=detail.name,
+                           started=started)  # fmt: skip
+        return ScaleResult(**common, parent=_use(ref, detail), weight=weight)
 
 
 def fuse(
@@ -381,30 +394,32 @@ def fuse(
     device: str = "auto",
     dtype: str | None = None,
     progress: Progress = None,
+    ctx: Context | None = None,
 ) -> FuseResult:
     """Merge the adapters into ``base`` (diffusers folder, single .safetensors or HF id) and write a full model."""
     from hub.bases.api import resolve_base
     from hub.compose.fuse import fuse_into, resolve_dtype
     from hub.compose.model_files import open_base
 
-    started = time.perf_counter()
-    loaded = _load_weighted(specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR")
-    model = open_base(resolve_base(base))
-    dev = _device(device)
-    total = sum(len(s.modules) for *_, s in loaded)
-    report = fuse_into(model, [(s, w) for _, w, _, s in loaded], Path(out).expanduser(), device=dev,
-                       dtype=resolve_dtype(dtype), progress=_counter(progress, total))  # fmt: skip
-    return FuseResult(
-        base=base,
-        out=str(report.out),
-        layout=report.layout,
-        parents=[_use(r, d, w) for r, w, d, _ in loaded],
-        modules_fused=report.modules_fused,
-        tensors_written=report.tensors_written,
-        files=report.files_written,
-        device=str(dev),
-        seconds=round(time.perf_counter() - started, 3),
-    )
+    with using(ctx) as c:
+        started = time.perf_counter()
+        loaded = _load_weighted(c, specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR")
+        model = open_base(resolve_base(base, paths=c.paths))
+        dev = _device(device)
+        total = sum(len(s.modules) for *_, s in loaded)
+        report = fuse_into(model, [(s, w) for _, w, _, s in loaded], Path(out).expanduser(), device=dev,
+                           dtype=resolve_dtype(dtype), progress=_counter(progress, total))  # fmt: skip
+        return FuseResult(
+            base=base,
+            out=str(report.out),
+            layout=report.layout,
+            parents=[_use(r, d, w) for r, w, d, _ in loaded],
+            modules_fused=report.modules_fused,
+            tensors_written=report.tensors_written,
+            files=report.files_written,
+            device=str(dev),
+            seconds=round(time.perf_counter() - started, 3),
+        )
 
 
 def extract(
@@ -422,6 +437,7 @@ def extract(
     device: str = "auto",
     dtype: str | None = None,
     progress: Progress = None,
+    ctx: Context | None = None,
 ) -> ExtractResult:
     """A LoRA approximating ``tuned − base`` (kohya's extract), registered with lineage to both models."""
     from hub.bases.api import resolve_base
@@ -429,26 +445,27 @@ def extract(
     from hub.compose.extract import extract_models
     from hub.compose.model_files import detect_arch, open_base
 
-    started = time.perf_counter()
-    b, t = open_base(resolve_base(base)), open_base(resolve_base(tuned))
-    rule = ops.Dynamic.parse(dynamic) if dynamic else None
-    tick = _counter(progress, len(b.module_keys()))
-    red = extract_models(b, t, rank, conv_rank=conv_rank, dynamic=rule, min_diff=min_diff,
-                         clamp_quantile=clamp_quantile, device=_device(device), arch=detect_arch(b),
-                         progress=tick)  # fmt: skip
-    out_name = name or f"extract-{Path(tuned).name}-r{rank}"
-    argv = ["extract", "--base", base, "--tuned", tuned, "--rank", str(rank)]
-    argv += ["--conv-rank", str(conv_rank)] if conv_rank else []
-    argv += ["--dynamic", str(rule)] if rule else []
-    argv += ["--min-diff", f"{min_diff:g}"] if min_diff != 0.01 else []
-    argv += ["--clamp-quantile", f"{clamp_quantile:g}"] if clamp_quantile else []
-    argv += _fmt_flags(fmt, dtype, out_name)
-    params = {"rank": rank, "conv_rank": conv_rank}
-    lineage = [
-        ParentLink(parent_ref=base, operation="extracted-from", params={**params, "role": "base"}),
-        ParentLink(parent_ref=tuned, operation="extracted-from", params={**params, "role": "tuned"}),
-    ]
-    common = _register(red.lora_set, name=out_name, source=f"extracted:{base}..{tuned}", lineage=lineage,
-                       argv=argv, fmt=fmt, out=out, dtype=dtype, inputs=[],
-                       merged_from=f"{base}..{tuned}", started=started)  # fmt: skip
-    return ExtractResult(**common, base=base, tuned=tuned, rank=rank, reduction=_stats(red))
+    with using(ctx) as c:
+        started = time.perf_counter()
+        b, t = open_base(resolve_base(base, paths=c.paths)), open_base(resolve_base(tuned, paths=c.paths))
+        rule = ops.Dynamic.parse(dynamic) if dynamic else None
+        tick = _counter(progress, len(b.module_keys()))
+        red = extract_models(b, t, rank, conv_rank=conv_rank, dynamic=rule, min_diff=min_diff,
+                             clamp_quantile=clamp_quantile, device=_device(device), arch=detect_arch(b),
+                             progress=tick)  # fmt: skip
+        out_name = name or f"extract-{Path(tuned).name}-r{rank}"
+        argv = ["extract", "--base", base, "--tuned", tuned, "--rank", str(rank)]
+        argv += ["--conv-rank", str(conv_rank)] if conv_rank else []
+        argv += ["--dynamic", str(rule)] if rule else []
+        argv += ["--min-diff", f"{min_diff:g}"] if min_diff != 0.01 else []
+        argv += ["--clamp-quantile", f"{clamp_quantile:g}"] if clamp_quantile else []
+        argv += _fmt_flags(fmt, dtype, out_name)
+        params = {"rank": rank, "conv_rank": conv_rank}
+        lineage = [
+            ParentLink(parent_ref=base, operation="extracted-from", params={**params, "role": "base"}),
+            ParentLink(parent_ref=tuned, operation="extracted-from", params={**params, "role": "tuned"}),
+        ]
+        common = _register(c, red.lora_set, name=out_name, source=f"extracted:{base}..{tuned}", lineage=lineage,
+                           argv=argv, fmt=fmt, out=out, dtype=dtype, inputs=[],
+                           merged_from=f"{base}..{tuned}", started=started)  # fmt: skip
+        return ExtractResult(**common, base=base, tuned=tuned, rank=rank, reduction=_stats(red))

@@ -19,7 +19,6 @@ from typing import Any
 from hub.errors import RegistryError
 from hub.models import Adapter, FileHashes, LineageEdge, Preview, RemoteRef
 from hub.registry import schema
-from hub.settings import Settings, load_settings
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -52,17 +51,6 @@ def now() -> str:
 
 def new_id() -> str:
     return secrets.token_hex(5)
-
-
-@contextmanager
-def open_registry(settings: Settings | None = None) -> Iterator[Registry]:
-    """The registry of ``settings`` (default: from the environment), migrated, closed on exit."""
-    settings = settings or load_settings()
-    registry = Registry.open(settings.paths.registry_db)
-    try:
-        yield registry
-    finally:
-        registry.close()
 
 
 class Registry:

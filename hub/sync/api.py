@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hub.context import Context, using
 from hub.errors import HubError, UsageError
+from hub.models import Adapter
 from hub.sync.results import PulledFile, PullResult, PushResult, RemoteModel
 
 __all__ = ["PullResult", "PulledFile", "PushResult", "RemoteModel", "pull", "push", "push_all", "search"]
@@ -25,17 +27,20 @@ def push(
     branch: str | None = None,
     message: str | None = None,
     progress: Progress | None = None,
+    ctx: Context | None = None,
 ) -> PushResult:
     """Push the registered adapter ``ref`` to ``repo`` (default ``<your user>/<adapter name>``) in one commit.
 
     Nothing changed -> no commit (status "unchanged"); only a changed card -> a commit with README.md only.
     """
-    from hub.registry import api as library
+    from hub.registry import api as registry
     from hub.sync import push as push_mod
 
-    return push_mod.push(
-        library.resolve(ref), repo=repo, private=private, branch=branch, message=message, progress=progress
-    )
+    with using(ctx) as c:
+        detail = registry.resolve(ref, ctx=c)
+        return push_mod.push(
+            detail, repo=repo, private=private, branch=branch, message=message, progress=progress, ctx=c
+        )
 
 
 def push_all(
@@ -46,43 +51,50 @@ def push_all(
     branch: str | None = None,
     message: str | None = None,
     progress: Progress | None = None,
+    ctx: Context | None = None,
 ) -> list[PushResult]:
     """Push every LoRA (optionally those tagged ``tag``) to ``org/<name>``; a failure is reported, not fatal."""
-    from hub.registry import api as library
-    from hub.sync import push as push_mod
+    from hub.registry import api as registry
 
     if not org or "/" in org:
         raise UsageError(f"not an organisation or user name: {org!r}", hint="--org NAME, e.g. --org my-team")
-    results: list[PushResult] = []
-    for adapter in library.ls(tag=tag):
-        if adapter.kind not in ("lora", "lycoris", "lora+embedding"):
-            continue
-        repo = f"{org}/{push_mod.repo_slug(adapter.name)}"
-        try:
-            detail = library.resolve(adapter.id)
-            results.append(
-                push_mod.push(detail, repo=repo, private=private, branch=branch, message=message, progress=progress)
-            )
-        except HubError as e:
-            results.append(
-                PushResult(
-                    name=adapter.name,
-                    adapter_id=adapter.id,
-                    repo=repo,
-                    revision=branch or "main",
-                    status="failed",
-                    private=private,
-                    error=str(e),
-                )
-            )
-    return results
+    with using(ctx) as c:
+        return [_push_one(a, org, private, branch, message, progress, c) for a in registry.ls(tag=tag, ctx=c)
+                if a.kind in ("lora", "lycoris", "lora+embedding")]  # fmt: skip
 
 
-def pull(spec: str, *, all_files: bool = False) -> PullResult:
+def _push_one(
+    adapter: Adapter, org: str, private: bool, branch: str | None, message: str | None, progress: Progress | None,
+    ctx: Context,
+) -> PushResult:  # fmt: skip
+    """One adapter of :func:`push_all`; a failure becomes a "failed" result instead of stopping the rest."""
+    from hub.registry import api as registry
+    from hub.sync import push as push_mod
+
+    repo = f"{org}/{push_mod.repo_slug(adapter.name)}"
+    try:
+        detail = registry.resolve(adapter.id, ctx=ctx)
+        return push_mod.push(
+            detail, repo=repo, private=private, branch=branch, message=message, progress=progress, ctx=ctx
+        )
+    except HubError as e:
+        return PushResult(
+            name=adapter.name,
+            adapter_id=adapter.id,
+            repo=repo,
+            revision=branch or "main",
+            status="failed",
+            private=private,
+            error=str(e),
+        )
+
+
+def pull(spec: str, *, all_files: bool = False, ctx: Context | None = None) -> PullResult:
     """Pull ``OWNER/NAME[@REVISION][:FILE]`` into the registry (verified, pinned to the resolved commit)."""
     from hub.sync import pull as pull_mod
 
-    return pull_mod.pull(spec, all_files=all_files)
+    with using(ctx) as c:
+        return pull_mod.pull(spec, all_files=all_files, ctx=c)
 
 
 def search(query: str, *, arch: str | None = None, limit: int = 20) -> list[RemoteModel]:
