@@ -8,24 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from hub.context import Context, using
 from hub.errors import UsageError
-from hub.models import Adapter, ImportReport
+from hub.models import Adapter, DemoResult, Progress
 
 
-class DemoResult(BaseModel):
-    base: str
-    base_dir: str
-    samples_dir: str
-    report: ImportReport
-    mixed: Adapter | None = None  # two samples merged by SVD, registered with lineage
-    mix_command: str | None = None
-    adapters: list[Adapter]
-
-
-def run_demo(*, base: str = "tiny", ctx: Context | None = None, progress=None) -> DemoResult:
+def run_demo(*, base: str = "tiny", ctx: Context | None = None, progress: Progress | None = None) -> DemoResult:
     """Build the tiny base, write a folder of sample adapters with sidecars, import it, list the registry."""
     from hub.bases.tiny import tiny_pipeline_dir
     from hub.registry import api as registry

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -25,13 +23,6 @@ DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="Output dtype: flo
 def register(app: typer.Typer) -> None:
     for command in (mix, resize, convert, scale, fuse, extract):
         app.command(name=command.__name__)(command)
-
-
-@contextmanager
-def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar fed the (done, total) module counts hub.compose.api reports."""
-    with progress_bar(description) as update:
-        yield lambda done, total: update("", done, total)
 
 
 def _print_output(result: OutputResult, json_out: bool, extra: str = "") -> None:
@@ -81,7 +72,7 @@ def mix(
     from hub.compose import api as compose
 
     rank_value: int | str | None = rank if rank in (None, "auto") else _int(rank, "--rank")
-    with _bar("mixing") as progress:
+    with progress_bar("mixing") as progress:
         result = compose.mix(
             specs,
             method=method,
@@ -127,7 +118,7 @@ def resize(
     """Rank-reduce an adapter (best approximation per module; alpha/rank kept) and report the kept energy."""
     from hub.compose import api as compose
 
-    with _bar("resizing") as progress:
+    with progress_bar("resizing") as progress:
         result = compose.resize(
             ref,
             rank=rank,
@@ -197,7 +188,7 @@ def fuse(
     """
     from hub.compose import api as compose
 
-    with _bar("fusing") as progress:
+    with progress_bar("fusing") as progress:
         result = compose.fuse(base, specs, out=out, device=device, dtype=dtype, progress=progress, ctx=hub_context())
     if json_out:
         print_json(result)
@@ -226,7 +217,7 @@ def extract(
     """Extract a LoRA approximating the difference of two models (kohya's extract_lora_from_models)."""
     from hub.compose import api as compose
 
-    with _bar("extracting") as progress:
+    with progress_bar("extracting") as progress:
         result = compose.extract(
             base=base,
             tuned=tuned,

@@ -53,7 +53,7 @@ def push(
         if not org:
             raise UsageError("--all needs --org ORG", hint="hub push --all --org my-team [--tag TAG]")
         results = sync.push_all(
-            org=org, tag=tag, private=private, branch=branch, message=message_, progress=_progress, ctx=hub_context()
+            org=org, tag=tag, private=private, branch=branch, message=message_, on_step=_step, ctx=hub_context()
         )
         if json_out:
             print_json(results)
@@ -70,7 +70,7 @@ def push(
     if org or tag:
         raise UsageError("--org and --tag go with --all", hint="for one adapter use --repo ORG/NAME")
     result = sync.push(
-        name, repo=repo, private=private, branch=branch, message=message_, progress=_progress, ctx=hub_context()
+        name, repo=repo, private=private, branch=branch, message=message_, on_step=_step, ctx=hub_context()
     )
     if json_out:
         print_json(result)
@@ -78,7 +78,7 @@ def push(
         _print_push(result)
 
 
-def _progress(text: str) -> None:
+def _step(text: str) -> None:
     message(f"[dim]{text}[/]")
 
 

@@ -27,13 +27,12 @@ from hub.compose.results import (
 )
 from hub.context import Context, using
 from hub.errors import IncompatibleError, UnsupportedFormatError, UsageError
-from hub.models import AdapterDetail, ParentLink
+from hub.models import AdapterDetail, ParentLink, Progress
 
 if TYPE_CHECKING:
     from hub.compose.ops import Reduction
     from hub.formats.lora_set import LoraSet
 
-Progress = Callable[[int, int], None] | None  # (done, total) per module
 Loaded = tuple[str, float, AdapterDetail, "LoraSet"]  # (reference as given, weight, registry entry, adapter)
 FORMATS = ("kohya", "diffusers")
 METHODS = ("concat", "svd", "ties", "dare")
@@ -105,7 +104,7 @@ def _device(device: str | None):
     return resolve_device(device)
 
 
-def _counter(progress: Progress, total: int) -> Callable[[str], None] | None:
+def _counter(progress: Progress | None, total: int) -> Callable[[str], None] | None:
     if progress is None:
         return None
     done = [0]
@@ -216,7 +215,7 @@ def mix(
     fmt: str = "kohya",
     device: str = "auto",
     dtype: str | None = None,
-    progress: Progress = None,
+    progress: Progress | None = None,
     ctx: Context | None = None,
 ) -> MixResult:
     """Combine adapters: ``concat`` (exact), ``svd`` (best rank-R approximation of Σ w_i ΔW_i), ``ties``/``dare``
@@ -310,7 +309,7 @@ def resize(
     fmt: str = "kohya",
     device: str = "auto",
     dtype: str | None = None,
-    progress: Progress = None,
+    progress: Progress | None = None,
     ctx: Context | None = None,
 ) -> ResizeResult:
     """Rank-reduce one adapter (kohya resize_lora: alpha/r kept); reports the Frobenius fraction kept per module."""
@@ -393,7 +392,7 @@ def fuse(
     out: str | Path,
     device: str = "auto",
     dtype: str | None = None,
-    progress: Progress = None,
+    progress: Progress | None = None,
     ctx: Context | None = None,
 ) -> FuseResult:
     """Merge the adapters into ``base`` (diffusers folder, single .safetensors or HF id) and write a full model."""
@@ -436,7 +435,7 @@ def extract(
     fmt: str = "kohya",
     device: str = "auto",
     dtype: str | None = None,
-    progress: Progress = None,
+    progress: Progress | None = None,
     ctx: Context | None = None,
 ) -> ExtractResult:
     """A LoRA approximating ``tuned − base`` (kohya's extract), registered with lineage to both models."""

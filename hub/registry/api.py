@@ -11,17 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hub.context import Context, using
 from hub.errors import AmbiguousError, NotFoundError, UsageError
-from hub.models import Adapter, AdapterDetail, DupeGroup, RemoteRef, VerifyResult
+from hub.models import Adapter, AdapterDetail, DupeGroup, GalleryResult, Progress, RemoteRef, VerifyResult
 from hub.registry import store
 from hub.registry.db import Registry, adapter_from_row
 from hub.registry.hashing import hash_file
 from hub.registry.ingest import (  # noqa: F401 (re-exported: the registry's API is one module)
     ADAPTER_EXTENSIONS,
-    Progress,
     _probe_for_registry,
     add,
     add_one,
@@ -29,9 +28,6 @@ from hub.registry.ingest import (  # noqa: F401 (re-exported: the registry's API
     import_dir,
     probe,
 )
-
-if TYPE_CHECKING:
-    from hub.registry.gallery import GalleryResult
 
 # -- reading -------------------------------------------------------------------------------------
 SORTS = {
@@ -233,10 +229,10 @@ def verify(
         for i, adapter_id in enumerate(ids):
             row = reg.adapter_row(adapter_id)
             if progress:
-                progress(row["name"], i, len(ids))
+                progress(i, len(ids))
             results.append(_verify_row(reg, row))
         if progress:
-            progress("", len(ids), len(ids))
+            progress(len(ids), len(ids))
         return results
 
 

@@ -12,16 +12,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from hub.errors import UsageError
-from hub.models import Adapter
-
-
-class GalleryResult(BaseModel):
-    path: str
-    adapters: int
-    with_preview: int
+from hub.models import Adapter, GalleryResult
 
 
 def draw_sheet(

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hub.context import Context, using
 from hub.errors import BadFileError, HubError, IncompatibleError, NotFoundError, UsageError
-from hub.models import Adapter, AddOutcome, FileHashes, ImportReport, ParentLink, ProbeResult
+from hub.models import Adapter, AddOutcome, FileHashes, ImportReport, ParentLink, ProbeResult, Progress
 from hub.paths import Paths
 from hub.registry import describe, store
 from hub.registry.db import Registry, adapter_from_row, new_id, now
@@ -22,7 +22,6 @@ from hub.registry.hashing import hash_file
 from hub.registry.sidecars import read_sidecars
 
 ADAPTER_EXTENSIONS = (".safetensors", ".pt", ".bin", ".ckpt", ".pth")
-Progress = Callable[[str, int, int], None]  # (current file, done, total)
 
 
 # -- probing ------------------------------------------------------------------------------------
@@ -176,7 +175,7 @@ def _add_many(
         outcomes = []
         for i, f in enumerate(files):
             if progress:
-                progress(str(f), i, len(files))
+                progress(i, len(files))
             try:
                 entry = Entry(name=name, tags=tuple(tags))
                 outcomes.append(_add(f, entry, in_place=in_place, link=link, hash=hash, ctx=shared))
@@ -185,7 +184,7 @@ def _add_many(
                     raise
                 outcomes.append(AddOutcome(path=str(f), status="rejected", message=str(e), exit_code=e.exit_code))
         if progress:
-            progress("", len(files), len(files))
+            progress(len(files), len(files))
     return ImportReport(outcomes=outcomes)
 
 

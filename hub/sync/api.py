@@ -7,16 +7,17 @@ Tokens come from huggingface_hub (HF_TOKEN, then the token file) and are never s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hub.context import Context, using
 from hub.errors import HubError, UsageError
 from hub.models import Adapter
 from hub.sync.results import PulledFile, PullResult, PushResult, RemoteModel
 
-__all__ = ["PullResult", "PulledFile", "PushResult", "RemoteModel", "pull", "push", "push_all", "search"]
+if TYPE_CHECKING:
+    from hub.sync.push import StepNote
 
-Progress = Callable[[str], None]
+__all__ = ["PullResult", "PulledFile", "PushResult", "RemoteModel", "pull", "push", "push_all", "search"]
 
 
 def push(
@@ -26,7 +27,7 @@ def push(
     private: bool = False,
     branch: str | None = None,
     message: str | None = None,
-    progress: Progress | None = None,
+    on_step: StepNote | None = None,
     ctx: Context | None = None,
 ) -> PushResult:
     """Push the registered adapter ``ref`` to ``repo`` (default ``<your user>/<adapter name>``) in one commit.
@@ -39,7 +40,7 @@ def push(
     with using(ctx) as c:
         detail = registry.resolve(ref, ctx=c)
         return push_mod.push(
-            detail, repo=repo, private=private, branch=branch, message=message, progress=progress, ctx=c
+            detail, repo=repo, private=private, branch=branch, message=message, on_step=on_step, ctx=c
         )
 
 
@@ -50,7 +51,7 @@ def push_all(
     private: bool = False,
     branch: str | None = None,
     message: str | None = None,
-    progress: Progress | None = None,
+    on_step: StepNote | None = None,
     ctx: Context | None = None,
 ) -> list[PushResult]:
     """Push every LoRA (optionally those tagged ``tag``) to ``org/<name>``; a failure is reported, not fatal."""
@@ -59,12 +60,12 @@ def push_all(
     if not org or "/" in org:
         raise UsageError(f"not an organisation or user name: {org!r}", hint="--org NAME, e.g. --org my-team")
     with using(ctx) as c:
-        return [_push_one(a, org, private, branch, message, progress, c) for a in registry.ls(tag=tag, ctx=c)
+        return [_push_one(a, org, private, branch, message, on_step, c) for a in registry.ls(tag=tag, ctx=c)
                 if a.kind in ("lora", "lycoris", "lora+embedding")]  # fmt: skip
 
 
 def _push_one(
-    adapter: Adapter, org: str, private: bool, branch: str | None, message: str | None, progress: Progress | None,
+    adapter: Adapter, org: str, private: bool, branch: str | None, message: str | None, on_step: StepNote | None,
     ctx: Context,
 ) -> PushResult:  # fmt: skip
     """One adapter of :func:`push_all`; a failure becomes a "failed" result instead of stopping the rest."""
@@ -75,7 +76,7 @@ def _push_one(
     try:
         detail = registry.resolve(adapter.id, ctx=ctx)
         return push_mod.push(
-            detail, repo=repo, private=private, branch=branch, message=message, progress=progress, ctx=ctx
+            detail, repo=repo, private=private, branch=branch, message=message, on_step=on_step, ctx=ctx
         )
     except HubError as e:
         return PushResult(

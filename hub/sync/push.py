@@ -32,7 +32,7 @@ from hub.sync.model_card import (
 )
 from hub.sync.results import PushResult
 
-Progress = Callable[[str], None]
+StepNote = Callable[[str], None]  # one line per step of a push ("uploading 3 files"); not a bar
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 
@@ -119,7 +119,7 @@ def push(
     private: bool = False,
     branch: str | None = None,
     message: str | None = None,
-    progress: Progress | None = None,
+    on_step: StepNote | None = None,
     ctx: Context,
 ) -> PushResult:
     """Push one registered adapter; see the module docstring for what goes into the commit."""
@@ -131,7 +131,7 @@ def push(
         raise UsageError(f"'{detail.name}' has no SHA256 yet", hint=f"hub verify {detail.name}")
     if not Path(detail.path).is_file():
         raise NotFoundError(f"the file of '{detail.name}' is gone: {detail.path}", hint=f"hub verify {detail.name}")
-    say = progress or (lambda _msg: None)
+    say = on_step or (lambda _msg: None)
     api = client.api(require_token=True)
     slug = repo_slug(detail.name)
     revision = branch or "main"
