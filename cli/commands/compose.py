@@ -71,12 +71,11 @@ def mix(
     """
     from hub.compose import api as compose
 
-    rank_value: int | str | None = rank if rank in (None, "auto") else _int(rank, "--rank")
     with progress_bar("mixing") as progress:
         result = compose.mix(
             specs,
             method=method,
-            rank=rank_value,
+            rank=rank,
             dynamic=dynamic,
             density=density,
             seed=seed,
@@ -89,15 +88,6 @@ def mix(
             ctx=hub_context(),
         )
     _print_output(result, json_out, _kept(result.reduction))
-
-
-def _int(text: str, flag: str) -> int:
-    from hub.errors import UsageError
-
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"{flag} wants an integer or 'auto', got {text!r}") from None
 
 
 def resize(

@@ -7,19 +7,20 @@ kohya (default) or diffusers format, registered with lineage edges to its parent
 
 from __future__ import annotations
 
-import shlex
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from hub.compose.recipe import Recipe, RecipeInput, output_params
 from hub.compose.results import (
     ConvertResult,
     ExtractResult,
     FuseResult,
     MixResult,
+    OutputResult,
     ParentUse,
     ReductionStats,
     ResizeResult,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 Loaded = tuple[str, float, AdapterDetail, "LoraSet"]  # (reference as given, weight, registry entry, adapter)
 FORMATS = ("kohya", "diffusers")
-METHODS = ("concat", "svd", "ties", "dare")
 DEFAULT_AUTO_RULE = "sv_fro:0.99"
 
 
@@ -140,27 +140,27 @@ def _register(
     ctx: Context,
     lora_set: LoraSet,
     *,
-    name: str,
+    recipe: Recipe,
     source: str,
     lineage: Sequence[ParentLink],
-    argv: Sequence[str],
     fmt: str,
     out: str | Path | None,
     dtype: str | None,
     inputs: Sequence[LoraSet],
     merged_from: str,
     started: float,
-) -> dict[str, Any]:
-    """Write ``lora_set`` (in ``dtype``, default: the inputs' dtype), register it, copy it to ``out``."""
+) -> OutputResult:
+    """Write ``lora_set`` (in ``dtype``, default: the inputs' dtype), register it with its recipe, copy it to
+    ``out``; what every writing operation returns, before its own fields are added."""
     from hub.compose.fuse import resolve_dtype
     from hub.formats.write import save_lora_set
     from hub.registry.api import add_one
 
+    name = recipe.params["name"]
     out_dtype = resolve_dtype(dtype) or _input_dtype(inputs)
     if fmt not in FORMATS:
         raise UsageError(f"unknown output format {fmt!r}", hint="kohya or diffusers")
-    command = shlex.join(["hub", *argv])
-    recipe = {"command": command, "argv": ["hub", *argv]}
+    command = recipe.command()
     with tempfile.TemporaryDirectory(prefix="hub-compose-") as tmp:
         filename = f"{name}.safetensors" if fmt == "kohya" else "pytorch_lora_weights.safetensors"
         path = save_lora_set(
@@ -172,7 +172,7 @@ def _register(
             merged_from=merged_from,
             metadata={"lorahub.recipe": command},
         )
-        adapter = add_one(path, name=name, source=source, lineage=lineage, recipe=recipe, ctx=ctx)
+        adapter = add_one(path, name=name, source=source, lineage=lineage, recipe=recipe.stored(), ctx=ctx)
         if out is not None:
             dest = Path(out).expanduser()
             if dest.is_dir():
@@ -180,23 +180,30 @@ def _register(
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dest)
             out = str(dest)
-    ranks = sorted({m.rank for m in lora_set.modules.values()})
-    return {
-        "adapter": adapter,
-        "out": out,
-        "command": command,
-        "modules": len(lora_set.modules),
-        "ranks": ranks,
-        "notes": list(lora_set.notes),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    return OutputResult(
+        adapter=adapter,
+        out=out,
+        command=command,
+        recipe=recipe,
+        modules=len(lora_set.modules),
+        ranks=sorted({m.rank for m in lora_set.modules.values()}),
+        notes=list(lora_set.notes),
+        seconds=round(time.perf_counter() - started, 3),
+    )
 
 
-def _fmt_flags(fmt: str, dtype: str | None, name: str | None) -> list[str]:
-    flags = [] if fmt == "kohya" else ["--format", fmt]
-    flags += ["--dtype", dtype] if dtype else []
-    flags += ["--name", name] if name else []
-    return flags
+def _input(ref: str, detail: AdapterDetail, weight: float = 1.0) -> RecipeInput:
+    return RecipeInput(ref=_recipe_ref(ref, detail), weight=weight)
+
+
+def _parse_rank(rank: int | str | None) -> int | Literal["auto"] | None:
+    """``--rank`` as given (a number, "auto" or nothing): parsed here, once, for the CLI and Python alike."""
+    if rank is None or rank == "auto" or isinstance(rank, int):
+        return rank  # type: ignore[return-value]
+    try:
+        return int(rank)
+    except ValueError:
+        raise UsageError(f"--rank wants an integer or 'auto', got {rank!r}") from None
 
 
 # ---------------------------------------------------------------- operations
@@ -218,70 +225,63 @@ def mix(
     progress: Progress | None = None,
     ctx: Context | None = None,
 ) -> MixResult:
-    """Combine adapters: ``concat`` (exact), ``svd`` (best rank-R approximation of Σ w_i ΔW_i), ``ties``/``dare``
-    (PEFT semantics, then SVD to the rank). ``rank="auto"`` picks each module's rank by ``dynamic`` (default
-    ``sv_fro:0.99``)."""
+    """Combine adapters by one of :data:`hub.compose.methods.MERGE_METHODS`: ``concat`` (exact), ``svd`` (best
+    rank-R approximation of Σ w_i ΔW_i), ``ties``/``dare`` (PEFT semantics, then SVD to the rank).
+    ``rank="auto"`` picks each module's rank by ``dynamic`` (default ``sv_fro:0.99``)."""
     from hub.compose import ops
+    from hub.compose.methods import DEFAULT_DENSITY, MERGE_METHODS, MixParams
 
+    chosen = MERGE_METHODS.get(method)
+    if chosen is None:
+        raise UsageError(f"unknown method {method!r}", hint=f"one of {', '.join(MERGE_METHODS)}")
+    wanted = _parse_rank(rank)
+    rule = ops.Dynamic.parse(dynamic) if dynamic else None
+    if wanted == "auto":
+        rule = rule or ops.Dynamic.parse(DEFAULT_AUTO_RULE)
+    if not chosen.reduces and (wanted is not None or rule is not None):
+        raise UsageError(f"--method {method} is exact and keeps rank = Σ ranks", hint="use --method svd to set a rank")
     with using(ctx) as c:
         started = time.perf_counter()
-        if method not in METHODS:
-            raise UsageError(f"unknown method {method!r}", hint=f"one of {', '.join(METHODS)}")
         loaded = _load_weighted(c, specs, "mix", hint="hub mix A:0.7 B:0.5")
         weighted = [(lora_set, w) for _, w, _, lora_set in loaded]
-        rule = ops.Dynamic.parse(dynamic) if dynamic else None
-        if rank == "auto":
-            rule = rule or ops.Dynamic.parse(DEFAULT_AUTO_RULE)
-            rank_cap = None
-        elif isinstance(rank, str):
-            try:
-                rank_cap = int(rank)
-            except ValueError:
-                raise UsageError(f"bad rank {rank!r}", hint="an integer or 'auto'") from None
-        else:
-            rank_cap = rank
-        if method != "concat" and rank_cap is None and rule is None:
+        rank_cap = wanted if isinstance(wanted, int) else None
+        if chosen.reduces and rank_cap is None and rule is None:
             rank_cap = max(m.rank for s, _ in weighted for m in s.modules.values())  # PEFT's default: the max rank
-        if method == "concat" and (rank is not None or rule is not None):
-            raise UsageError(
-                "--method concat is exact and keeps rank = Σ ranks", hint="use --method svd to set a rank"
-            )
-        total = len({k for s, _ in weighted for k in s.modules})
-        tick = _counter(progress, total)
-        dev = _device(device)
-        reduction = None
-        if method == "concat":
-            result = ops.concat(weighted, device=dev, progress=tick)
-        elif method == "svd":
-            reduction = ops.svd_merge(weighted, rank_cap, dynamic=rule, device=dev, progress=tick)
-        elif method == "ties":
-            reduction = ops.ties(weighted, rank_cap, density=density or 0.5, dynamic=rule, device=dev, progress=tick)
-        else:
-            reduction = ops.dare(weighted, rank_cap, density=density or 0.5, seed=seed, dynamic=rule, device=dev,
-                                 progress=tick)  # fmt: skip
-        if reduction is not None:
-            result = reduction.lora_set
+        params = MixParams(
+            rank=rank_cap,
+            dynamic=rule,
+            density=density or DEFAULT_DENSITY,
+            seed=seed,
+            device=_device(device),
+            tick=_counter(progress, len({k for s, _ in weighted for k in s.modules})),
+        )
+        merged = chosen.run(weighted, params)
+        reduction = merged if isinstance(merged, ops.Reduction) else None
         names = [d.name for _, _, d, _ in loaded]
         out_name = name or "mix-" + "-".join(n[:24] for n in names) + f"-{method}"
-        argv = ["mix", *[f"{_recipe_ref(r, d)}:{w:g}" for r, w, d, _ in loaded], "--method", method]
-        argv += ["--rank", str(rank)] if rank is not None else []
-        argv += ["--dynamic", str(rule)] if rule and rank != "auto" else []
-        argv += ["--density", f"{density or 0.5:g}"] if method in ("ties", "dare") else []
-        argv += ["--seed", str(seed)] if method == "dare" else []
-        argv += _fmt_flags(fmt, dtype, out_name)
-        params = {"method": method, "rank": rank_cap if rank != "auto" else "auto"}
+        recipe = Recipe(
+            operation="mix",
+            inputs=[_input(r, d, w) for r, w, d, _ in loaded],
+            params={
+                "method": method,
+                "rank": wanted,
+                "dynamic": str(rule) if rule and wanted != "auto" else None,
+                "density": params.density if chosen.uses_density else None,
+                "seed": seed if chosen.uses_seed else None,
+                **output_params(fmt, dtype, out_name),
+            },
+        )
+        edge: dict[str, Any] = {"method": method, "rank": "auto" if wanted == "auto" else rank_cap}
         if rule:
-            params["dynamic"] = str(rule)
-        if method in ("ties", "dare"):
-            params["density"] = density or 0.5
-        lineage = [_link(r, d, "mixed-from", {"weight": w, **params}) for r, w, d, _ in loaded]
-        common = _register(
+            edge["dynamic"] = str(rule)
+        if chosen.uses_density:
+            edge["density"] = params.density
+        written = _register(
             c,
-            result,
-            name=out_name,
+            reduction.lora_set if reduction else merged,  # type: ignore[arg-type]
+            recipe=recipe,
             source=f"mixed:{method}",
-            lineage=lineage,
-            argv=argv,
+            lineage=[_link(r, d, "mixed-from", {"weight": w, **edge}) for r, w, d, _ in loaded],
             fmt=fmt,
             out=out,
             dtype=dtype,
@@ -290,9 +290,9 @@ def mix(
             started=started,
         )
         return MixResult(
-            **common,
+            **dict(written),
             method=method,
-            rank=rank if rank == "auto" else rank_cap,
+            rank="auto" if wanted == "auto" else rank_cap,
             parents=[_use(r, d, w) for r, w, d, _ in loaded],
             reduction=_stats(reduction) if reduction else None,
         )
@@ -323,17 +323,18 @@ def resize(
                          progress=_counter(progress, len(lora_set.modules)))  # fmt: skip
         label = f"r{rank}" if rule is None else str(rule).replace(":", "")
         out_name = name or f"{detail.name}-{label}"
-        argv = ["resize", _recipe_ref(ref, detail)]
-        argv += ["--rank", str(rank)] if rank is not None else []
-        argv += ["--dynamic", str(rule)] if rule else []
-        argv += ["--conv-rank", str(conv_rank)] if conv_rank else []
-        argv += _fmt_flags(fmt, dtype, out_name)
-        params: dict[str, Any] = {"rank": rank, "dynamic": str(rule) if rule else None}
-        common = _register(c, red.lora_set, name=out_name, source=f"resized:{detail.name}",
-                           lineage=[_link(ref, detail, "resized-from", params)], argv=argv, fmt=fmt, out=out,
-                           dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
-        return ResizeResult(**common, parent=_use(ref, detail), rank=rank, dynamic=str(rule) if rule else None,
-                            reduction=_stats(red))  # fmt: skip
+        recipe = Recipe(
+            operation="resize",
+            inputs=[_input(ref, detail)],
+            params={"rank": rank, "dynamic": str(rule) if rule else None, "conv_rank": conv_rank or None,
+                    **output_params(fmt, dtype, out_name)},
+        )  # fmt: skip
+        edge: dict[str, Any] = {"rank": rank, "dynamic": str(rule) if rule else None}
+        written = _register(c, red.lora_set, recipe=recipe, source=f"resized:{detail.name}",
+                            lineage=[_link(ref, detail, "resized-from", edge)], fmt=fmt, out=out,
+                            dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
+        return ResizeResult(**dict(written), parent=_use(ref, detail), rank=rank,
+                            dynamic=str(rule) if rule else None, reduction=_stats(red))  # fmt: skip
 
 
 def convert(
@@ -346,17 +347,18 @@ def convert(
     ctx: Context | None = None,
 ) -> ConvertResult:
     """Rewrite one adapter in another format (every delta preserved; LoHa/LoKr become exact LoRA factors)."""
+    if to not in FORMATS:
+        raise UsageError(f"cannot convert to {to!r}", hint="--to kohya or --to diffusers")
     with using(ctx) as c:
         started = time.perf_counter()
-        if to not in FORMATS:
-            raise UsageError(f"cannot convert to {to!r}", hint="--to kohya or --to diffusers")
         detail, lora_set = _load(c, ref)
         out_name = name or f"{detail.name}-{to}"
-        argv = ["convert", _recipe_ref(ref, detail), "--to", to, *_fmt_flags("kohya", dtype, out_name)]
-        common = _register(c, lora_set, name=out_name, source=f"converted:{detail.name}",
-                           lineage=[_link(ref, detail, "converted-from", {"to": to})], argv=argv, fmt=to, out=out,
-                           dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
-        return ConvertResult(**common, parent=_use(ref, detail), to=to)
+        recipe = Recipe(operation="convert", inputs=[_input(ref, detail)],
+                        params={"to": to, **output_params("kohya", dtype, out_name)})  # fmt: skip
+        written = _register(c, lora_set, recipe=recipe, source=f"converted:{detail.name}",
+                            lineage=[_link(ref, detail, "converted-from", {"to": to})], fmt=to, out=out,
+                            dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
+        return ConvertResult(**dict(written), parent=_use(ref, detail), to=to)
 
 
 def scale(
@@ -376,13 +378,13 @@ def scale(
         started = time.perf_counter()
         detail, lora_set = _load(c, ref)
         out_name = name or f"{detail.name}-x{weight:g}"
-        # "--" lets a negative weight through the option parser
-        argv = ["scale", _recipe_ref(ref, detail), *_fmt_flags(fmt, dtype, out_name), "--", f"{weight:g}"]
-        common = _register(c, ops.scale(lora_set, weight), name=out_name, source=f"scaled:{detail.name}",
-                           lineage=[_link(ref, detail, "scaled-from", {"weight": weight})], argv=argv, fmt=fmt,
-                           out=out, dtype=dtype, inputs=[lora_set], merged_from=detail.name,
-                           started=started)  # fmt: skip
-        return ScaleResult(**common, parent=_use(ref, detail), weight=weight)
+        recipe = Recipe(operation="scale", inputs=[_input(ref, detail, weight)],
+                        params=output_params(fmt, dtype, out_name))  # fmt: skip
+        written = _register(c, ops.scale(lora_set, weight), recipe=recipe, source=f"scaled:{detail.name}",
+                            lineage=[_link(ref, detail, "scaled-from", {"weight": weight})], fmt=fmt,
+                            out=out, dtype=dtype, inputs=[lora_set], merged_from=detail.name,
+                            started=started)  # fmt: skip
+        return ScaleResult(**dict(written), parent=_use(ref, detail), weight=weight)
 
 
 def fuse(
@@ -453,18 +455,24 @@ def extract(
                              clamp_quantile=clamp_quantile, device=_device(device), arch=detect_arch(b),
                              progress=tick)  # fmt: skip
         out_name = name or f"extract-{Path(tuned).name}-r{rank}"
-        argv = ["extract", "--base", base, "--tuned", tuned, "--rank", str(rank)]
-        argv += ["--conv-rank", str(conv_rank)] if conv_rank else []
-        argv += ["--dynamic", str(rule)] if rule else []
-        argv += ["--min-diff", f"{min_diff:g}"] if min_diff != 0.01 else []
-        argv += ["--clamp-quantile", f"{clamp_quantile:g}"] if clamp_quantile else []
-        argv += _fmt_flags(fmt, dtype, out_name)
-        params = {"rank": rank, "conv_rank": conv_rank}
+        recipe = Recipe(
+            operation="extract",
+            inputs=[RecipeInput(ref=base, role="base"), RecipeInput(ref=tuned, role="tuned")],
+            params={
+                "rank": rank,
+                "conv_rank": conv_rank or None,
+                "dynamic": str(rule) if rule else None,
+                "min_diff": min_diff if min_diff != 0.01 else None,
+                "clamp_quantile": clamp_quantile or None,
+                **output_params(fmt, dtype, out_name),
+            },
+        )
+        edge = {"rank": rank, "conv_rank": conv_rank}
         lineage = [
-            ParentLink(parent_ref=base, operation="extracted-from", params={**params, "role": "base"}),
-            ParentLink(parent_ref=tuned, operation="extracted-from", params={**params, "role": "tuned"}),
+            ParentLink(parent_ref=base, operation="extracted-from", params={**edge, "role": "base"}),
+            ParentLink(parent_ref=tuned, operation="extracted-from", params={**edge, "role": "tuned"}),
         ]
-        common = _register(c, red.lora_set, name=out_name, source=f"extracted:{base}..{tuned}", lineage=lineage,
-                           argv=argv, fmt=fmt, out=out, dtype=dtype, inputs=[],
-                           merged_from=f"{base}..{tuned}", started=started)  # fmt: skip
-        return ExtractResult(**common, base=base, tuned=tuned, rank=rank, reduction=_stats(red))
+        written = _register(c, red.lora_set, recipe=recipe, source=f"extracted:{base}..{tuned}", lineage=lineage,
+                            fmt=fmt, out=out, dtype=dtype, inputs=[], merged_from=f"{base}..{tuned}",
+                            started=started)  # fmt: skip
+        return ExtractResult(**dict(written), base=base, tuned=tuned, rank=rank, reduction=_stats(red))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from hub.compose.recipe import Recipe
 from hub.models import Adapter, Frozen
 
 
@@ -19,7 +20,8 @@ class OutputResult(Frozen):
 
     adapter: Adapter
     out: str | None = None  # the extra copy written with --out
-    command: str  # the exact `hub ...` command that rebuilds it (also stored as the entry's recipe)
+    command: str  # the exact `hub ...` command that rebuilds it: recipe.command()
+    recipe: Recipe  # what was done to which inputs (stored with the entry, beside its lineage)
     modules: int
     ranks: list[int] = Field(default_factory=list)  # distinct ranks of the output, sorted
     notes: list[str] = Field(default_factory=list)
