@@ -74,7 +74,7 @@ class Registry:
                 schema.migrate(conn)
         except sqlite3.DatabaseError as e:
             raise RegistryError(
-                f"cannot open the registry at {path}: {e}", hint="is LORAHUB_HOME pointing at a registry.db?"
+                f"cannot open the registry at {path}: {e}", hint="do --home / LORAHUB_HOME point at a registry home?"
             ) from e
         conn.row_factory = sqlite3.Row
         return cls(conn, path)
