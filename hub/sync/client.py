@@ -23,8 +23,16 @@ TOKEN_HINT = "set HF_TOKEN to a Hugging Face access token, or run `hf auth login
 
 
 def _hf() -> Any:
+    """The huggingface_hub package with the submodules read here as attributes (``constants``, ``errors``).
+
+    Its ``__init__`` loads submodules lazily, on first access to a name it exports; ``constants`` and
+    ``errors`` are not among those names, so a fresh process must import them itself (in the tests
+    diffusers had already done it, which hid the crash).
+    """
     try:
         import huggingface_hub
+        import huggingface_hub.constants
+        import huggingface_hub.errors
     except ImportError as e:  # pragma: no cover - a hard dependency
         raise DependencyError("huggingface_hub is not installed", hint="pip install huggingface_hub") from e
     return huggingface_hub

@@ -600,7 +600,8 @@ class _Handler(BaseHTTPRequestHandler):
             if repo.private and not (user and (user[0] == ns or user[0] in self.fake.orgs.get(ns, set()))):
                 continue
             info = self.fake.model_info(repo, repo.commits[repo.branches["main"]], blobs=False)
-            if search and search not in repo.id.lower():
+            # the Hub matches each word of the query in the id ("pixel art" finds pixel-art-xl)
+            if search and not all(word in repo.id.lower() for word in search.split()):
                 continue
             if author and ns != author:
                 continue
