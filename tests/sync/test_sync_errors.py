@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sync_fixtures import READ_TOKEN, WRITE_TOKEN, make_adapter
+from sync_fixtures import READ_TOKEN, WRITE_TOKEN, make_adapter, png_bytes, sha256_hex
 
 from hub import library, sharing
 from hub.errors import AuthError, BadFileError, ConflictError, NotFoundError, RemoteError, UsageError
@@ -109,7 +109,11 @@ def test_a_500_on_the_commit_is_one_line_and_the_next_push_works(cat, fake_hub, 
     assert fake_hub.commits("alice/cat-style") == ["initial commit"] and library.resolve(cat).remotes == []
     fake_hub.requests.clear()
     assert sharing.push(cat).status == "created"
-    assert not [r for r in fake_hub.requests if r.method == "PUT"]  # the LFS objects were already stored
+    # the kohya file and the preview were stored by the failed push: not sent again (the diffusers copy is
+    # converted afresh each push, and its bytes are not stable: safetensors metadata order)
+    puts = {r.path.rsplit("/", 1)[1] for r in fake_hub.requests if r.method == "PUT"}
+    assert library.resolve(cat).sha256 not in puts and sha256_hex(png_bytes((200, 40, 40))) not in puts
+    assert len(puts) <= 1
 
 
 def test_a_500_that_persists_is_one_line(cat, fake_hub, write_token, monkeypatch):
