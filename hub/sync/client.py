@@ -12,6 +12,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import AuthError, ConflictError, DependencyError, HubError, NotFoundError, RemoteError
@@ -58,6 +59,13 @@ def api(*, require_token: bool = False) -> HfApi:
     if require_token and not tok:
         raise AuthError("no Hugging Face token: pushing needs a write token", hint=TOKEN_HINT)
     return _hf().HfApi(endpoint=endpoint(), token=tok)
+
+
+def snapshot(repo: str, *, revision: str | None = None, allow_patterns: list[str] | None = None) -> Path:
+    """The files of a model repo at ``revision``, through huggingface_hub's cache (offline: the cache alone).
+
+    Errors are the client's own; wrap the call in :func:`remote_errors` for one-line HubErrors."""
+    return Path(api().snapshot_download(repo, revision=revision, allow_patterns=allow_patterns))
 
 
 @dataclass(frozen=True)

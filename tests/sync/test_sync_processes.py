@@ -8,28 +8,16 @@ only what ``hub`` itself imports, so these tests see what a user sees.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from sync_fixtures import hub_process
 
 from hub.errors import NotFoundError
 from hub.testing import write_lora
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # A repo as someone else publishes it: a kohya file named as they like and a README with a few lines of YAML.
 THEIR_CARD = b"---\nlicense: creativeml-openrail-m\ntags:\n- lora\n- pixel art\n---\n# Cat LoRA\n\nCats, pixelated.\n"
-
-
-def hub_process(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    env["LORAHUB_HOME"] = str(home)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, timeout=180, cwd=REPO_ROOT
-    )
 
 
 @pytest.fixture
