@@ -142,3 +142,17 @@ def test_tiny_pipeline_dir_builds_once_under_lorahub_home(lorahub_home: Path) ->
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown tiny pipeline kind"):
         build_tiny_pipeline(tmp_path, kind="sd3")  # type: ignore[arg-type]
+
+
+def test_building_the_tiny_base_in_a_fresh_process_prints_nothing(tmp_path: Path) -> None:
+    """`make demo` builds it first: transformers' torchvision notes and its "Writing model shards" bar stay out."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from hub.bases.tiny import tiny_pipeline_dir; tiny_pipeline_dir('sd1')"
+    env = {**os.environ, "LORAHUB_HOME": str(tmp_path / "home")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (r.stdout, r.stderr) == ("", "")
+    assert (tmp_path / "home" / "cache" / "tiny-sd1-v1" / "model_index.json").is_file()
