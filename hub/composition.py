@@ -31,6 +31,7 @@ from hub.models import AdapterDetail, ParentLink
 if TYPE_CHECKING:
     from hub.compose.ops import Reduction
     from hub.formats.lora_set import LoraSet
+    from hub.formats.module_tables import ModuleTable
 
 Progress = Callable[[int, int], None] | None  # (done, total) per module
 Loaded = tuple[str, float, AdapterDetail, "LoraSet"]  # (reference as given, weight, registry entry, adapter)
@@ -56,7 +57,7 @@ def parse_spec(spec: str) -> tuple[str, float]:
     return spec, 1.0
 
 
-def _load(ref: str) -> tuple[AdapterDetail, LoraSet]:
+def _load(ref: str, table: ModuleTable | None = None) -> tuple[AdapterDetail, LoraSet]:
     from hub.formats.load import load_lora_set
     from hub.library import resolve
 
@@ -70,14 +71,26 @@ def _load(ref: str) -> tuple[AdapterDetail, LoraSet]:
         raise UnsupportedFormatError(f"'{detail.name}' ({detail.format}) cannot be loaded yet: {detail.note}")
     arch = detail.arch if detail.arch != "unknown" else None
     # A stored file's name is its hash: errors name the adapter the user asked for instead.
-    return detail, load_lora_set(detail.path, arch=arch, label=f"'{detail.name}'" if detail.id else None)
+    return detail, load_lora_set(detail.path, arch=arch, label=f"'{detail.name}'" if detail.id else None, table=table)
 
 
-def _load_weighted(specs: Sequence[str | tuple[str, float]], verb: str, hint: str) -> list[Loaded]:
+def _base_table(base: str | None) -> ModuleTable | None:
+    """The modules of the user's base, read from its files (safetensors headers), to place kohya names on."""
+    if base is None:
+        return None
+    from hub.bases.api import resolve_base
+    from hub.compose.model_files import open_base
+
+    return open_base(resolve_base(base)).module_table(name=base)
+
+
+def _load_weighted(
+    specs: Sequence[str | tuple[str, float]], verb: str, hint: str, table: ModuleTable | None = None
+) -> list[Loaded]:
     pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
     if not pairs:
         raise UsageError(f"nothing to {verb}", hint=hint)
-    return [(ref, w, *_load(ref)) for ref, w in pairs]
+    return [(ref, w, *_load(ref, table)) for ref, w in pairs]
 
 
 def _use(ref: str, detail: AdapterDetail, weight: float = 1.0) -> ParentUse:
@@ -215,6 +228,7 @@ def mix(
     device: str = "auto",
     dtype: str | None = None,
     progress: Progress = None,
+    base: str | None = None,
 ) -> MixResult:
     """Combine adapters: ``concat`` (exact), ``svd`` (best rank-R approximation of Σ w_i ΔW_i), ``ties``/``dare``
     (PEFT semantics, then SVD to the rank). ``rank="auto"`` picks each module's rank by ``dynamic`` (default
@@ -224,7 +238,7 @@ def mix(
     started = time.perf_counter()
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}", hint=f"one of {', '.join(METHODS)}")
-    loaded = _load_weighted(specs, "mix", hint="hub mix A:0.7 B:0.5")
+    loaded = _load_weighted(specs, "mix", hint="hub mix A:0.7 B:0.5", table=_base_table(base))
     weighted = [(lora_set, w) for _, w, _, lora_set in loaded]
     rule = ops.Dynamic.parse(dynamic) if dynamic else None
     if rank == "auto":
@@ -263,6 +277,7 @@ def mix(
     argv += ["--dynamic", str(rule)] if rule and rank != "auto" else []
     argv += ["--density", f"{density or 0.5:g}"] if method in ("ties", "dare") else []
     argv += ["--seed", str(seed)] if method == "dare" else []
+    argv += ["--base", base] if base else []
     argv += _fmt_flags(fmt, dtype, out_name)
     params = {"method": method, "rank": rank_cap if rank != "auto" else "auto"}
     if rule:
@@ -304,12 +319,13 @@ def resize(
     device: str = "auto",
     dtype: str | None = None,
     progress: Progress = None,
+    base: str | None = None,
 ) -> ResizeResult:
     """Rank-reduce one adapter (kohya resize_lora: alpha/r kept); reports the Frobenius fraction kept per module."""
     from hub.compose import ops
 
     started = time.perf_counter()
-    detail, lora_set = _load(ref)
+    detail, lora_set = _load(ref, _base_table(base))
     rule = ops.Dynamic.parse(dynamic) if dynamic else None
     red = ops.resize(lora_set, rank, dynamic=rule, conv_rank=conv_rank, device=_device(device),
                      progress=_counter(progress, len(lora_set.modules)))  # fmt: skip
@@ -319,6 +335,7 @@ def resize(
     argv += ["--rank", str(rank)] if rank is not None else []
     argv += ["--dynamic", str(rule)] if rule else []
     argv += ["--conv-rank", str(conv_rank)] if conv_rank else []
+    argv += ["--base", base] if base else []
     argv += _fmt_flags(fmt, dtype, out_name)
     params: dict[str, Any] = {"rank": rank, "dynamic": str(rule) if rule else None}
     common = _register(red.lora_set, name=out_name, source=f"resized:{detail.name}",
@@ -335,14 +352,16 @@ def convert(
     name: str | None = None,
     out: str | Path | None = None,
     dtype: str | None = None,
+    base: str | None = None,
 ) -> ConvertResult:
     """Rewrite one adapter in another format (every delta preserved; LoHa/LoKr become exact LoRA factors)."""
     started = time.perf_counter()
     if to not in FORMATS:
         raise UsageError(f"cannot convert to {to!r}", hint="--to kohya or --to diffusers")
-    detail, lora_set = _load(ref)
+    detail, lora_set = _load(ref, _base_table(base))
     out_name = name or f"{detail.name}-{to}"
-    argv = ["convert", _recipe_ref(ref, detail), "--to", to, *_fmt_flags("kohya", dtype, out_name)]
+    argv = ["convert", _recipe_ref(ref, detail), "--to", to, *(["--base", base] if base else [])]
+    argv += _fmt_flags("kohya", dtype, out_name)
     common = _register(lora_set, name=out_name, source=f"converted:{detail.name}",
                        lineage=[_link(ref, detail, "converted-from", {"to": to})], argv=argv, fmt=to, out=out,
                        dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
@@ -357,15 +376,17 @@ def scale(
     out: str | Path | None = None,
     fmt: str = "kohya",
     dtype: str | None = None,
+    base: str | None = None,
 ) -> ScaleResult:
     """Multiply an adapter's deltas by ``weight`` (exact: folded into alpha)."""
     from hub.compose import ops
 
     started = time.perf_counter()
-    detail, lora_set = _load(ref)
+    detail, lora_set = _load(ref, _base_table(base))
     out_name = name or f"{detail.name}-x{weight:g}"
     # "--" lets a negative weight through the option parser
-    argv = ["scale", _recipe_ref(ref, detail), *_fmt_flags(fmt, dtype, out_name), "--", f"{weight:g}"]
+    argv = ["scale", _recipe_ref(ref, detail), *(["--base", base] if base else [])]
+    argv += [*_fmt_flags(fmt, dtype, out_name), "--", f"{weight:g}"]
     common = _register(ops.scale(lora_set, weight), name=out_name, source=f"scaled:{detail.name}",
                        lineage=[_link(ref, detail, "scaled-from", {"weight": weight})], argv=argv, fmt=fmt,
                        out=out, dtype=dtype, inputs=[lora_set], merged_from=detail.name,
@@ -388,8 +409,8 @@ def fuse(
     from hub.compose.model_files import open_base
 
     started = time.perf_counter()
-    loaded = _load_weighted(specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR")
     model = open_base(resolve_base(base))
+    loaded = _load_weighted(specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR", table=model.module_table(name=base))
     dev = _device(device)
     total = sum(len(s.modules) for *_, s in loaded)
     report = fuse_into(model, [(s, w) for _, w, _, s in loaded], Path(out).expanduser(), device=dev,

@@ -19,6 +19,11 @@ OutOpt = Annotated[str | None, typer.Option("--out", help="Also write the output
 FormatOpt = Annotated[str, typer.Option("--format", help="Output format: kohya (default) or diffusers.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
 DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="Output dtype: float32, float16, bfloat16.")]
+BaseOpt = Annotated[
+    str | None,
+    typer.Option("--base", help="The base the adapters are for (folder, .safetensors, HF id or tiny): its modules "
+                 "place kohya names (needed for diffusers output of a base hub has no table of)."),
+]  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
@@ -66,6 +71,7 @@ def mix(
     fmt: FormatOpt = "kohya",
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = None,
+    base: BaseOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Merge adapters into a new one and register it with lineage.
@@ -82,7 +88,7 @@ def mix(
     rank_value: int | str | None = rank if rank in (None, "auto") else _int(rank, "--rank")
     with _bar("mixing") as progress:
         result = composition.mix(specs, method=method, rank=rank_value, dynamic=dynamic, density=density, seed=seed,
-                                 name=name, out=out, fmt=fmt, device=device, dtype=dtype,
+                                 name=name, out=out, fmt=fmt, device=device, dtype=dtype, base=base,
                                  progress=progress)  # fmt: skip
     _print_output(result, json_out, _kept(result.reduction))
 
@@ -109,6 +115,7 @@ def resize(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the kept energy of every module.")] = False,
+    base: BaseOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Rank-reduce an adapter (best approximation per module; alpha/rank kept) and report the kept energy."""
@@ -116,7 +123,7 @@ def resize(
 
     with _bar("resizing") as progress:
         result = composition.resize(ref, rank=rank, dynamic=dynamic, conv_rank=conv_rank, name=name, out=out,
-                                    fmt=fmt, device=device, dtype=dtype, progress=progress)  # fmt: skip
+                                    fmt=fmt, device=device, dtype=dtype, base=base, progress=progress)  # fmt: skip
     if verbose and not json_out:
         from cli.output import console
 
@@ -132,12 +139,13 @@ def convert(
     name: NameOpt = None,
     out: OutOpt = None,
     dtype: DtypeOpt = None,
+    base: BaseOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Rewrite an adapter in another format (kohya for A1111/ComfyUI, diffusers/PEFT); every delta kept."""
     from hub import composition
 
-    _print_output(composition.convert(ref, to=to, name=name, out=out, dtype=dtype), json_out)
+    _print_output(composition.convert(ref, to=to, name=name, out=out, dtype=dtype, base=base), json_out)
 
 
 def scale(
@@ -147,12 +155,13 @@ def scale(
     out: OutOpt = None,
     fmt: FormatOpt = "kohya",
     dtype: DtypeOpt = None,
+    base: BaseOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Multiply an adapter's strength (folded into alpha; exact)."""
     from hub import composition
 
-    _print_output(composition.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype), json_out)
+    _print_output(composition.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype, base=base), json_out)
 
 
 def fuse(

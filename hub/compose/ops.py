@@ -111,15 +111,19 @@ def module_delta(mod: LoraModule, *, device: torch.device | str = "cpu") -> torc
 
 
 def _carry(sets: Sequence[LoraSet], arch: str, modules: dict[str, LoraModule], note: str) -> LoraSet:
-    """The output LoraSet: the inputs' notes plus ``note``; metadata and embeddings kept from a single input."""
+    """The output LoraSet: the inputs' notes plus ``note``; metadata and embeddings kept from a single input; the
+    inputs' module table when they share one; names-only when any input's kohya names were not placed."""
     notes = [n for s in sets for n in s.notes]
     notes.append(note)
+    tables = {id(s.table): s.table for s in sets}
+    table = next(iter(tables.values())) if len(tables) == 1 else None
+    names_only = any(s.names_only for s in sets)
     if len(sets) == 1:
         return LoraSet(arch=arch, modules=modules, embeddings=dict(sets[0].embeddings),
-                       metadata=dict(sets[0].metadata), notes=notes)  # fmt: skip
+                       metadata=dict(sets[0].metadata), notes=notes, table=table, names_only=names_only)  # fmt: skip
     if any(s.embeddings for s in sets):
         notes.append("embeddings of the inputs were not merged (tokens may clash); they are left out")
-    return LoraSet(arch=arch, modules=modules, notes=notes)
+    return LoraSet(arch=arch, modules=modules, notes=notes, table=table, names_only=names_only)
 
 
 def _approximations(mods: Sequence[LoraModule | None]) -> str | None:
