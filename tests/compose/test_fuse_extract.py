@@ -14,11 +14,11 @@ from hub.compose import ops
 from hub.compose.extract import extract
 from hub.compose.fuse import fuse
 from hub.compose.ldm_layout import unet_key_to_ldm
-from hub.formats.unet_layout import UnetLayout
 from hub.compose.model_files import write_safetensors_streaming
 from hub.errors import IncompatibleError
-from hub.formats.module_tables import canonical_text_encoder_key
 from hub.formats.lora_set import LoraModule, LoraSet
+from hub.formats.module_tables import canonical_text_encoder_key
+from hub.formats.unet_layout import UnetLayout
 from hub.testing import lora_targets, tiny_pipeline_dir
 
 UNET_W = "unet/diffusion_pytorch_model.safetensors"

@@ -100,7 +100,8 @@ def test_two_kohya_loras_of_a_4_layer_clip_pipeline_mix_and_fuse_exactly_in_diff
     da, db = _raw_deltas(a, targets), _raw_deltas(b, targets)
     for name in targets:
         component, path = name.split(".", 1)
-        key = f"{path}.weight" if f"{path}.weight" in after[component] else f"{path.removeprefix('text_model.')}.weight"
+        key = f"{path}.weight"
+        key = key if key in after[component] else key.removeprefix("text_model.")
         expected = before[component][key].double() + 0.7 * da[name] + 0.5 * db[name]
         torch.testing.assert_close(after[component][key].double(), expected, rtol=1e-5, atol=1e-6, msg=name)
     # every other weight is untouched
