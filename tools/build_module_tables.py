@@ -82,7 +82,7 @@ def module_shapes(configs: dict[str, dict[str, Any]]) -> dict[str, list[int]]:
 
     shapes: dict[str, list[int]] = {}
     with torch.device("meta"):
-        models = {"unet": UNet2DConditionModel(**configs["unet"])}
+        models: dict[str, Any] = {"unet": UNet2DConditionModel(**configs["unet"])}
         for component in ("text_encoder", "text_encoder_2"):
             if component in configs:
                 cls = CLIPTextModelWithProjection if component == "text_encoder_2" else CLIPTextModel
