@@ -143,16 +143,32 @@ def resize(
 def convert(
     ref: Annotated[str, typer.Argument(help="Adapter (name, id, hash or path).")],
     to: Annotated[str, typer.Option("--to", help="kohya or diffusers.")],
+    rank: Annotated[
+        int | None,
+        typer.Option(
+            "--rank",
+            "-r",
+            help="LyCORIS to diffusers: the rank to expand to (default: per module, keep 99% of the Frobenius "
+            "norm; refused past 8x the file's size).",
+        ),
+    ] = None,
     name: NameOpt = None,
     out: OutOpt = None,
     dtype: DtypeOpt = None,
     base: BaseOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Rewrite an adapter in another format (kohya for A1111/ComfyUI, diffusers/PEFT); every delta kept."""
+    """Rewrite an adapter in another format (kohya for A1111/ComfyUI, diffusers/PEFT); every LoRA delta kept,
+    a LyCORIS file kept as it is for kohya and expanded by kept energy for diffusers."""
     from hub.compose import api as compose
 
-    _print_output(compose.convert(ref, to=to, name=name, out=out, dtype=dtype, base=base, ctx=hub_context()), json_out)
+    result = compose.convert(ref, to=to, rank=rank, name=name, out=out, dtype=dtype, base=base, ctx=hub_context())
+    exp = result.expansion
+    extra = ""
+    if exp is not None:
+        extra = (f"\nexpanded LyCORIS to rank <= {exp.rank}: kept fro mean {exp.mean_kept:.4f} min "
+                 f"{exp.min_kept:.4f}; {exp.bytes_in:,} -> {exp.bytes_out:,} bytes ({exp.growth:.1f}x)")  # fmt: skip
+    _print_output(result, json_out, extra)
 
 
 def scale(
