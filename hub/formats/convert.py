@@ -84,7 +84,8 @@ def expand_lycoris(
     rank_hint: str = "--rank N",
 ) -> tuple[LoraSet, Expansion]:
     """Load a LyCORIS file as plain LoRA factors: rank by kept energy (or ``rank``), size bounded (see the module
-    docstring); ``keep=None``: exact factors (their numerical rank). Raises UsageError naming the rank, size and kept energy when ``rank`` is None and the output would
+    docstring); ``keep=None``: exact factors (their numerical rank). Raises UsageError naming the rank, size and
+    kept energy when ``rank`` is None and the output would
     be more than ``growth_limit`` times the source."""
     src = Path(src)
     lora_set = load_lora_set(
