@@ -101,9 +101,10 @@ def _header_and_alphas(path: Path) -> tuple[dict[str, str], dict[str, float], di
 def test_mixed_output_header_describes_its_tensors(tmp_path):
     a = write_lora(tmp_path / "a.safetensors", arch="sd1", algo="locon", rank=4, alpha=4.0, dtype="float32",
                    components=["unet"], seed=1)  # fmt: skip
-    b = write_lora(tmp_path / "b.safetensors", arch="sd1", algo="locon", rank=8, alpha=2.0, dtype="float32",
+    # b has no conv modules: a concat's convs keep rank 4 while its linear modules get 4 + 8
+    b = write_lora(tmp_path / "b.safetensors", arch="sd1", algo="lora", rank=8, alpha=2.0, dtype="float32",
                    components=["unet"], seed=2)  # fmt: skip
-    for method, extra in (("concat", []), ("svd", ["--rank", "6"])):
+    for method, extra in (("concat", []), ("svd", ["--rank", "auto", "--dynamic", "sv_fro:0.9"])):
         out = tmp_path / f"{method}.safetensors"
         r = hub("mix", f"{a}:0.7", f"{b}:0.5", "--method", method, *extra, "--out", str(out), "--name", method)
         assert r.returncode == 0, r.stderr
