@@ -256,10 +256,16 @@ def _register(
         command=command,
         recipe=recipe,
         modules=len(lora_set.modules) if lora_set else len({k.rpartition(".")[0] for k in raw[0]} if raw else ()),
-        ranks=sorted({m.rank for m in lora_set.modules.values()}) if lora_set else [],
+        ranks=sorted({m.rank for m in lora_set.modules.values()}) if lora_set else _raw_ranks(raw),
         notes=list(lora_set.notes) if lora_set else ["LyCORIS tensors written as they are (nothing to expand)"],
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _raw_ranks(raw: tuple[dict[str, Any], dict[str, str]] | None) -> list[int]:
+    """The nominal ranks of LyCORIS tensors written as they are (the inner dimension of their factors)."""
+    inner = (".lokr_w1_b", ".lokr_w2_b", ".hada_w1_b", ".lora_down.weight")
+    return sorted({int(t.shape[0]) for k, t in (raw[0] if raw else {}).items() if k.endswith(inner)})
 
 
 def _input(ref: str, detail: AdapterDetail, weight: float = 1.0) -> RecipeInput:
