@@ -1,0 +1,234 @@
+"""The adapters of a render: found in the registry, loaded into a pipeline as named PEFT adapters, weighted.
+
+LoRAs stay separate adapters (diffusers' ``load_lora_weights`` + ``set_adapters``), never fused, so one loaded
+pipeline serves any weights and any subset. Files diffusers reads as they are (kohya, kohya LoCon, diffusers/PEFT
+keys with their metadata) are loaded directly; every other format the registry holds (LoHa, LoKr, PEFT folders,
+old diffusers layouts) is converted once by :mod:`hub.formats` into the diffusers format and cached under
+``<home>/cache/gen-adapters/``, keyed by the file's sha256.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hub.errors import AmbiguousError, IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
+from hub.gen.results import LoraUse
+
+# The registry's verbs. They are moving to hub.registry.api: this import is the one line to repoint.
+from hub.library import resolve
+from hub.models import AdapterDetail
+from hub.paths import Paths
+from hub.registry.db import open_registry
+from hub.settings import Settings
+
+# Formats diffusers' load_lora_weights reads exactly as they are (checked by tests/gen against hub's own loader).
+DIRECT_FORMATS = frozenset({"kohya", "lycoris-locon", "diffusers-peft"})
+# Real bases only: the tiny bases and unknown files are left to diffusers' own shape checks.
+_FAMILIES = frozenset({"sd1", "sd2", "sdxl", "flux"})
+
+
+@dataclass(frozen=True)
+class ResolvedLora:
+    use: LoraUse  # as the infotext writes it: registry name (or path), weight, AutoV3 prefix
+    detail: AdapterDetail
+
+    @property
+    def key(self) -> str:
+        """Identity of the bytes: sha256 when hashed, else path + size + mtime (an unregistered file)."""
+        if self.detail.sha256:
+            return self.detail.sha256
+        st = Path(self.detail.path).stat()
+        return hashlib.sha256(f"{self.detail.path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
+
+
+def _lookup(lora: LoraUse, settings: Settings) -> AdapterDetail:
+    # The hash from an infotext names the exact bytes even when the name differs in this registry.
+    if lora.hash:
+        try:
+            return resolve(lora.hash, settings=settings)
+        except (NotFoundError, AmbiguousError):
+            pass
+    return resolve(lora.name, settings=settings)
+
+
+def resolve_loras(loras: Sequence[LoraUse], settings: Settings) -> list[ResolvedLora]:
+    """Registry entries for the requested LoRAs; embeddings, unusable formats and repeats are refused."""
+    out: list[ResolvedLora] = []
+    seen: dict[str, str] = {}
+    for lora in loras:
+        detail = _lookup(lora, settings)
+        if detail.kind == "embedding":
+            raise IncompatibleError(
+                f"'{detail.name}' is a textual-inversion embedding, not a LoRA",
+                hint="embeddings are not applied by hub gen yet; pass LoRA or LyCORIS adapters",
+            )
+        if not detail.usable:
+            raise UnsupportedFormatError(f"'{detail.name}' ({detail.format}) cannot be loaded: {detail.note}")
+        name = detail.name if detail.id else str(Path(detail.path).absolute())
+        resolved = ResolvedLora(LoraUse(name=name, weight=lora.weight, hash=_autov3(detail)), detail)
+        if resolved.key in seen:
+            raise UsageError(f"'{lora.name}' is listed twice (same file as '{seen[resolved.key]}')",
+                             hint="give each adapter once, with the sum of the weights")  # fmt: skip
+        seen[resolved.key] = lora.name
+        out.append(resolved)
+    return out
+
+
+def _autov3(detail: AdapterDetail) -> str | None:
+    # A1111 and Civitai print the first 12 hex digits of AutoV3 (the tensor data's sha256).
+    return detail.hashes.autov3[:12] if detail.hashes and detail.hashes.autov3 else None
+
+
+def recorded_base(loras: Sequence[ResolvedLora]) -> str | None:
+    """The base the first adapter that records a usable one was made on: the model it was trained from (its
+    lineage edge), else its base label when that names a model hub can load (``tiny``, a path, an HF id)."""
+    from hub.bases.api import TINY_BASES
+
+    for lora in loras:
+        candidates = [e.parent_ref for e in lora.detail.parents if e.operation == "trained-from" and not e.parent_id]
+        candidates.append(lora.detail.base_label or "")
+        for ref in candidates:
+            if ref in TINY_BASES or (ref and Path(ref).expanduser().exists()):
+                return ref
+            if ref.count("/") == 1 and " " not in ref and not ref.startswith((".", "/")):
+                return ref  # a Hugging Face model id
+    return None
+
+
+def check_arch(loras: Sequence[ResolvedLora], base_arch: str, base: str) -> None:
+    for lora in loras:
+        arch = lora.detail.arch
+        if arch in _FAMILIES and base_arch in _FAMILIES and arch != base_arch:
+            raise IncompatibleError(
+                f"'{lora.use.name}' is a {arch} adapter and the base {base} is {base_arch}",
+                hint=f"pass --base with a {arch} model",
+            )
+
+
+def store_preview(adapter_id: str, image: Path, settings: Settings) -> str:
+    """Record ``image`` as a preview of the adapter: copied under ``<home>/previews/`` by content (as imported
+    previews are) and listed in the registry's previews table. Returns the stored path."""
+    paths = settings.paths
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    target = paths.previews / f"{digest[:16]}{image.suffix.lower()}"
+    if not target.exists():
+        paths.previews.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        shutil.copyfile(image, tmp)
+        os.replace(tmp, target)
+    with open_registry(settings) as reg, reg.transaction():
+        if reg.adapter_row(adapter_id) is None:
+            raise NotFoundError(f"no adapter with id '{adapter_id}'")
+        reg.add_preview(adapter_id, str(target), f"hub gen: {image}")
+    return str(target)
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """diffusers/transformers print load reports and bars while adapters and pipelines load: hub never prints."""
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+
+    levels = dlog.get_verbosity(), tlog.get_verbosity()
+    bars = dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled()
+    dlog.set_verbosity_error()
+    tlog.set_verbosity_error()
+    dlog.disable_progress_bar()
+    tlog.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        dlog.set_verbosity(levels[0])
+        tlog.set_verbosity(levels[1])
+        if bars[0]:
+            dlog.enable_progress_bar()
+        if bars[1]:
+            tlog.enable_progress_bar()
+
+
+class LoadedAdapters:
+    """The adapters loaded into one pipeline, by file identity; the least recently used go beyond ``capacity``."""
+
+    def __init__(self, pipe: Any, paths: Paths, *, capacity: int = 8) -> None:
+        self.pipe = pipe
+        self.paths = paths
+        self.capacity = capacity
+        self._names: OrderedDict[str, str] = OrderedDict()  # key -> adapter name in the pipeline
+        self._enabled = True
+
+    def ensure(self, lora: ResolvedLora) -> str:
+        key = lora.key
+        if key in self._names:
+            self._names.move_to_end(key)
+            return self._names[key]
+        while len(self._names) >= self.capacity:
+            _, old = self._names.popitem(last=False)
+            self.pipe.delete_adapters(old)
+        name = f"hub_{key[:16]}"
+        self._load(lora, name)
+        self._names[key] = name
+        return name
+
+    def _load(self, lora: ResolvedLora, name: str) -> None:
+        detail = lora.detail
+        if detail.format in DIRECT_FORMATS:
+            try:
+                self._load_file(Path(detail.path), name)
+                return
+            except Exception:  # diffusers raises ValueError/KeyError/RuntimeError: try our converter instead
+                self._forget(name)
+        converted = self._converted(lora)
+        try:
+            self._load_file(converted, name)
+        except Exception as e:
+            self._forget(name)
+            raise IncompatibleError(
+                f"diffusers could not load '{lora.use.name}' into this base: {str(e).splitlines()[0][:300]}",
+                hint="is the adapter made for another base model? `hub show` gives its arch",
+            ) from e
+
+    def _load_file(self, path: Path, name: str) -> None:
+        with quiet_loading():
+            self.pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=name)
+
+    def _forget(self, name: str) -> None:
+        with contextlib.suppress(Exception):  # nothing was loaded under that name
+            self.pipe.delete_adapters(name)
+
+    def _converted(self, lora: ResolvedLora) -> Path:
+        from hub.formats.convert import convert_file
+
+        target = self.paths.cache / "gen-adapters" / f"{lora.key[:32]}.safetensors"
+        if not target.is_file():
+            arch = lora.detail.arch if lora.detail.arch != "unknown" else None
+            label = f"'{lora.use.name}'"
+            try:
+                convert_file(lora.detail.path, target, to="diffusers", arch=arch)
+            except IncompatibleError as e:
+                raise IncompatibleError(f"{label}: {e.message}", hint=e.hint) from e
+        return target
+
+    def activate(self, pairs: Sequence[tuple[str, float]]) -> None:
+        """Exactly these adapters at these weights; weight 0 leaves an adapter out (the image equals no LoRA)."""
+        active = [(name, w) for name, w in pairs if w != 0]
+        if not active:
+            if self._names and self._enabled:
+                self.pipe.disable_lora()
+                self._enabled = False
+            return
+        if not self._enabled:
+            self.pipe.enable_lora()
+            self._enabled = True
+        self.pipe.set_adapters([n for n, _ in active], adapter_weights=[w for _, w in active])
