@@ -20,6 +20,7 @@ from hub.gen.infotext import format_infotext, parse_infotext, split_lora_tags
 from hub.gen.png import read_parameters, read_text_chunks, save_png_as
 from hub.gen.renderer import Renderer, default_output_dir, version
 from hub.gen.results import GenRequest, GenResult, GridCell, GridResult, LoraUse
+from hub.gen.samplers import canonical_name
 from hub.settings import Settings, load_settings
 
 __all__ = ["GenRequest", "Renderer", "gen", "generate", "grid", "read_png", "render", "rerender"]
@@ -65,6 +66,8 @@ def render(
     """Render a request with a fresh :class:`Renderer` (base: the request's, else the adapters' recorded one)."""
     start = time.perf_counter()
     settings = settings or load_settings()
+    if request.sampler:
+        canonical_name(request.sampler)  # a typo fails before the pipeline loads
     renderer = Renderer(_base_for(request, settings), settings=settings)
     result = renderer.render(request, out=out, set_preview=set_preview, progress=progress)
     return result.model_copy(update={"load_seconds": renderer.load_seconds, "seconds": time.perf_counter() - start})
@@ -153,6 +156,8 @@ def grid(
     start = time.perf_counter()
     settings = settings or load_settings()
     plan = plan_grid(axes, seeds)
+    if sampler:
+        canonical_name(sampler)
     template = make_request(prompt, loras=loras, base=base, negative=negative, steps=steps, cfg=cfg, width=width,
                             height=height, sampler=sampler)  # fmt: skip
     fixed = template.loras
