@@ -55,8 +55,8 @@ def test_user_mistakes_are_one_error_line(tmp_path: Path) -> None:
 
 
 def test_grid_command(tiny_base: Path, registered, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["grid", "a dog", "dog:0,1", "--seeds", "1,2", "--lora", "style:0.3",
-                                      "--base", str(tiny_base), "--steps", "1", "--out", str(tmp_path), "--json"])  # fmt: skip
+    args = ["grid", "a dog", "dog:0,1", "--seeds", "1,2", "--lora", "style:0.3", "--base", str(tiny_base)]
+    result = CliRunner().invoke(app, [*args, "--steps", "1", "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["columns"] == ["dog: 0", "dog: 1"] and data["rows"] == ["seed 1", "seed 2"]

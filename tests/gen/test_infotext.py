@@ -84,9 +84,9 @@ def test_unknown_sampler_lists_the_choices() -> None:
         canonical_name("Euler a", "Karras")  # diffusers' ancestral Euler has no Karras sigmas
 
 
-SD_SCHEDULER = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "num_train_timesteps": 1000,
-                "steps_offset": 1, "clip_sample": False, "set_alpha_to_one": False, "prediction_type": "epsilon",
-                "skip_prk_steps": True, "use_karras_sigmas": True}  # fmt: skip
+SD_SCHEDULER = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                "num_train_timesteps": 1000, "steps_offset": 1, "clip_sample": False, "set_alpha_to_one": False,
+                "prediction_type": "epsilon", "skip_prk_steps": True, "use_karras_sigmas": True}  # fmt: skip
 
 
 @pytest.mark.parametrize(
