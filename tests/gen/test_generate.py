@@ -71,13 +71,21 @@ def test_matches_plain_diffusers_with_the_same_adapters_set(tiny_base: Path, reg
     assert np.array_equal(np.asarray(theirs.images[0]), pixels(ours.images[0].path))
 
 
-def test_lycoris_is_converted_once_and_cached(tiny_base: Path, registered, tmp_path: Path, lorahub_home) -> None:
+def test_lycoris_is_converted_once_and_adapters_never_leak(
+    tiny_base: Path, registered, tmp_path: Path, lorahub_home
+) -> None:
     renderer = api.Renderer(str(tiny_base))
     plain = renderer.render(api.make_request("a dog", seed=2, **FAST), out=tmp_path)
     loha = renderer.render(api.make_request("a dog", loras=[("fur", 1.0)], seed=2, **FAST), out=tmp_path)
     cached = list((lorahub_home / "cache" / "gen-adapters").glob("*.safetensors"))
     assert len(cached) == 1
     assert not np.array_equal(pixels(plain.images[0].path), pixels(loha.images[0].path))
+    # Adapters of an earlier request (here with text-encoder parts the LoHa lacks) never leak into a later one.
+    renderer.render(
+        api.make_request("a dog", loras=[("dog", 1), ("style", 1), ("fur", 1)], seed=2, **FAST), out=tmp_path
+    )
+    again = renderer.render(api.make_request("a dog", loras=[("fur", 1.0)], seed=2, **FAST), out=tmp_path)
+    assert np.array_equal(pixels(loha.images[0].path), pixels(again.images[0].path))
 
 
 def test_renderer_loads_the_pipeline_once_and_each_adapter_once(tiny_base: Path, registered, tmp_path: Path) -> None:
