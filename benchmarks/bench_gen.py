@@ -68,7 +68,7 @@ def main() -> None:
 
     from hub.gen import api
     from hub.gen.adapters import quiet_loading
-    from hub.library import add_one
+    from hub.registry.api import add_one
     from hub.testing import tiny_pipeline_dir, write_lora
 
     base = tiny_pipeline_dir("sd1")

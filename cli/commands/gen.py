@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.context import hub_context
 from cli.output import console, message, print_json
 
 LoraOpt = Annotated[
@@ -132,7 +133,7 @@ def gen(
 
     if from_png:
         with _bars("image", True) as bars:
-            result = api.rerender(from_png, base=base, out=out, progress=lambda d, t: bars(d, t, 1))
+            result = api.rerender(from_png, base=base, out=out, progress=lambda d, t: bars(d, t, 1), ctx=hub_context())
     else:
         if not prompt:
             raise _usage("give a prompt, or --from-png FILE", hint='hub gen "a photo of a dog" --lora dog:0.7')
@@ -140,7 +141,8 @@ def gen(
         with _bars("image", True) as bars:
             result = api.generate(prompt, loras=[_lora(s) for s in lora or []], base=base, negative=negative,
                                   seed=seed, steps=steps, cfg=cfg, width=width, height=height, n=n, sampler=sampler,
-                                  out=out, set_preview=set_preview, progress=lambda d, t: bars(d, t, n))  # fmt: skip
+                                  out=out, set_preview=set_preview, progress=lambda d, t: bars(d, t, n),
+                                  ctx=hub_context())  # fmt: skip
     if json_out:
         print_json(result)
         return
@@ -182,10 +184,11 @@ def grid(
     except ValueError:
         raise _usage(f"bad --seeds {seeds!r}", hint="comma-separated integers, e.g. 1,2,3") from None
     width, height = _size(size)
+    axis_list, fixed = [_axis(a) for a in axes], [_lora(s) for s in lora or []]
     with _bars("grid", False) as bars:
-        result = api.grid(prompt, [_axis(a) for a in axes], seeds=seed_list, loras=[_lora(s) for s in lora or []],
-                          base=base, negative=negative, steps=steps, cfg=cfg, width=width, height=height,
-                          sampler=sampler, out=out, progress=lambda d, t: bars(d, t, 1))  # fmt: skip
+        result = api.grid(prompt, axis_list, seeds=seed_list, loras=fixed, base=base, negative=negative, steps=steps,
+                          cfg=cfg, width=width, height=height, sampler=sampler, out=out,
+                          progress=lambda d, t: bars(d, t, 1), ctx=hub_context())  # fmt: skip
     if json_out:
         print_json(result)
         return

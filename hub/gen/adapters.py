@@ -21,15 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.context import Context
 from hub.errors import AmbiguousError, IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
 from hub.gen.results import LoraUse
-
-# The registry's verbs. They are moving to hub.registry.api: this import is the one line to repoint.
-from hub.library import resolve
 from hub.models import AdapterDetail
 from hub.paths import Paths
-from hub.registry.db import open_registry
-from hub.settings import Settings
+from hub.registry.api import resolve  # the registry's verbs: the one import of them in hub.gen
 
 # Formats diffusers' load_lora_weights reads exactly as they are (checked by tests/gen against hub's own loader).
 DIRECT_FORMATS = frozenset({"kohya", "lycoris-locon", "diffusers-peft"})
@@ -51,22 +48,22 @@ class ResolvedLora:
         return hashlib.sha256(f"{self.detail.path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
 
 
-def _lookup(lora: LoraUse, settings: Settings) -> AdapterDetail:
+def _lookup(lora: LoraUse, ctx: Context) -> AdapterDetail:
     # The hash from an infotext names the exact bytes even when the name differs in this registry.
     if lora.hash:
         try:
-            return resolve(lora.hash, settings=settings)
+            return resolve(lora.hash, ctx=ctx)
         except (NotFoundError, AmbiguousError):
             pass
-    return resolve(lora.name, settings=settings)
+    return resolve(lora.name, ctx=ctx)
 
 
-def resolve_loras(loras: Sequence[LoraUse], settings: Settings) -> list[ResolvedLora]:
+def resolve_loras(loras: Sequence[LoraUse], ctx: Context) -> list[ResolvedLora]:
     """Registry entries for the requested LoRAs; embeddings, unusable formats and repeats are refused."""
     out: list[ResolvedLora] = []
     seen: dict[str, str] = {}
     for lora in loras:
-        detail = _lookup(lora, settings)
+        detail = _lookup(lora, ctx)
         if detail.kind == "embedding":
             raise IncompatibleError(
                 f"'{detail.name}' is a textual-inversion embedding, not a LoRA",
@@ -115,10 +112,10 @@ def check_arch(loras: Sequence[ResolvedLora], base_arch: str, base: str) -> None
             )
 
 
-def store_preview(adapter_id: str, image: Path, settings: Settings) -> str:
+def store_preview(adapter_id: str, image: Path, ctx: Context) -> str:
     """Record ``image`` as a preview of the adapter: copied under ``<home>/previews/`` by content (as imported
     previews are) and listed in the registry's previews table. Returns the stored path."""
-    paths = settings.paths
+    paths = ctx.paths
     digest = hashlib.sha256(image.read_bytes()).hexdigest()
     target = paths.previews / f"{digest[:16]}{image.suffix.lower()}"
     if not target.exists():
@@ -126,7 +123,8 @@ def store_preview(adapter_id: str, image: Path, settings: Settings) -> str:
         tmp = target.with_suffix(target.suffix + ".tmp")
         shutil.copyfile(image, tmp)
         os.replace(tmp, target)
-    with open_registry(settings) as reg, reg.transaction():
+    reg = ctx.registry
+    with reg.transaction():
         if reg.adapter_row(adapter_id) is None:
             raise NotFoundError(f"no adapter with id '{adapter_id}'")
         reg.add_preview(adapter_id, str(target), f"hub gen: {image}")

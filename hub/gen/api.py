@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hub.context import Context
 from hub.errors import BadFileError, UsageError
 from hub.gen.adapters import recorded_base, resolve_loras
 from hub.gen.grid_plan import plan_grid
 from hub.gen.infotext import format_infotext, parse_infotext, split_lora_tags
 from hub.gen.png import read_parameters, read_text_chunks, save_png_as
-from hub.gen.renderer import Renderer, default_output_dir, version
+from hub.gen.renderer import Renderer, default_output_dir, opened, version
 from hub.gen.results import GenRequest, GenResult, GridCell, GridResult, LoraUse
 from hub.gen.samplers import canonical_name
+from hub.models import Progress
 from hub.settings import Settings, load_settings
 
 __all__ = ["GenRequest", "Renderer", "gen", "generate", "grid", "read_png", "render", "rerender"]
 
-Progress = Callable[[int, int], None]
 LoraSpec = tuple[str, float] | LoraUse
 GRID_CHUNK = "hub-grid"  # the grid's full recipe as JSON, beside A1111's "parameters"
 
@@ -42,10 +43,14 @@ def make_request(prompt: str, *, loras: Sequence[LoraSpec] = (), **options: Any)
     return GenRequest(prompt=clean, loras=[*_uses(loras), *tagged], **options)
 
 
-def _base_for(request: GenRequest, settings: Settings) -> str:
+def _settings(settings: Settings | None, ctx: Context | None) -> Settings:
+    return ctx.settings if ctx is not None else settings or load_settings()
+
+
+def _base_for(request: GenRequest, ctx: Context) -> str:
     if request.base:
         return request.base
-    base = recorded_base(resolve_loras(request.loras, settings))
+    base = recorded_base(resolve_loras(request.loras, ctx))
     if base is None:
         names = ", ".join(lora.name for lora in request.loras) or "no adapter"
         raise UsageError(
@@ -62,14 +67,16 @@ def render(
     set_preview: bool = False,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    ctx: Context | None = None,
 ) -> GenResult:
     """Render a request with a fresh :class:`Renderer` (base: the request's, else the adapters' recorded one)."""
     start = time.perf_counter()
-    settings = settings or load_settings()
+    settings = _settings(settings, ctx)
     if request.sampler:
         canonical_name(request.sampler)  # a typo fails before the pipeline loads
-    renderer = Renderer(_base_for(request, settings), settings=settings)
-    result = renderer.render(request, out=out, set_preview=set_preview, progress=progress)
+    with opened(settings, ctx) as c:
+        renderer = Renderer(_base_for(request, c), settings=settings)
+        result = renderer.render(request, out=out, set_preview=set_preview, progress=progress, ctx=c)
     return result.model_copy(update={"load_seconds": renderer.load_seconds, "seconds": time.perf_counter() - start})
 
 
@@ -90,6 +97,7 @@ def generate(
     set_preview: bool = False,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    ctx: Context | None = None,
 ) -> GenResult:
     """Render ``n`` images of ``prompt`` with ``loras`` (``[("dog", 0.7), ...]``) applied as weighted adapters.
 
@@ -100,7 +108,7 @@ def generate(
     """
     request = make_request(prompt, loras=loras, base=base, negative=negative, seed=seed, steps=steps, cfg=cfg,
                            width=width, height=height, n=n, sampler=sampler)  # fmt: skip
-    return render(request, out=out, set_preview=set_preview, settings=settings, progress=progress)
+    return render(request, out=out, set_preview=set_preview, settings=settings, progress=progress, ctx=ctx)
 
 
 gen = generate  # the facade's name: ``hub.gen(...)``
@@ -118,12 +126,13 @@ def rerender(
     out: str | Path | None = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    ctx: Context | None = None,
 ) -> GenResult:
     """Render the recipe of an image again (``hub gen --from-png``); ``base`` replaces the one it names."""
     request = read_png(path)
     if base:
         request = request.model_copy(update={"base": base})
-    return render(request, out=out, settings=settings, progress=progress)
+    return render(request, out=out, settings=settings, progress=progress, ctx=ctx)
 
 
 def grid(
@@ -142,6 +151,7 @@ def grid(
     out: str | Path | None = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    ctx: Context | None = None,
 ) -> GridResult:
     """An X/Y grid of adapter weights in ONE labelled PNG, the pipeline loaded once.
 
@@ -154,7 +164,7 @@ def grid(
     from hub.gen.grid_image import draw_grid
 
     start = time.perf_counter()
-    settings = settings or load_settings()
+    settings = _settings(settings, ctx)
     plan = plan_grid(axes, seeds)
     if sampler:
         canonical_name(sampler)
@@ -164,16 +174,17 @@ def grid(
     if set(plan.names) & {lora.name for lora in fixed}:
         raise UsageError("an adapter is both on an axis and fixed with --lora")
     everything = template.model_copy(update={"loras": [LoraUse(name=n) for n in plan.names] + fixed})
-    renderer = Renderer(_base_for(everything, settings), settings=settings)
-
-    images: list[list[Any]] = [[] for _ in plan.rows]
-    made: list[tuple[str, GenRequest]] = []
-    for index, cell in enumerate(plan.cells):
-        uses = [LoraUse(name=n, weight=w) for n, w in cell.weights.items()] + fixed
-        request = template.model_copy(update={"seed": cell.seed, "loras": uses})
-        image, one, text = next(iter(renderer.images(request, _cell_progress(progress, index, len(plan.cells)))))
-        images[cell.row].append(image)
-        made.append((text, one))
+    with opened(settings, ctx) as c:
+        renderer = Renderer(_base_for(everything, c), settings=settings)
+        images: list[list[Any]] = [[] for _ in plan.rows]
+        made: list[tuple[str, GenRequest]] = []
+        for index, cell in enumerate(plan.cells):
+            uses = [LoraUse(name=n, weight=w) for n, w in cell.weights.items()] + fixed
+            request = template.model_copy(update={"seed": cell.seed, "loras": uses})
+            tick = _cell_progress(progress, index, len(plan.cells))
+            image, one, text = next(iter(renderer.images(request, tick, ctx=c)))
+            images[cell.row].append(image)
+            made.append((text, one))
     sheet, boxes = draw_grid(images, plan.columns, plan.rows)
 
     first = made[0][1]

@@ -11,19 +11,21 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hub.context import Context
 from hub.errors import UsageError
 from hub.gen.adapters import LoadedAdapters, ResolvedLora, check_arch, quiet_loading, resolve_loras, store_preview
 from hub.gen.infotext import format_infotext
 from hub.gen.png import save_png
 from hub.gen.results import GeneratedImage, GenRequest, GenResult
 from hub.gen.samplers import canonical_name, make_scheduler, name_of
+from hub.models import Progress
 from hub.settings import Settings, load_settings
 
-Progress = Callable[[int, int], None]
 SMALL_CARD_BYTES = 8 * 2**30
 MAX_CPU_THREADS = 8  # past this, a batch-1 UNet step on CPU gains little and the machine stops responding
 
@@ -48,6 +50,17 @@ def choose_threads(device: str) -> int | None:
     threads = max(1, min(available, 4 if device.startswith("cuda") else MAX_CPU_THREADS))
     torch.set_num_threads(threads)
     return threads
+
+
+@contextmanager
+def opened(settings: Settings, ctx: Context | None) -> Iterator[Context]:
+    """``ctx`` as given (its owner closes it), else a context of ``settings`` closed when the block ends. A
+    Renderer keeps settings, never a connection: a server may render on another thread than it loaded on."""
+    if ctx is not None:
+        yield ctx
+        return
+    with Context(settings) as fresh:
+        yield fresh
 
 
 def default_output_dir(settings: Settings) -> Path:
@@ -90,11 +103,11 @@ class Renderer:
     def native_size(self) -> int:
         return int(self.pipe.unet.config.sample_size) * int(self.pipe.vae_scale_factor)
 
-    def resolve(self, request: GenRequest) -> tuple[GenRequest, list[ResolvedLora]]:
+    def resolve(self, request: GenRequest, ctx: Context) -> tuple[GenRequest, list[ResolvedLora]]:
         """The request with every choice made (seed, size, sampler, base, adapter names and hashes)."""
         if request.steps < 1 or request.n < 1:
             raise UsageError("--steps and --n must be at least 1")
-        loras = resolve_loras(request.loras, self.settings)
+        loras = resolve_loras(request.loras, ctx)
         check_arch(loras, self.info.arch, self.base)
         width = request.width or self.native_size
         height = request.height or self.native_size
@@ -114,9 +127,12 @@ class Renderer:
         return self._schedulers[sampler]
 
     # -- rendering -------------------------------------------------------------------------------
-    def images(self, request: GenRequest, progress: Progress | None = None) -> Iterator[tuple[Any, GenRequest, str]]:
+    def images(self, request: GenRequest, progress: Progress | None = None, *, ctx: Context | None = None
+               ) -> Iterator[tuple[Any, GenRequest, str]]:  # fmt: skip
         """(PIL image, the one-image request that made it, its infotext) for each of ``request.n`` images."""
-        return self._images(*self.resolve(request), progress)
+        with opened(self.settings, ctx) as c:
+            resolved = self.resolve(request, c)
+        return self._images(*resolved, progress)
 
     def _images(self, request: GenRequest, loras: list[ResolvedLora], progress: Progress | None
                 ) -> Iterator[tuple[Any, GenRequest, str]]:  # fmt: skip
@@ -158,13 +174,18 @@ class Renderer:
         return out.images[0]
 
     def render(self, request: GenRequest, *, out: str | Path | None = None, set_preview: bool = False,
-               progress: Progress | None = None) -> GenResult:  # fmt: skip
+               progress: Progress | None = None, ctx: Context | None = None) -> GenResult:  # fmt: skip
         """Render ``request`` into PNGs (each with its infotext) under ``out`` (default: the home's outputs).
 
         ``progress(done, total)`` ticks once per denoising step over all ``n`` images.
         """
         start = time.perf_counter()
-        resolved, loras = self.resolve(request)
+        with opened(self.settings, ctx) as c:
+            return self._render(request, out, set_preview, progress, c, start)
+
+    def _render(self, request: GenRequest, out: str | Path | None, set_preview: bool, progress: Progress | None,
+                ctx: Context, start: float) -> GenResult:  # fmt: skip
+        resolved, loras = self.resolve(request, ctx)
         folder = Path(out).expanduser() if out else default_output_dir(self.settings)
         images: list[GeneratedImage] = []
         for image, one, text in self._images(resolved, loras, progress):
@@ -174,7 +195,7 @@ class Renderer:
         if set_preview and images:
             for lora in loras:
                 if lora.detail.id and lora.use.weight != 0:
-                    store_preview(lora.detail.id, Path(images[0].path), self.settings)
+                    store_preview(lora.detail.id, Path(images[0].path), ctx)
                     previews.append(lora.detail.name)
         return GenResult(
             images=images, base=self.base, arch=self.info.arch, sampler=str(resolved.sampler), device=self.device,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from hub.models import Frozen
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class LoraUse(_Frozen):
+class LoraUse(Frozen):
     """One adapter in a render: ``<lora:name:weight>`` in A1111's terms."""
 
     name: str  # registry name, id, hash prefix or file path: what the user (or the infotext) gave
@@ -17,7 +15,7 @@ class LoraUse(_Frozen):
     hash: str | None = None  # AutoV3 prefix from the infotext's "Lora hashes": found first when re-rendering
 
 
-class GenRequest(_Frozen):
+class GenRequest(Frozen):
     """Everything that decides the pixels. Parsed back from a PNG, it renders the same image again."""
 
     prompt: str
@@ -35,14 +33,14 @@ class GenRequest(_Frozen):
     extra: dict[str, str] = Field(default_factory=dict)
 
 
-class GeneratedImage(_Frozen):
+class GeneratedImage(Frozen):
     path: str
     seed: int
     infotext: str  # the PNG's "parameters" text chunk, verbatim
     request: GenRequest  # fully resolved (seed, size, sampler, base, adapter hashes): read_png(path) gives this
 
 
-class GenResult(_Frozen):
+class GenResult(Frozen):
     images: list[GeneratedImage]
     base: str
     arch: str
@@ -55,7 +53,7 @@ class GenResult(_Frozen):
     seconds: float = 0.0  # the whole call
 
 
-class GridCell(_Frozen):
+class GridCell(Frozen):
     column: int
     row: int
     weights: dict[str, float]  # axis adapter name -> weight in this cell
@@ -64,7 +62,7 @@ class GridCell(_Frozen):
     infotext: str
 
 
-class GridResult(_Frozen):
+class GridResult(Frozen):
     path: str
     width: int
     height: int

@@ -33,7 +33,7 @@ def lora_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def registered(lora_files: dict[str, Path]) -> dict[str, Path]:
     """The adapters registered under their names in this test's home."""
-    from hub.library import add_one
+    from hub.registry.api import add_one
 
     for name, path in lora_files.items():
         add_one(path, name=name)

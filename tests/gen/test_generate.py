@@ -27,7 +27,7 @@ def test_infotext_parses_back_to_the_same_settings(tiny_base: Path, registered, 
         assert (request.width, request.height, request.sampler, request.seed) == (64, 48, "Euler a", image.seed)
         assert [(lo.name, lo.weight) for lo in request.loras] == [("dog", 0.7), ("style", 0.5)]
         # A1111/Civitai read the AutoV3 prefixes from "Lora hashes"
-        from hub.library import show
+        from hub.registry.api import show
 
         assert request.loras[0].hash == show("dog").hashes.autov3[:12]
         assert "<lora:dog:0.7> <lora:style:0.5>" in image.infotext
@@ -99,10 +99,11 @@ def test_renderer_loads_the_pipeline_once_and_each_adapter_once(tiny_base: Path,
 
 
 def _resolved(name: str):
+    from hub.context import Context
     from hub.gen.adapters import resolve_loras
-    from hub.settings import load_settings
 
-    return resolve_loras([LoraUse(name=name)], load_settings())[0]
+    with Context() as ctx:
+        return resolve_loras([LoraUse(name=name)], ctx)[0]
 
 
 def test_rerender_from_png_is_identical(tiny_base: Path, registered, tmp_path: Path) -> None:
@@ -114,7 +115,7 @@ def test_rerender_from_png_is_identical(tiny_base: Path, registered, tmp_path: P
 
 
 def test_set_preview_records_the_image(tiny_base: Path, registered, tmp_path: Path) -> None:
-    from hub.library import show
+    from hub.registry.api import show
 
     result = api.generate("a dog", loras=[("dog", 0.5), ("style", 0)], base=str(tiny_base), seed=1,
                           set_preview=True, out=tmp_path, **FAST)  # fmt: skip
@@ -126,7 +127,7 @@ def test_set_preview_records_the_image(tiny_base: Path, registered, tmp_path: Pa
 
 
 def test_base_comes_from_the_adapter_record_else_a_clear_error(tiny_base: Path, lora_files, tmp_path: Path) -> None:
-    from hub.library import add_one
+    from hub.registry.api import add_one
 
     add_one(lora_files["dog"], name="dog", base_label=str(tiny_base))
     add_one(lora_files["style"], name="style")
@@ -138,7 +139,7 @@ def test_base_comes_from_the_adapter_record_else_a_clear_error(tiny_base: Path, 
 
 
 def test_refusals_before_rendering(tiny_base: Path, registered, tmp_path: Path) -> None:
-    from hub.library import add_one
+    from hub.registry.api import add_one
     from hub.testing import write_embedding
 
     add_one(write_embedding(tmp_path / "emb.pt", dim=32), name="emb")
