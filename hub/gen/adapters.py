@@ -3,7 +3,7 @@
 LoRAs stay separate adapters (diffusers' ``load_lora_weights`` + ``set_adapters``), never fused, so one loaded
 pipeline serves any weights and any subset. Files diffusers reads as they are (kohya, kohya LoCon, diffusers/PEFT
 keys with their metadata) are loaded directly; every other format the registry holds (LoHa, LoKr, PEFT folders,
-old diffusers layouts) is converted once by :mod:`hub.formats` into the diffusers format and cached under
+old diffusers layouts) is converted once by :mod:`hub.formats` into the kohya format and cached under
 ``<home>/cache/gen-adapters/``, keyed by the file's sha256.
 """
 
@@ -32,6 +32,13 @@ from hub.registry.api import resolve  # the registry's verbs: the one import of 
 DIRECT_FORMATS = frozenset({"kohya", "lycoris-locon", "diffusers-peft"})
 # Real bases only: the tiny bases and unknown files are left to diffusers' own shape checks.
 _FAMILIES = frozenset({"sd1", "sd2", "sdxl", "flux"})
+
+
+def _is_safetensors(path: Path) -> bool:
+    """Pickled adapters are never handed to diffusers (it would torch.load them): hub.formats reads them safely."""
+    with path.open("rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{"
 
 
 @dataclass(frozen=True)
@@ -181,9 +188,9 @@ class LoadedAdapters:
 
     def _load(self, lora: ResolvedLora, name: str) -> None:
         detail = lora.detail
-        if detail.format in DIRECT_FORMATS:
+        if detail.format in DIRECT_FORMATS and _is_safetensors(Path(detail.path)):
             try:
-                self._load_file(Path(detail.path), name)
+                self._load_file(self._named(lora), name)
                 return
             except Exception:  # diffusers raises ValueError/KeyError/RuntimeError: try our converter instead
                 self._forget(name)
@@ -205,18 +212,50 @@ class LoadedAdapters:
         with contextlib.suppress(Exception):  # nothing was loaded under that name
             self.pipe.delete_adapters(name)
 
+    def _named(self, lora: ResolvedLora) -> Path:
+        """The file under a ``.safetensors`` name: diffusers picks its reader by suffix, and store blobs are
+        named by their hash alone. A hard link in the cache (a copy across filesystems), made once."""
+        path = Path(lora.detail.path)
+        if path.suffix == ".safetensors":
+            return path
+        target = self.paths.cache / "gen-adapters" / f"{lora.key[:32]}.direct.safetensors"
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(path, tmp)
+            except OSError:
+                shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        return target
+
     def _converted(self, lora: ResolvedLora) -> Path:
-        from hub.formats.convert import convert_file
+        """The adapter rewritten by hub.formats as a kohya LoRA, with each module's shape taken from the loaded
+        pipeline (so 1x1 convs stay 4-D even on bases hub has no module table for)."""
+        from hub.formats.load import load_lora_set
+        from hub.formats.write import save_lora_set
 
         target = self.paths.cache / "gen-adapters" / f"{lora.key[:32]}.safetensors"
         if not target.is_file():
             arch = lora.detail.arch if lora.detail.arch != "unknown" else None
-            label = f"'{lora.use.name}'"
-            try:
-                convert_file(lora.detail.path, target, to="diffusers", arch=arch)
-            except IncompatibleError as e:
-                raise IncompatibleError(f"{label}: {e.message}", hint=e.hint) from e
+            lora_set = load_lora_set(lora.detail.path, arch=arch, label=f"'{lora.use.name}'")
+            for key, module in lora_set.modules.items():
+                weight = self._weight(key)
+                if weight is not None and weight.numel() == module.up.shape[0] * module.down.shape[1]:
+                    module.weight_shape = tuple(weight.shape)
+            save_lora_set(lora_set, target, fmt="kohya")
         return target
+
+    def _weight(self, key: str) -> Any:
+        component, _, path = key.partition(".")
+        model = getattr(self.pipe, component, None)
+        for candidate in (path, path.removeprefix("text_model.")):  # transformers 5 flattened CLIPTextModel
+            try:
+                return model.get_submodule(candidate).weight
+            except AttributeError:
+                continue
+        return None
 
     def activate(self, pairs: Sequence[tuple[str, float]]) -> None:
         """Exactly these adapters at these weights; weight 0 leaves an adapter out (the image equals no LoRA)."""
