@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _quiet_stdout()
         sys.exit(0)
-    except SystemExit as e:
+    except SystemExit:
         # typer turns a closed pipe (EPIPE) raised inside a command into exit 1 after wrapping the streams;
         # `hub ls | head -1` is not a failure: end quietly with 0, as other Unix tools do.
         if type(sys.stdout).__name__ == "PacifyFlushWrapper":

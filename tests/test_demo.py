@@ -34,9 +34,7 @@ def test_demo_process_says_only_what_hub_says(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in QUIET_ALREADY}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     home = tmp_path / "home"
-    r = subprocess.run(
-        [str(HUB), "--home", str(home), "demo"], capture_output=True, text=True, timeout=300, env=env
-    )
+    r = subprocess.run([str(HUB), "--home", str(home), "demo"], capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr
     assert "demo-mix" in r.stdout and "added" in r.stdout
     for noise in ("torchvision", "Writing model shards", "it/s]", "Warning", "warn("):

@@ -7,18 +7,14 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import real_adapters_dir  # tests/ is on sys.path: the root conftest's folder
+from hub_process import HUB, hub, hub_env
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from conftest import real_adapters_dir  # noqa: E402
-from hub_process import HUB, hub, hub_env  # noqa: E402
-
-from hub.testing import write_lora  # noqa: E402
+from hub.testing import write_lora
 
 
 @pytest.fixture
