@@ -125,6 +125,8 @@ def world() -> Iterator[World]:
         world = World(root, home, values, server.endpoint)
         _run(world, home, root, f"hub import {lib}", env)
         _run(world, home, root, "hub tag my_style +wip", env)
+        _run(world, home, root, "hub tag cat-style +published", env)  # for `hub push --all --tag published`
+        _run(world, home, root, "hub tag cinematic-xl +anime", env)  # an SDXL match for `hub gallery anime --arch sdxl`
         from hub.bases.tiny import tiny_pipeline_dir
         from hub.paths import Paths
 
@@ -156,15 +158,25 @@ def _run(world: World, home: Path, cwd: Path, line: str, env: dict[str, str] | N
     assert r.returncode == 0, f"{line}\nexit {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "Traceback" not in r.stderr and "error:" not in r.stderr, f"{line}\n{r.stderr}"
     command = shlex.split(line)[1] if line.startswith("hub ") else ""
-    plain = "|" not in line and "--json" not in line and " -q" not in line  # the human output
+    plain = not any(flag in line for flag in ("|", "--json", " -q", "--help"))  # the human output
     if command in EXPECT and plain:
         assert EXPECT[command].search(r.stdout + r.stderr), f"{line}\n{r.stdout}\n{r.stderr}"
     return r
 
 
 def _fresh_home(world: World, tmp_path: Path) -> Path:
+    """A copy of the prepared home; the working folder (tmp_path) holds dog.safetensors and style.safetensors,
+    as a user's does when an example names files."""
+    import sqlite3
+
     home = tmp_path / "home"
     shutil.copytree(world.home, home, symlinks=True)
+    # Rows hold absolute paths into their home's store: re-point the copy's rows at the copy's own blobs.
+    with sqlite3.connect(home / "registry.db") as db:
+        for table in ("adapters", "previews"):
+            db.execute(f"UPDATE {table} SET path = replace(path, ?, ?)", (str(world.home), str(home)))
+    for name in ("dog", "style"):
+        shutil.copy(Path(world.values["lib"]) / f"{name}.safetensors", tmp_path)
     return home
 
 
