@@ -126,7 +126,7 @@ def world() -> Iterator[World]:
         _run(world, home, root, f"hub import {lib}", env)
         _run(world, home, root, "hub tag my_style +wip", env)
         _run(world, home, root, "hub tag cat-style +published", env)  # for `hub push --all --tag published`
-        _run(world, home, root, "hub tag cinematic-xl +anime", env)  # an SDXL match for `hub gallery anime --arch sdxl`
+        _run(world, home, root, "hub tag cinematic-xl +anime", env)  # `hub gallery anime --arch sdxl` finds it
         from hub.bases.tiny import tiny_pipeline_dir
         from hub.paths import Paths
 
