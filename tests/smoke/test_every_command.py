@@ -58,6 +58,9 @@ PLACEHOLDERS: list[tuple[str, str]] = [
     (r"\bme/", "alice/"),  # the token's user on the loopback Hub
     (r"\bmy-team\b", "team"),  # an org alice belongs to
     (r"\bhub mix a b c:", "hub mix dog style my_style:"),
+    # The fixtures are made for the tiny base (so that fuse works on it); a diffusers file names modules by their
+    # paths in a base, so converting one must be told that base (a real SD1.5 LoRA needs no --base).
+    (r"^(hub convert \S+ --to diffusers)$", r"\1 --base tiny"),
 ]
 # Names examples use that the prepared home holds: dog, style, my_style (+wip), cat-style, anime-style (samples).
 # Repos the loopback Hub holds: someone/cat-lora@v1, some-user/cat-style@v1.0, some-user/many-loras.
