@@ -97,7 +97,7 @@ class World:
 
     def fill(self, line: str) -> str:
         for pattern, replacement in PLACEHOLDERS:
-            line = re.sub(pattern, replacement.replace("\\", "\\\\"), line)
+            line = re.sub(pattern, replacement, line)
         return line.format(**self.values)
 
 
