@@ -52,6 +52,7 @@ PLACEHOLDERS: list[tuple[str, str]] = [
     (r"\b3A6F1C2B9D\b", "{my_style_autov2}"),  # a hash prefix of my_style
     (r"\brunwayml/stable-diffusion-v1-5\b", "{tiny}"),  # a real base is gigabytes: the tiny SD1 pipeline folder
     (r"\./sd15-diffusers\b", "{tiny}"),
+    (r"--base \./sd15\b", "--base {tiny}"),
     (r"\bv1-5-pruned\.safetensors\b", "{single_file_model}"),  # the tiny pipeline fused into one file
     (r"--base base\.safetensors", "--base {tiny}"),
     (r"--tuned tuned\.safetensors", "--tuned {single_file_model}"),
