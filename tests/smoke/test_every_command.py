@@ -63,7 +63,7 @@ PLACEHOLDERS: list[tuple[str, str]] = [
     # paths in a base, so converting one must be told that base (a real SD1.5 LoRA needs no --base).
     (r"^(hub convert \S+ --to diffusers)$", r"\1 --base tiny"),
 ]
-# Names examples use that the prepared home holds: dog, style, my_style (+wip), cat-style, anime-style (samples).
+# Names the examples use, held by the prepared home: dog, style, my_style (+wip), cat-style, detail, anime-style.
 # Repos the loopback Hub holds: someone/cat-lora@v1, some-user/cat-style@v1.0, some-user/many-loras.
 # Commands without a runnable example: run as written here.
 EXTRA = {
@@ -115,7 +115,7 @@ def world() -> Iterator[World]:
     try:
         lib, home = root / "Lora", root / "home"
         write_sample_library(lib)
-        for i, name in enumerate(("dog", "style", "my_style", "cat-style")):
+        for i, name in enumerate(("dog", "style", "my_style", "cat-style", "detail")):
             write_lora(lib / f"{name}.safetensors", seed=40 + i)
         write_lora(lib / "extra" / "new-one.safetensors", seed=50)
         seed = root / "seed"
@@ -239,6 +239,7 @@ def test_readme_examples_run_as_written(world: World, tmp_path: Path, index: int
         _run(world, home, tmp_path, world.fill(line))
 
 
+@pytest.mark.timeout(900)  # `hub gen`'s three examples generate images on the tiny base
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_and_its_help_examples(world: World, tmp_path: Path, command: str) -> None:
     home = _fresh_home(world, tmp_path)
