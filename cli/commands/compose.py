@@ -8,6 +8,7 @@ import typer
 
 from cli.context import hub_context
 from cli.output import message, print_json, progress_bar
+from cli.parsing import DASH_ARGUMENTS
 
 if TYPE_CHECKING:  # results are pydantic models: building their classes would slow every `hub ls`
     from hub.compose.results import OutputResult, ReductionStats
@@ -27,7 +28,8 @@ BaseOpt = Annotated[
 
 def register(app: typer.Typer) -> None:
     for command in (mix, resize, convert, scale, fuse, extract):
-        app.command(name=command.__name__)(command)
+        settings = DASH_ARGUMENTS if command is scale else None  # `hub scale NAME -0.5`
+        app.command(name=command.__name__, context_settings=settings)(command)
 
 
 def _print_output(result: OutputResult, json_out: bool, extra: str = "") -> None:
