@@ -42,6 +42,10 @@ _EXPORTS: dict[str, str] = {
     "push_all": "hub.sharing",
     "pull": "hub.sharing",
     "search": "hub.sharing",
+    # the trainer (issue 9)
+    "train": "hub.train.api",
+    "list_runs": "hub.train.api",
+    "read_run": "hub.train.api",
     "run_demo": "hub.demo",
     "gallery": "hub.contact_sheet",
 }
