@@ -115,6 +115,7 @@ def fit(
             )
             if o.prior_from_base:
                 class_embeds = encode_prompts(c, c.text_encoders, [o.class_text], device)
+    torch.manual_seed(o.seed)  # the LoRA factors' initial values: the same seed, the same run
     add_lora(c, o)
     if o.gradient_checkpointing:
         c.unet.enable_gradient_checkpointing()

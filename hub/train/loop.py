@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import HubError
-from hub.train.batches import BatchPlan, class_indices, generator
+from hub.train.batches import BatchPlan, class_indices, generator, step_seed
 from hub.train.checkpoints import save_checkpoint
 from hub.train.model import Components, PromptEmbeds, encode_prompts, lora_state, sdxl_time_ids, set_lora_enabled
 from hub.train.options import TrainOptions
@@ -191,6 +191,8 @@ def train_steps(s: Session, start: int) -> None:
     began = time.perf_counter() - (s.rows[-1].seconds if s.rows else 0.0)
     s.unet.train()
     for step in range(start, o.steps):
+        # LoRA dropout draws from torch's global generator: seeded per step so a resumed run draws the same.
+        torch.manual_seed(step_seed(o.seed, 5, step, acc.process_index))
         total = torch.zeros(2)
         for micro in range(o.grad_accum):
             with acc.accumulate(s.unet):

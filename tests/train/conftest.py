@@ -70,3 +70,28 @@ def run_hub(*args: str, home: Path, timeout: float = 600, launcher: list[str] | 
     env = {**os.environ, "LORAHUB_HOME": str(home), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     cmd = [*(launcher or [sys.executable]), "-m", "cli", *args]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def build_tiny_blip(folder: Path) -> Path:
+    """A BLIP captioner with random weights from a tiny config and a local word-piece vocabulary (offline)."""
+    import torch
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "photo", "of", "dog", "red", "ball", "on",
+             "grass", "the"]  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
+    tokenizer = BertTokenizer(str(folder / "vocab.txt"), bos_token="[DEC]")
+    text = {"vocab_size": len(words), "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "max_position_embeddings": 32, "bos_token_id": 5, "pad_token_id": 0,
+            "sep_token_id": 3, "eos_token_id": 3}  # fmt: skip
+    vision = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "image_size": 32, "patch_size": 8}  # fmt: skip
+    torch.manual_seed(0)
+    model = BlipForConditionalGeneration(BlipConfig(text_config=text, vision_config=vision, projection_dim=16))
+    processor = BlipProcessor(
+        image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer
+    )
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
