@@ -58,12 +58,14 @@ def caption_folder(ds: Dataset, o: TrainOptions, *, device: Any) -> int:
                                   "or use --caption blip") from None  # fmt: skip
         raise DependencyError("--caption wd14 is not available in this build", hint="use --caption blip")
     processor, net = _load_blip(o.caption_model or DEFAULT_BLIP, device)
+    # Never past the decoder's positions (the prompt's [DEC] token takes one).
+    max_new = max(1, min(40, int(getattr(net.config.text_config, "max_position_embeddings", 512)) - 2))
     written = 0
     for start in range(0, len(todo), BATCH):
         paths = todo[start : start + BATCH]
         inputs = processor(images=[open_image(p) for p in paths], return_tensors="pt").to(device)
         with torch.no_grad():
-            out = net.generate(**inputs, max_new_tokens=40, num_beams=3)
+            out = net.generate(**inputs, max_new_tokens=max_new, num_beams=3)
         for path, text in zip(paths, processor.batch_decode(out, skip_special_tokens=True), strict=True):
             for ext in CAPTION_EXTENSIONS:  # one caption file per picture: ours replaces a .caption too
                 path.with_suffix(ext).unlink(missing_ok=True)
