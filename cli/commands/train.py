@@ -164,6 +164,8 @@ def train(
     options = {k: v for k, v in locals().items() if k not in ("json_out", "run_training")}
     with _train_bar(not json_out) as progress:
         result = run_training(**options, progress=progress)
+    if result.process_index != 0:  # a distributed launch: the main process reports for all
+        return
     if json_out:
         print_json(result)
         return

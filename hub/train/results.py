@@ -42,6 +42,8 @@ class TrainResult(_Frozen):
     class_images: int = 0
     class_images_generated: int = 0  # prior pictures made by this run (0 when all came from the cache)
     skipped: int = 0  # files in the dataset folder that are not readable images
+    process_index: int = 0  # under a distributed launch every process returns; 0 is the one that wrote
+    world_size: int = 1
 
 
 class RunInfo(_Frozen):

@@ -238,4 +238,6 @@ class TrainSession:
             class_images=outcome.n_reg,
             class_images_generated=outcome.class_generated,
             skipped=len(ds.skipped),
+            process_index=acc.process_index,
+            world_size=acc.num_processes,
         )
