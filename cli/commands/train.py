@@ -65,6 +65,9 @@ def train(
     class_word: Annotated[str, _opt("--class-word", help="What the subject is, e.g. dog.")],
     base: Annotated[str, _opt("--base", help="tiny, a diffusers folder, a .safetensors file or an HF id.")] = "tiny",
     name: Annotated[str | None, _opt("--name", help="Registry name (default: TOKEN-CLASS).")] = None,
+    base_config: Annotated[
+        str | None, _opt("--base-config", help="Single-file base: a diffusers folder (or HF id) with its configs.")
+    ] = None,
     preset: Annotated[str | None, _opt("--preset", help="cpu-tiny, 8gb, 12gb or 24gb defaults.", panel=_OPT)] = None,
     steps: Annotated[int | None, _opt("--steps", help="Optimizer steps (500).", panel=_OPT)] = None,
     lr: Annotated[float | None, _opt("--lr", help="Learning rate (1e-4).", panel=_OPT)] = None,

@@ -40,6 +40,7 @@ def train(
     class_word: str,
     base: str = "tiny",
     name: str | None = None,
+    base_config: str | None = None,
     steps: int | None = None,
     lr: float | None = None,
     rank: int | None = None,

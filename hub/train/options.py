@@ -35,6 +35,7 @@ class TrainOptions(BaseModel):
     token: str
     class_word: str
     base: str = "tiny"
+    base_config: str | None = None  # single-file bases: a diffusers folder / HF id with the configs
     name: str | None = None
     instance_prompt: str | None = None  # default "a photo of {token} {class_word}"
     class_prompt: str | None = None  # default "a photo of {class_word}"

@@ -154,7 +154,7 @@ class TrainSession:
             )
         dataset_sha256 = ds.digest()
         started = time.time()
-        pipe = load_pipeline(o.base, paths=self.paths)
+        pipe = load_pipeline(o.base, paths=self.paths, config=o.base_config)
         outcome = fit(
             o,
             ds,
