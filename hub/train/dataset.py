@@ -107,7 +107,9 @@ def _kohya_subsets(folder: Path) -> list[tuple[Path, int, str]]:
     return out
 
 
-def collect(source: Path, *, instance_prompt: str, class_prompt: str, class_images: Path | None = None) -> Dataset:
+def collect(
+    source: Path, *, instance_prompt: str, class_prompt: str, class_images: Path | None = None, repeats: int = 1
+) -> Dataset:
     """The pictures and captions under ``source`` (already unzipped), with kohya's layout recognised."""
     if not source.exists():
         raise NotFoundError(f"no such dataset folder: {source}")
@@ -125,7 +127,7 @@ def collect(source: Path, *, instance_prompt: str, class_prompt: str, class_imag
                 reg += [it for sub, n, tokens in reg_subsets for it in _scan(sub, tokens, n, skipped)]
         layout = "kohya"
     else:
-        instance = _scan(source, instance_prompt, 1, skipped)
+        instance = _scan(source, instance_prompt, repeats, skipped)
         layout = "folder"
     if class_images is not None:
         if not class_images.is_dir():

@@ -98,14 +98,22 @@ class TrainSession:
             entries = [p for p in target.iterdir() if not p.name.startswith((".", "__MACOSX"))]
             source = entries[0] if len(entries) == 1 and entries[0].is_dir() else target
         classes = Path(o.class_images).expanduser() if o.class_images else None
-        ds = collect(source, instance_prompt=o.instance_text, class_prompt=o.class_text, class_images=classes)
+        ds = collect(
+            source, instance_prompt=o.instance_text, class_prompt=o.class_text, class_images=classes, repeats=o.repeats
+        )
         if o.caption:
             from hub.train.captioning import caption_folder
 
             if self.main:
                 caption_folder(ds, o, device=self.accelerator.device)
             self.accelerator.wait_for_everyone()
-            ds = collect(source, instance_prompt=o.instance_text, class_prompt=o.class_text, class_images=classes)
+            ds = collect(
+                source,
+                instance_prompt=o.instance_text,
+                class_prompt=o.class_text,
+                class_images=classes,
+                repeats=o.repeats,
+            )
         ds.instance = check_sizes(ds.instance, o.resolution)
         ds.reg = check_sizes(ds.reg, o.resolution)
         return ds
