@@ -12,7 +12,7 @@ import typer
 from cli.output import console, message, print_json
 
 if TYPE_CHECKING:
-    from hub.train.results import TrainResult
+    from hub.train.results import LogRow, TrainResult
 
 _DATA = "Data"
 _LORA = "LoRA"
@@ -31,10 +31,10 @@ def _opt(*flags: str, help: str, panel: str = _DATA) -> typer.models.OptionInfo:
 
 
 @contextmanager
-def _train_bar(enabled: bool) -> Iterator[Callable[[int, int, float], None] | None]:
-    """step/total, loss, it/s and ETA on stderr (a terminal only)."""
+def _train_bar(enabled: bool) -> Iterator[tuple[Callable[[int, int], None] | None, Callable[[LogRow], None] | None]]:
+    """(progress, on_step) drawing step/total, loss, it/s and time left on stderr (a terminal only)."""
     if not enabled or not sys.stderr.isatty():
-        yield None
+        yield None, None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -51,12 +51,15 @@ def _train_bar(enabled: bool) -> Iterator[Callable[[int, int, float], None] | No
     with bar:
         task = bar.add_task("training", total=None, loss="-", rate="")
 
-        def update(step: int, total: int, loss: float) -> None:
-            bar.update(task, completed=step, total=total, loss=f"{loss:.4f}")
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
             speed = bar.tasks[0].speed
             bar.update(task, rate=f"{speed:.2f} it/s" if speed else "")
 
-        yield update
+        def on_step(row: LogRow) -> None:
+            bar.update(task, loss=f"{row.loss:.4f}")
+
+        yield progress, on_step
 
 
 def train(
@@ -162,11 +165,12 @@ def train(
           --preset 8gb --prior-images 100 --sample-prompt "a sks dog on the beach" --sample-every 100
       hub train --images ./dog --token sks --class-word dog --resume latest
     """
+    from cli.context import hub_context
     from hub.train.api import train as run_training
 
-    options = {k: v for k, v in locals().items() if k not in ("json_out", "run_training")}
-    with _train_bar(not json_out) as progress:
-        result = run_training(**options, progress=progress)
+    options = {k: v for k, v in locals().items() if k not in ("json_out", "run_training", "hub_context")}
+    with _train_bar(not json_out) as (progress, on_step):
+        result = run_training(**options, progress=progress, on_step=on_step, ctx=hub_context())
     if result.process_index != 0:  # a distributed launch: the main process reports for all
         return
     if json_out:
@@ -202,10 +206,11 @@ def runs(
       hub runs
       hub runs 20260101-120000-ab12cd --json
     """
+    from cli.context import hub_context
     from hub.train.api import list_runs, read_run
 
     if run_id:
-        detail = read_run(run_id)
+        detail = read_run(run_id, ctx=hub_context())
         if json_out:
             print_json(detail)
             return
@@ -218,7 +223,7 @@ def runs(
         for p in detail.samples[-1:]:
             message(f"samples: {p}")
         return
-    infos = list_runs()
+    infos = list_runs(ctx=hub_context())
     if json_out:
         print_json(infos)
         return

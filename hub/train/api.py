@@ -10,12 +10,15 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from hub.context import Context
+from hub.models import Progress
+from hub.paths import Paths
 from hub.settings import Settings, load_settings
-from hub.train.loop import StopFlag, TrainProgress
+from hub.train.loop import OnStep, StopFlag
 from hub.train.options import resolve_options
 from hub.train.results import RunDetail, RunInfo, TrainResult
 from hub.train.runs import list_run_infos, read_run_detail
@@ -23,14 +26,18 @@ from hub.train.runs import list_run_infos, read_run_detail
 __all__ = ["list_runs", "read_run", "train"]
 
 
-def list_runs(settings: Settings | None = None) -> list[RunInfo]:
+def _paths(settings: Settings | None, ctx: Context | None) -> Paths:
+    return ctx.paths if ctx is not None else (settings or load_settings()).paths
+
+
+def list_runs(settings: Settings | None = None, *, ctx: Context | None = None) -> list[RunInfo]:
     """Every run under ``<home>/runs``, newest first (a run whose process died shows as failed)."""
-    return list_run_infos((settings or load_settings()).paths)
+    return list_run_infos(_paths(settings, ctx))
 
 
-def read_run(run_id: str, settings: Settings | None = None) -> RunDetail:
+def read_run(run_id: str, settings: Settings | None = None, *, ctx: Context | None = None) -> RunDetail:
     """One run: its ``run.json``, every logged step, its sample grids, loss curve and checkpoints."""
-    return read_run_detail((settings or load_settings()).paths, run_id)
+    return read_run_detail(_paths(settings, ctx), run_id)
 
 
 def train(
@@ -87,21 +94,29 @@ def train(
     preset: str | None = None,
     run_id: str | None = None,
     settings: Settings | None = None,
-    progress: TrainProgress | None = None,
+    ctx: Context | None = None,
+    progress: Progress | None = None,
+    on_step: OnStep | None = None,
 ) -> TrainResult:
     """Train a LoRA on ``images`` (a folder, a .zip, or kohya's ``<repeats>_<tokens>`` layout) binding ``token``
     to ``class_word``, write it as a kohya file with full metadata and register it. Options left ``None`` come from
-    ``preset`` then the defaults (:class:`hub.train.options.TrainOptions`). ``progress(step, total, loss)`` is
-    called after every step; raising KeyboardInterrupt from it stops the run like Ctrl-C."""
-    given = {k: v for k, v in locals().items() if k not in ("run_id", "settings", "progress")}
+    ``preset`` then the defaults (:class:`hub.train.options.TrainOptions`). ``progress(done, total)`` and
+    ``on_step(row)`` (step, loss, lr, seconds) are called after every step; raising KeyboardInterrupt from either
+    stops the run like Ctrl-C. ``ctx`` (or ``settings``) says which home to use."""
+    given = {k: v for k, v in locals().items() if k not in ("run_id", "settings", "ctx", "progress", "on_step")}
     given["images"] = str(images)
     o = resolve_options(given)
-    settings = settings or load_settings()
     from hub.train.session import TrainSession
 
-    session = TrainSession(o, settings, run_id=run_id)
-    with _ctrl_c(session.stop):
-        return session.run(progress)
+    with _context(settings, ctx) as c:
+        session = TrainSession(o, c, run_id=run_id)
+        with _ctrl_c(session.stop):
+            return session.run(progress, on_step)
+
+
+def _context(settings: Settings | None, ctx: Context | None) -> AbstractContextManager[Context]:
+    """``ctx`` as given (its owner closes it), else a context on ``settings`` (or the environment's)."""
+    return nullcontext(ctx) if ctx is not None else Context(settings or load_settings())
 
 
 @contextmanager

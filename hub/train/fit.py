@@ -12,10 +12,11 @@ from typing import Any
 
 from hub.bases.api import BaseInfo
 from hub.errors import DependencyError, UsageError
+from hub.models import Progress
 from hub.paths import Paths
 from hub.train.batches import BatchPlan
 from hub.train.dataset import Dataset, Item, check_sizes
-from hub.train.loop import Session, StopFlag, TrainProgress, sample, train_steps
+from hub.train.loop import OnStep, Session, StopFlag, sample, train_steps
 from hub.train.model import add_lora, encode_prompts, load_components, load_lora_state, to_lora_set
 from hub.train.options import TrainOptions
 from hub.train.prepare import embed_captions, prepare_pictures
@@ -85,7 +86,8 @@ def fit(
     run: RunFolder | None,
     paths: Paths,
     stop: StopFlag,
-    progress: TrainProgress | None,
+    progress: Progress | None,
+    on_step: OnStep | None,
     resume: dict[str, Any] | None,
 ) -> FitOutcome:
     import torch
@@ -162,6 +164,7 @@ def fit(
         run=run,
         stop=stop,
         progress=progress,
+        on_step=on_step,
     )
     start = 0
     if resume is not None:

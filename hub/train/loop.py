@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import HubError
+from hub.models import Progress
 from hub.train.batches import BatchPlan, class_indices, generator, step_seed
 from hub.train.checkpoints import save_checkpoint
 from hub.train.model import Components, PromptEmbeds, encode_prompts, lora_state, sdxl_time_ids, set_lora_enabled
@@ -23,7 +24,7 @@ from hub.train.prepare import Pictures, latents_for
 from hub.train.results import LogRow
 from hub.train.runs import RunFolder
 
-TrainProgress = Callable[[int, int, float], None]  # (step done, total steps, loss of that step)
+OnStep = Callable[[LogRow], None]  # every logged step (step, loss, lr, seconds), after it is written
 
 
 class TrainingDiverged(HubError):
@@ -62,7 +63,8 @@ class Session:
     plan: BatchPlan
     run: RunFolder | None  # the main process's
     stop: StopFlag
-    progress: TrainProgress | None = None
+    progress: Progress | None = None
+    on_step: OnStep | None = None
     rows: list[LogRow] = field(default_factory=list)
     samples: list[Path] = field(default_factory=list)
     last_checkpoint: Path | None = None
@@ -226,8 +228,11 @@ def train_steps(s: Session, start: int) -> None:
             s.run.append_log(row)
         stop = bool(gathered[:, 1].max())
         try:
-            if s.progress is not None and acc.is_main_process:
-                s.progress(done, o.steps, mean_loss)
+            if acc.is_main_process:
+                if s.progress is not None:
+                    s.progress(done, o.steps)
+                if s.on_step is not None:
+                    s.on_step(row)
         except KeyboardInterrupt:
             stop = True
         if stop:

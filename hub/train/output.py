@@ -53,6 +53,17 @@ def recipe_argv(o: TrainOptions, images: str) -> list[str]:
     return argv
 
 
+def train_recipe(o: TrainOptions, argv: list[str]) -> dict[str, Any]:
+    """What the registry keeps as the recipe, in the shape compositions use (operation, inputs, params, command)."""
+    inputs = [
+        {"ref": argv[argv.index("--images") + 1], "weight": 1.0, "role": "images"},
+        {"ref": o.base, "weight": 1.0, "role": "base"},
+    ]
+    params = {k: v for k, v in o.hyperparameters().items() if k != "base"}
+    command = shlex.join(["hub", *argv])
+    return {"operation": "train", "inputs": inputs, "params": params, "command": command, "argv": ["hub", *argv]}
+
+
 def base_hash(base: BaseInfo) -> str:
     """sha256 of the base's weights file (the UNet's for a diffusers folder): what kohya's ss_new_sd_model_hash is."""
     target = base.path
@@ -158,14 +169,13 @@ def register_adapter(
     lineage: ParentLink,
     argv: list[str],
     previews: list[Path],
-    settings: Any,
+    ctx: Any,
 ) -> Adapter:
     """Write the kohya file beside its previews (``<stem>.png``, ``<stem>.preview.png``) in a temp folder and add
     it to the registry in one transaction; nothing is half-registered if anything fails before."""
     from hub.formats.write import save_lora_set
-    from hub.library import add_one  # the one import of the registry's verbs in hub.train
+    from hub.registry.api import add_one  # the one import of the registry's verbs in hub.train
 
-    command = shlex.join(["hub", *argv])
     with tempfile.TemporaryDirectory(prefix="hub-train-") as tmp:
         path = save_lora_set(lora_set, Path(tmp) / f"{name}.safetensors", fmt="kohya", title=name, metadata=metadata)
         for preview, suffix in zip(previews, (".png", ".preview.png"), strict=False):
@@ -178,8 +188,8 @@ def register_adapter(
             tags=["trained", o.class_word],
             base_label=o.base,
             lineage=[lineage],
-            recipe={"command": command, "argv": ["hub", *argv]},
-            settings=settings,
+            recipe=train_recipe(o, argv),
+            ctx=ctx,
         )
 
 

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from hub.models import Adapter
+from hub.models import Adapter, Frozen
 
 RunStatus = Literal["running", "done", "failed", "interrupted"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class LogRow(_Frozen):
+class LogRow(Frozen):
     """One optimizer step of ``log.jsonl``."""
 
     step: int
@@ -24,7 +20,7 @@ class LogRow(_Frozen):
     seconds: float  # since the run (or its resumed part) started
 
 
-class TrainResult(_Frozen):
+class TrainResult(Frozen):
     adapter: Adapter
     path: str  # the registered file (store blob)
     run_id: str
@@ -46,7 +42,7 @@ class TrainResult(_Frozen):
     world_size: int = 1
 
 
-class RunInfo(_Frozen):
+class RunInfo(Frozen):
     """``run.json``: what the web UI lists."""
 
     run_id: str
@@ -67,7 +63,7 @@ class RunInfo(_Frozen):
     run_dir: str = ""
 
 
-class RunDetail(_Frozen):
+class RunDetail(Frozen):
     info: RunInfo
     log: list[LogRow] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list)

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hub.context import Context
 from hub.errors import HubError, UsageError
-from hub.models import ParentLink
-from hub.settings import Settings
+from hub.models import ParentLink, Progress
 from hub.train.checkpoints import find_resume, load_checkpoint
 from hub.train.dataset import Dataset, check_sizes, collect, unpack_zip
-from hub.train.loop import StopFlag, TrainingInterrupted, TrainProgress
+from hub.train.loop import OnStep, StopFlag, TrainingInterrupted
 from hub.train.options import TrainOptions, check_device
 from hub.train.results import TrainResult
 from hub.train.runs import RunFolder, check_run_id, new_run_id, now_iso, runs_root
@@ -43,10 +43,10 @@ def _broadcast(accelerator: Any, value: Any) -> Any:
 
 
 class TrainSession:
-    def __init__(self, o: TrainOptions, settings: Settings, *, run_id: str | None) -> None:
+    def __init__(self, o: TrainOptions, ctx: Context, *, run_id: str | None) -> None:
         self.o = o
-        self.settings = settings
-        self.paths = settings.paths
+        self.ctx = ctx
+        self.paths = ctx.paths
         self.stop = StopFlag()
         self.accelerator = _accelerator(o)
         self.main = self.accelerator.is_main_process
@@ -118,10 +118,10 @@ class TrainSession:
         ds.reg = check_sizes(ds.reg, o.resolution)
         return ds
 
-    def run(self, progress: TrainProgress | None) -> TrainResult:
+    def run(self, progress: Progress | None, on_step: OnStep | None) -> TrainResult:
         self._start()
         try:
-            return self._train(progress)
+            return self._train(progress, on_step)
         except TrainingInterrupted as e:
             self._finish("interrupted", e)
             raise
@@ -147,7 +147,7 @@ class TrainSession:
         rows = self.folder.log_rows()
         return loss_curve([r.step for r in rows], [r.loss for r in rows], self.folder.loss_png) if rows else None
 
-    def _train(self, progress: TrainProgress | None) -> TrainResult:
+    def _train(self, progress: Progress | None, on_step: OnStep | None) -> TrainResult:
         from hub.bases.api import describe_base, load_pipeline
         from hub.train.fit import fit
         from hub.train.output import recipe_argv, register_adapter, training_metadata, write_card
@@ -173,6 +173,7 @@ class TrainSession:
             paths=self.paths,
             stop=self.stop,
             progress=progress,
+            on_step=on_step,
             resume=self.resume_state,
         )
         argv = recipe_argv(o, o.images)
@@ -213,7 +214,7 @@ class TrainSession:
                 lineage=link,
                 argv=argv,
                 previews=previews,
-                settings=self.settings,
+                ctx=self.ctx,
             )
             write_card(self.folder.card, adapter, o=o, base=base, samples=outcome.samples)
             self.folder.update(

@@ -95,3 +95,20 @@ def build_tiny_blip(folder: Path) -> Path:
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def registered(settings) -> list:
+    """The registry's rows in ``settings``' home."""
+    from hub.context import Context
+    from hub.registry.api import ls
+
+    with Context(settings) as ctx:
+        return ls(ctx=ctx)
+
+
+def registry_entry(ref: str, settings):
+    from hub.context import Context
+    from hub.registry.api import resolve
+
+    with Context(settings) as ctx:
+        return resolve(ref, ctx=ctx)

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from safetensors import safe_open
 
-from hub.library import ls
-from tests.train.conftest import run_hub
+from tests.train.conftest import registered, run_hub
 
 
 def _free_port() -> int:
@@ -33,7 +32,7 @@ def test_two_cpu_processes_train_one_registered_adapter(home: Path, pictures: Pa
     assert info["status"] == "done" and info["world_size"] == 2
     rows = (home / "runs" / "two" / "log.jsonl").read_text().splitlines()
     assert [json.loads(r)["step"] for r in rows] == [1, 2, 3]
-    (adapter,) = ls(settings=settings)
+    (adapter,) = registered(settings)
     with safe_open(adapter.path, "pt") as f:
         meta = f.metadata()
     assert meta["ss_total_batch_size"] == "2" and meta["ss_steps"] == "3"

@@ -11,9 +11,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from hub.library import resolve
 from hub.train.api import list_runs, read_run
-from tests.train.conftest import run_hub
+from tests.train.conftest import registry_entry, run_hub
 
 
 def _render(pipe) -> torch.Tensor:
@@ -32,7 +31,7 @@ def test_hub_train_process_registers_a_loadable_lora(home: Path, pictures: Path,
     assert result["skipped"] == 1  # notes.md
 
     # The registry entry: trigger, lineage with hyperparameters and the dataset hash, recipe, previews.
-    detail = resolve(result["adapter"]["name"], settings=settings)
+    detail = registry_entry(result["adapter"]["name"], settings)
     assert detail.format == "kohya" and detail.rank == 4 and "sks" in detail.triggers
     assert detail.base_label == "tiny" and "trained" in detail.tags
     (link,) = detail.parents

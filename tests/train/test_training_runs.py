@@ -12,10 +12,9 @@ import torch
 from safetensors.torch import load_file
 
 from hub.errors import BadFileError, NotFoundError, UsageError
-from hub.library import ls
 from hub.train.api import read_run, train
 from hub.train.loop import TrainingDiverged, TrainingInterrupted
-from tests.train.conftest import draw_pictures, run_hub
+from tests.train.conftest import draw_pictures, registered, run_hub
 
 FAST = {"token": "sks", "class_word": "dog", "preset": "cpu-tiny", "sample_steps": 1}
 
@@ -39,7 +38,7 @@ def test_ctrl_c_then_resume_follows_the_uninterrupted_trajectory(home: Path, pic
     options = {**FAST, "steps": 6, "flip": True, "dropout": 0.1, "settings": settings}
     full = train(pictures, **options, run_id="full")
 
-    def ctrl_c_at_3(step: int, total: int, loss: float) -> None:
+    def ctrl_c_at_3(step: int, total: int) -> None:
         if step == 3:
             raise KeyboardInterrupt
 
@@ -47,7 +46,7 @@ def test_ctrl_c_then_resume_follows_the_uninterrupted_trajectory(home: Path, pic
         train(pictures, **options, run_id="cut", progress=ctrl_c_at_3)
     cut = read_run("cut", settings=settings)
     assert cut.info.status == "interrupted" and [Path(p).name for p in cut.checkpoints] == ["step-000003.pt"]
-    assert ls(settings=settings)[0].name == "sks-dog" and len(ls(settings=settings)) == 1  # only the full run's
+    assert registered(settings)[0].name == "sks-dog" and len(registered(settings)) == 1  # only the full run's
 
     resumed = train(pictures, **options, resume="latest")
     assert resumed.run_id == "cut"
@@ -64,7 +63,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     run = read_run("nan", settings=settings)
     assert run.info.status == "failed" and "loss became" in run.info.error
     assert run.checkpoints and Path(run.checkpoints[-1]).name in str(caught.value)
-    assert ls(settings=settings) == []
+    assert registered(settings) == []
 
 
 @pytest.mark.parametrize(
@@ -98,7 +97,7 @@ def test_bad_input_is_one_clear_error_and_registers_nothing(case: str, home, tmp
     with pytest.raises(expected) as caught:
         train(folder, **kwargs)
     assert "\n" not in str(caught.value)
-    assert ls(settings=settings) == []
+    assert registered(settings) == []
 
 
 def test_bad_data_through_the_cli_is_one_error_line(home: Path, tmp_path: Path) -> None:
