@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from hub.errors import NotFoundError
+from hub.errors import NotFoundError, RemoteError
 from hub.paths import Paths
 
 if TYPE_CHECKING:

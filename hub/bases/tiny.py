@@ -181,7 +181,7 @@ def build_tiny_pipeline(
     if kind not in ("sd1", "sdxl"):
         raise ValueError(f"unknown tiny pipeline kind {kind!r}; expected 'sd1' or 'sdxl'")
     with _quiet_transformers():
-        return _build(Path(out_dir), kind, seed)
+        return _build(Path(out_dir), kind, seed, text_layers)
 
 
 @contextlib.contextmanager
@@ -201,7 +201,7 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _build(out_dir: Path, kind: TinyKind, seed: int) -> Path:
+def _build(out_dir: Path, kind: TinyKind, seed: int, text_layers: int = TEXT_LAYERS) -> Path:
     import torch
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
