@@ -1,4 +1,5 @@
-"""The README's main job on the embedded default: generate sample adapters, import them, list them.
+"""The README's main job on the embedded default: write sample adapters and import them, train a LoRA on
+pictures it draws, mix the trained LoRA with a sample, list the registry.
 
 Everything is made locally (``--base tiny`` is a tiny Stable Diffusion pipeline built from configs),
 so the demo runs offline on a fresh machine.
@@ -11,15 +12,26 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.context import Context, using
 from hub.errors import UsageError
 from hub.models import Adapter, DemoResult, Progress
 from hub.paths import Paths
 
+if TYPE_CHECKING:
+    from hub.train.results import TrainResult
 
-def run_demo(*, base: str = "tiny", ctx: Context | None = None, progress: Progress | None = None) -> DemoResult:
-    """Build the tiny base, write a folder of sample adapters with sidecars, import it, list the registry."""
+
+def run_demo(
+    *,
+    base: str = "tiny",
+    ctx: Context | None = None,
+    progress: Progress | None = None,
+    train_progress: Progress | None = None,
+) -> DemoResult:
+    """Build the tiny base, write a folder of sample adapters with sidecars and import it, train a LoRA on drawn
+    pictures (``preset=cpu-tiny``), mix it with a sample by SVD, list the registry."""
     from hub.bases.tiny import tiny_pipeline_dir
     from hub.registry import api as registry
     from hub.testing import write_sample_library
@@ -39,13 +51,19 @@ def run_demo(*, base: str = "tiny", ctx: Context | None = None, progress: Progre
             if not samples.is_dir() or not any(samples.rglob("*.safetensors")):
                 write_sample_library(samples, base=base_dir)
             report = registry.import_dir(samples, progress=progress, ctx=c)
-            mixed, command = _mix_two(c)
+            trained = _train(c, train_progress)
+            mixed, command = _mix_two(c, trained.adapter.name)
             return DemoResult(
                 home=str(c.paths.home),
                 base=base,
                 base_dir=str(base_dir),
                 samples_dir=str(samples),
                 report=report,
+                trained=trained.adapter,
+                train_command=trained.command,
+                train_seconds=trained.seconds,
+                train_loss=(trained.first_loss, trained.final_loss),
+                run_dir=trained.run_dir,
                 mixed=mixed,
                 mix_command=command,
                 adapters=registry.ls(ctx=c),
@@ -82,19 +100,47 @@ def _quiet_libraries() -> Iterator[None]:
                 os.environ.pop(k, None)
 
 
-def _mix_two(ctx: Context) -> tuple[Adapter | None, str | None]:
-    """Merge the first two plain kohya LoRAs of the tiny base into a rank-8 one: composition with lineage."""
+def _train(ctx: Context, progress: Progress | None) -> TrainResult:
+    """A LoRA binding ``sks`` to the "ball" the drawn pictures show, on the tiny base (seconds on a CPU)."""
+    from hub.train.api import train
+
+    pictures = _draw_training_pictures(ctx.paths.home / "demo-pictures")
+    return train(pictures, token="sks", class_word="ball", base="tiny", name="demo-sks-ball", preset="cpu-tiny",
+                 seed=0, sample_prompts=["a photo of sks ball"], run_id="demo-train", ctx=ctx,
+                 progress=progress)  # fmt: skip
+
+
+def _draw_training_pictures(folder: Path, count: int = 6) -> Path:
+    """A red ball on varied backgrounds, in varied places and sizes: the subject the demo LoRA learns."""
+    from PIL import Image, ImageDraw
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        path = folder / f"ball-{i}.png"
+        if path.is_file():
+            continue
+        background = ((37 * i) % 200 + 30, (91 * i) % 200 + 30, (53 * i) % 200 + 30)
+        picture = Image.new("RGB", (96, 96), background)
+        r = 18 + 3 * (i % 4)
+        x, y = 30 + 7 * i % 36, 28 + 11 * i % 40
+        ImageDraw.Draw(picture).ellipse((x - r, y - r, x + r, y + r), fill=(220, 30, 30), outline=(90, 0, 0))
+        picture.save(path)
+    return folder
+
+
+def _mix_two(ctx: Context, trained: str) -> tuple[Adapter | None, str | None]:
+    """Merge the trained LoRA with a plain kohya sample of the tiny base into a rank-8 one: lineage recorded."""
     from hub.compose.api import mix
     from hub.registry import api as registry
 
-    loras = [
+    samples = [
         a for a in registry.ls(format="kohya", ctx=ctx)
-        if a.usable and a.arch == "unknown" and not a.source.startswith("mixed:")
+        if a.usable and a.arch == "unknown" and not a.source.startswith(("mixed:", "trained:"))
     ]  # fmt: skip
-    if len(loras) < 2:
+    if not samples:
         return None, None
     result = mix(
-        [(loras[0].name, 0.7), (loras[1].name, 0.5)], method="svd", rank=8, name="demo-mix", device="cpu", ctx=ctx
+        [(trained, 0.7), (samples[0].name, 0.5)], method="svd", rank=8, name="demo-mix", device="cpu", ctx=ctx
     )
     return result.adapter, result.command
 

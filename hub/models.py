@@ -198,13 +198,18 @@ class GalleryResult(Frozen):
 
 
 class DemoResult(Frozen):
-    """``hub demo``: the tiny base, its sample adapters imported, two of them mixed."""
+    """``hub demo``: the tiny base, its sample adapters imported, a LoRA trained, mixed with a sample."""
 
     home: str  # the demo's own registry home (``<home>/demo``), never the user's registry
     base: str
     base_dir: str
     samples_dir: str
     report: ImportReport
-    mixed: Adapter | None = None  # two samples merged by SVD, registered with lineage
+    trained: Adapter  # the LoRA trained on the demo's drawn pictures
+    train_command: str  # the recipe: `hub train ...` that retrains it
+    train_seconds: float
+    train_loss: tuple[float, float]  # (first step, last step)
+    run_dir: str  # the training run: loss curve, sample grids, log
+    mixed: Adapter | None = None  # the trained LoRA and a sample merged by SVD, registered with lineage
     mix_command: str | None = None
     adapters: list[Adapter]

@@ -13,7 +13,7 @@ HUB = Path(sys.executable).parent / "hub"
 QUIET_ALREADY = ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY")
 
 
-def test_demo_imports_samples_and_mixes_two_in_its_own_home(lorahub_home: Path) -> None:
+def test_demo_imports_samples_trains_and_mixes_in_its_own_home(lorahub_home: Path) -> None:
     result = hub.run_demo(base="tiny")
     assert Path(result.home) == lorahub_home / "demo"
     assert len(result.report.added) >= 8 and not result.report.rejected
@@ -21,8 +21,13 @@ def test_demo_imports_samples_and_mixes_two_in_its_own_home(lorahub_home: Path) 
     assert result.mixed is not None and result.mix_command and result.mix_command.startswith("hub mix ")
     names = {a.name for a in result.adapters}
     assert result.mixed.name == "demo-mix" and result.mixed.name in names
+    assert result.trained.name == "demo-sks-ball" and result.trained.name in names
+    assert result.train_command.startswith("hub train ") and "--token sks" in result.train_command
+    assert (Path(result.run_dir) / "loss.png").is_file()
     with Context(load_settings(home=Path(result.home))) as demo:
-        assert len(hub.show(result.mixed.name, ctx=demo).parents) == 2
+        parents = hub.show(result.mixed.name, ctx=demo).parents
+        assert len(parents) == 2 and result.trained.name in {p.parent_ref for p in parents}
+        assert "sks" in hub.show(result.trained.name, ctx=demo).triggers
     assert hub.ls() == []  # the user's own registry got nothing
     again = hub.run_demo(base="tiny")  # a rerun gives the same registry: no demo-mix-2
     assert sorted(a.name for a in again.adapters) == sorted(names)

@@ -18,7 +18,9 @@ def demo(
     base: Annotated[str, typer.Option(help="Base model; 'tiny' is the embedded offline one.")] = "tiny",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Generate sample adapters for the tiny base, import them into the registry, and list them.
+    """Import sample adapters for the tiny base, train a LoRA on drawn pictures, mix it with a sample, list them.
+
+    Everything happens in the demo's own registry (<home>/demo), rebuilt on every run: yours is untouched.
 
     Examples:
 
@@ -29,8 +31,8 @@ def demo(
     from hub.demo import run_demo
 
     message("building the tiny base and sample adapters (offline)…")
-    with progress_bar("importing") as update:
-        result = run_demo(base=base, progress=update, ctx=hub_context())
+    with progress_bar("importing, then training") as update:  # one bar: rich draws one live display at a time
+        result = run_demo(base=base, progress=update, train_progress=update, ctx=hub_context())
     if json_out:
         print_json(result)
         return
@@ -38,8 +40,12 @@ def demo(
     message(f"base: {result.base_dir}")
     message(f"samples: {result.samples_dir}")
     _report(result.report, json_out=False)
+    first, last = result.train_loss
+    message(f"trained [bold]{result.trained.name}[/] on drawn pictures in {result.train_seconds:.1f} s "
+            f"(loss {first:.4f} -> {last:.4f}); run folder with loss curve and samples: {result.run_dir}")  # fmt: skip
+    message(f"[dim]retrain: hub --home {result.home} {result.train_command.removeprefix('hub ')}[/]")
     if result.mixed:
-        message(f"mixed two samples into [bold]{result.mixed.name}[/] (rank {result.mixed.rank}, lineage recorded)")
+        message(f"mixed it with a sample into [bold]{result.mixed.name}[/] (rank {result.mixed.rank}, lineage kept)")
         message(f"[dim]rebuild: hub --home {result.home} {result.mix_command.removeprefix('hub ')}[/]")
     print_table(result.adapters)
     message(f"look at it again: hub --home {result.home} ls   (`hub demo` rebuilds it from scratch)")

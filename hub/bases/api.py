@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.bases.quiet import quiet_loading
 from hub.errors import NotFoundError, RemoteError
 from hub.paths import Paths
 
@@ -116,6 +117,15 @@ def load_pipeline(
     kwargs: dict[str, Any] = {"torch_dtype": dtype or torch.float32}
     if info.arch != "sdxl":
         kwargs.update(safety_checker=None, requires_safety_checker=False)
+    with quiet_loading():
+        pipe = _load(cls, info, kwargs, config)
+    if device:
+        pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _load(cls: Any, info: BaseInfo, kwargs: dict[str, Any], config: str | None) -> Any:
     if info.layout == "diffusers":
         pipe = cls.from_pretrained(str(info.path), **kwargs)
     else:
@@ -129,7 +139,4 @@ def load_pipeline(
                 hint="give its diffusers configs with --base-config FOLDER (any diffusers folder of the same "
                 "architecture) or go online once so diffusers caches them",
             ) from None
-    if device:
-        pipe.to(device)
-    pipe.set_progress_bar_config(disable=True)
     return pipe

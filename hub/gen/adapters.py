@@ -13,14 +13,13 @@ import contextlib
 import hashlib
 import os
 import shutil
-import warnings
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.bases.quiet import quiet_loading
 from hub.context import Context
 from hub.errors import AmbiguousError, IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
 from hub.gen.results import LoraUse
@@ -136,31 +135,6 @@ def store_preview(adapter_id: str, image: Path, ctx: Context) -> str:
             raise NotFoundError(f"no adapter with id '{adapter_id}'")
         reg.add_preview(adapter_id, str(target), f"hub gen: {image}")
     return str(target)
-
-
-@contextmanager
-def quiet_loading() -> Iterator[None]:
-    """diffusers/transformers print load reports and bars while adapters and pipelines load: hub never prints."""
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
-
-    levels = dlog.get_verbosity(), tlog.get_verbosity()
-    bars = dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled()
-    dlog.set_verbosity_error()
-    tlog.set_verbosity_error()
-    dlog.disable_progress_bar()
-    tlog.disable_progress_bar()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        dlog.set_verbosity(levels[0])
-        tlog.set_verbosity(levels[1])
-        if bars[0]:
-            dlog.enable_progress_bar()
-        if bars[1]:
-            tlog.enable_progress_bar()
 
 
 class LoadedAdapters:

@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hub.bases.quiet import quiet_loading
 from hub.context import Context
 from hub.errors import UsageError
-from hub.gen.adapters import LoadedAdapters, ResolvedLora, check_arch, quiet_loading, resolve_loras, store_preview
+from hub.gen.adapters import LoadedAdapters, ResolvedLora, check_arch, resolve_loras, store_preview
 from hub.gen.infotext import format_infotext
 from hub.gen.png import save_png
 from hub.gen.results import GeneratedImage, GenRequest, GenResult
