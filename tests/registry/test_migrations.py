@@ -11,6 +11,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_schema_file_is_the_packaged_one() -> None:
     assert schema.schema_text() == (REPO / "registry.db.sql").read_text()
+    # The wheel must carry the real file: the package holds it, the top level only links to it.
+    packaged = REPO / "hub" / "registry" / "registry.db.sql"
+    assert packaged.is_file() and not packaged.is_symlink()
+    assert (REPO / "registry.db.sql").resolve() == packaged.resolve()
     assert schema.head() >= 2
     assert [m.number for m in schema.migrations()] == list(range(1, schema.head() + 1))
 
