@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.context import hub_context
 from cli.output import human_size, message, print_json, progress_bar, short_path, short_source
-from hub.models import AdapterDetail, ImportReport
-from hub.registry import api
+
+if TYPE_CHECKING:  # result classes are built when a command runs, not when `hub --help` loads this module
+    from hub.models import AdapterDetail, ImportReport
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -40,6 +41,8 @@ def add(
       hub add dog.safetensors
       hub add ~/Downloads/*.safetensors --tag civitai
     """
+    from hub.registry import api
+
     with progress_bar("adding") as update:
         report = api.add(
             paths,
@@ -74,6 +77,8 @@ def import_(
       hub import ~/stable-diffusion-webui/models/Lora
       hub import ./loras --in-place --tag mine
     """
+    from hub.registry import api
+
     with progress_bar("importing") as update:
         report = api.import_dir(
             folder, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update, ctx=hub_context()
@@ -128,6 +133,8 @@ def ls(
       hub ls anime --arch sdxl --sort size
       hub ls --json | jq '.[].name'
     """
+    from hub.registry import api
+
     if json_out:
         text = api.ls_json(
             query,
@@ -203,6 +210,8 @@ def show(
       hub show my_style
       hub show 3A6F1C2B9D
     """
+    from hub.registry import api
+
     detail = api.show(ref, ctx=hub_context())
     if json_out:
         print_json(detail)
@@ -247,19 +256,19 @@ def _print_detail(d: AdapterDetail) -> None:
     out.print(facts)
     if d.hashes:
         out.print("\n[bold]hashes[/] [dim](as Civitai prints them)[/]")
-        for k, v in d.hashes.civitai().items():
-            out.print(f"  {k:<8} {v if v else '-'}")
+        for algo, value in d.hashes.civitai().items():
+            out.print(f"  {algo:<8} {value if value else '-'}")
     if d.evidence:
         out.print("\n[bold]how it was recognised[/]")
-        for e in d.evidence:
-            out.print(f"  {e}")
+        for reason in d.evidence:
+            out.print(f"  {reason}")
     if d.parents or d.children:
         out.print("\n[bold]lineage[/]")
-        for e in d.parents:
-            params = ", ".join(f"{k}={v}" for k, v in e.params.items())
-            out.print(f"  {e.operation:<15} {e.parent_ref}" + (f"  [dim]{params}[/]" if params else ""))
-        for e in d.children:
-            out.print(f"  [dim]parent of[/]      {e.child_id} ({e.operation})")
+        for edge in d.parents:
+            params = ", ".join(f"{k}={v}" for k, v in edge.params.items())
+            out.print(f"  {edge.operation:<15} {edge.parent_ref}" + (f"  [dim]{params}[/]" if params else ""))
+        for edge in d.children:
+            out.print(f"  [dim]parent of[/]      {edge.child_id} ({edge.operation})")
     if d.recipe and d.recipe.get("command"):
         out.print("\n[bold]rebuild with[/]")
         out.print(f"  {d.recipe['command']}")
@@ -298,6 +307,8 @@ def tag(
     \b
       hub tag my_style +anime +favourite -wip
     """
+    from hub.registry import api
+
     adapter = api.tag(ref, changes, ctx=hub_context())
     if json_out:
         print_json(adapter)
@@ -310,6 +321,8 @@ def rm(
     json_out: JsonOpt = False,
 ) -> None:
     """Remove an adapter from the registry and free its stored bytes (files registered in place stay on disk)."""
+    from hub.registry import api
+
     adapter = api.rm(ref, ctx=hub_context())
     if json_out:
         print_json(adapter)
@@ -322,6 +335,8 @@ def verify(
     json_out: JsonOpt = False,
 ) -> None:
     """Rehash stored files and report missing or changed ones (and hash --no-hash imports)."""
+    from hub.registry import api
+
     with progress_bar("verifying") as update:
         results = api.verify(ref, progress=update, ctx=hub_context())
     if json_out:
@@ -338,6 +353,8 @@ def verify(
 
 def dupes(json_out: JsonOpt = False) -> None:
     """Same content under several names or paths (same SHA256), or same tensors with a different header (AutoV3)."""
+    from hub.registry import api
+
     groups = api.dupes(ctx=hub_context())
     if json_out:
         print_json(groups)
@@ -357,6 +374,8 @@ def probe(
     json_out: JsonOpt = False,
 ) -> None:
     """Say what a file is (format, arch, rank, alpha) from its header alone."""
+    from hub.registry import api
+
     result = api.probe(path)
     if json_out:
         print_json(result)
@@ -391,6 +410,8 @@ def gallery(
       hub gallery --out loras.png
       hub gallery anime --arch sdxl --columns 8 -o anime.png
     """
+    from hub.registry import api
+
     result = api.gallery(out, query, arch=arch, kind=kind, tag=tag, columns=columns, thumb=thumb, ctx=hub_context())
     if json_out:
         print_json(result)
