@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test wheel-smoke lint bench clean
 
 $(BIN)/hub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ demo: install
 
 test: install
 	$(BIN)/ruff check hub cli tests benchmarks
+	$(BIN)/mypy  # hub/ and cli/, config in pyproject.toml; incremental through .mypy_cache
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Build the wheel, install it (not editable) into a fresh venv, run `hub` from there (.ci/run calls it).
+wheel-smoke:
+	PYTHON=$(PYTHON) .ci/wheel_smoke.sh
 
 lint: install
 	$(BIN)/ruff check hub cli tests benchmarks
@@ -32,4 +37,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_registry.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from hub.paths import Paths
 from hub.settings import load_settings
@@ -92,7 +92,7 @@ def _text_config(*, projection_dim: int | None = None, hidden_act: str = "quick_
     from transformers import CLIPTextConfig
 
     vocab, _ = tokenizer_files()
-    kwargs = {"projection_dim": projection_dim} if projection_dim else {}
+    kwargs: dict[str, Any] = {"projection_dim": projection_dim} if projection_dim else {}
     return CLIPTextConfig(
         hidden_size=TEXT_HIDDEN,
         intermediate_size=4 * TEXT_HIDDEN,

@@ -10,7 +10,7 @@ are covered too, as ``tiny-sd1`` and ``tiny-sdxl``.
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 ShapeArch = Literal["sd1", "sd2", "sdxl", "tiny-sd1", "tiny-sdxl"]
 ARCHES: tuple[str, ...] = ("sd1", "sd2", "sdxl", "tiny-sd1", "tiny-sdxl")
@@ -100,7 +100,7 @@ def _meta_components(arch: str) -> dict[str, Any]:
 
     with torch.device("meta"):
         if arch.startswith("tiny-"):
-            kind = arch.removeprefix("tiny-")
+            kind = cast(tiny_pipeline.TinyKind, arch.removeprefix("tiny-"))  # ARCHES holds tiny-sd1, tiny-sdxl
             components = {
                 "unet": tiny_pipeline._unet(kind),
                 "text_encoder": CLIPTextModel(tiny_pipeline._text_config()),
