@@ -24,14 +24,20 @@ BIN=$WORK/venv/bin
 "$BIN/python" -m pip install --quiet --upgrade pip
 "$BIN/python" -m pip wheel --quiet --no-deps -w "$WORK/dist" "$WORK/src"
 WHEEL=$(ls "$WORK"/dist/sd_lora_hub-*.whl)
-for member in hub/registry/registry.db.sql hub/formats/data/known_modules.json.gz hub/compose/__init__.py; do
+for member in hub/registry/registry.db.sql hub/formats/data/module_tables.json.gz hub/compose/__init__.py; do
     "$BIN/python" -c "import sys, zipfile; sys.exit('$member' not in zipfile.ZipFile('$WHEEL').namelist())" \
         || fail "the wheel lacks $member"
 done
 
 step "install torch (CPU) then the wheel, not editable"
-# The CPU wheel of torch first, as the Makefile does: a plain `torch` requirement would pull a CUDA build.
-"$BIN/python" -m pip install --quiet torch==2.13.0
+# torch first, as the Makefile does (`make wheel-smoke` passes its TORCH_SPEC / TORCH_INDEX_URL): PyPI's plain
+# `torch` is the multi-GB CUDA build; the CPU index is used when it is reachable.
+index=${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}
+if [[ -n $index ]] && ! "$BIN/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)" \
+    "$index/" >/dev/null 2>&1; then
+    index=""
+fi
+"$BIN/python" -m pip install --quiet "${TORCH_SPEC:-torch==2.13.0}" ${index:+--extra-index-url "$index"}
 "$BIN/python" -m pip install --quiet "$WHEEL"
 
 cd "$WORK"  # nothing of the checkout on the path: the installed package is the one that runs

@@ -13,11 +13,13 @@ from safetensors.torch import load_file, save_file
 from hub.compose import ops
 from hub.compose.extract import extract
 from hub.compose.fuse import fuse
-from hub.compose.ldm_layout import UnetLayout
+from hub.compose.ldm_layout import unet_key_to_ldm
 from hub.compose.model_files import write_safetensors_streaming
 from hub.errors import IncompatibleError
-from hub.formats.kohya_names import canonical_text_encoder_key
 from hub.formats.lora_set import LoraModule, LoraSet
+from hub.formats.module_tables import canonical_text_encoder_key
+from hub.formats.unet_layout import UnetLayout
+from hub.paths import Paths
 from hub.testing import lora_targets, tiny_pipeline_dir
 
 UNET_W = "unet/diffusion_pytorch_model.safetensors"
@@ -26,10 +28,8 @@ TE_W = "text_encoder/model.safetensors"
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    import os
-
-    os.environ["LORAHUB_HOME"] = str(tmp_path_factory.mktemp("home"))
-    return tiny_pipeline_dir("sd1")
+    """Built once for the module in a home of its own; LORAHUB_HOME stays each test's own."""
+    return tiny_pipeline_dir("sd1", paths=Paths(tmp_path_factory.mktemp("home")))
 
 
 def make_lora(seed: int, rank: int, *, text: bool, alpha: float) -> LoraSet:
@@ -102,7 +102,7 @@ def test_fuse_folder_equals_diffusers_fuse_lora(tiny, tmp_path, text):
 def to_ldm_checkpoint(tiny: Path, dest: Path) -> None:
     """The tiny pipeline in the original single-file layout (UNet via our map, CLIP under cond_stage_model)."""
     layout = UnetLayout.from_config(json.loads((tiny / "unet" / "config.json").read_text()))
-    sd = {layout.to_ldm(k): v for k, v in load_file(tiny / UNET_W).items()}
+    sd = {unet_key_to_ldm(layout, k): v for k, v in load_file(tiny / UNET_W).items()}
     assert None not in sd
     sd.update({f"cond_stage_model.transformer.{k}": v for k, v in load_file(tiny / TE_W).items()})
     sd.update(

@@ -3,7 +3,6 @@ turn into exactly the weights `hub fuse` writes, for a UNet-only and a UNet + te
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from cli.app import app
+from hub.paths import Paths
 from hub.testing import tiny_pipeline_dir, write_lora
 
 runner = CliRunner()
@@ -19,8 +19,8 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    os.environ["LORAHUB_HOME"] = str(tmp_path_factory.mktemp("tiny-home"))
-    return tiny_pipeline_dir("sd1")
+    """Built once for the module in a home of its own; LORAHUB_HOME stays each test's own."""
+    return tiny_pipeline_dir("sd1", paths=Paths(tmp_path_factory.mktemp("tiny-home")))
 
 
 def hub(*args: str) -> str:
@@ -48,7 +48,10 @@ def test_mix_output_fused_by_diffusers_equals_hub_fuse(tiny: Path, tmp_path: Pat
     b = write_lora(tmp_path / "b" / "b.safetensors", arch="tiny-sd1", style="diffusers", rank=2, alpha=4,
                    components=components, dtype="float32", seed=2)  # fmt: skip
     mixed = tmp_path / f"mixed-{fmt}.safetensors"
-    hub("mix", f"{a}:0.7", f"{b}:-0.4", "--method", "concat", "--format", fmt, "--out", str(mixed), "--name", "m")
+    # kohya output combines the inputs by name; diffusers output names modules by model path: from the base's files
+    base_flag = ["--base", str(tiny)] if fmt == "diffusers" else []
+    hub("mix", f"{a}:0.7", f"{b}:-0.4", "--method", "concat", "--format", fmt, "--out", str(mixed), "--name", "m",
+        *base_flag)  # fmt: skip
     hub("fuse", str(tiny), f"{a}:0.7", f"{b}:-0.4", "--out", str(tmp_path / "fused"))
 
     theirs = diffusers_fused(tiny, mixed)

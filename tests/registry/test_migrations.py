@@ -1,4 +1,8 @@
+import shutil
 import sqlite3
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -9,12 +13,29 @@ from hub.registry.db import Registry
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_schema_file_is_the_packaged_one() -> None:
-    assert schema.schema_text() == (REPO / "registry.db.sql").read_text()
-    # The wheel must carry the real file: the package holds it, the top level only links to it.
-    packaged = REPO / "hub" / "registry" / "registry.db.sql"
-    assert packaged.is_file() and not packaged.is_symlink()
-    assert (REPO / "registry.db.sql").resolve() == packaged.resolve()
+def test_schema_file_is_the_packaged_one(tmp_path: Path) -> None:
+    """hub/registry/registry.db.sql is the real file, the top-level one a link to it: what a wheel holds is what counts
+    (a package-data pattern that missed it once made every non-editable install fail to open a registry)."""
+    real = REPO / "hub" / "registry" / "registry.db.sql"
+    assert real.is_file() and not real.is_symlink()
+    assert (REPO / "registry.db.sql").resolve() == real.resolve()
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns(".*", "tests", "docs", "benchmarks", "build", "*.egg-info", "__pycache__")
+    shutil.copytree(REPO, src, symlinks=True, ignore=skip)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        cwd=src, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        packaged = z.read("hub/registry/registry.db.sql").decode()
+        # the other data file the library reads beside its modules
+        assert (
+            z.read("hub/formats/data/module_tables.json.gz")
+            == (REPO / "hub/formats/data/module_tables.json.gz").read_bytes()
+        )
+    assert packaged == (REPO / "registry.db.sql").read_text() == schema.schema_text()
     assert schema.head() >= 2
     assert [m.number for m in schema.migrations()] == list(range(1, schema.head() + 1))
 
