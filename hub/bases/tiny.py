@@ -215,6 +215,8 @@ def _build(out_dir: Path, kind: TinyKind, seed: int) -> Path:
     vae = _vae()
     torch.manual_seed(seed + 2)
     text_encoder = CLIPTextModel(_text_config())
+    # Any: diffusers' lazy-import module hides the pipelines' shared base (save_pretrained) from mypy.
+    pipe: Any
     if kind == "sd1":
         pipe = StableDiffusionPipeline(
             vae=vae,
