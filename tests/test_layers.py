@@ -9,10 +9,16 @@ import hub
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PACKAGES = ("registry", "compose", "sync", "formats", "bases")
+# every capability package, those that land later (train, web) included
+PACKAGES = tuple(
+    sorted(p.name for p in (ROOT / "hub").iterdir() if (p / "__init__.py").is_file() and p.name != "testing")
+)
+VERBS = ("registry", "compose", "sync", "gen", "train", "web")  # packages with verbs: siblings call their api
 FACADE = {f"hub.{name}" for name in hub._EXPORTS}  # `from hub import mix`: the facade sits above every package
 # formats/load.py still reads module shapes from hub.testing; the module-table work (branch `arch`) removes it.
 KNOWN_TESTING_USERS: set[str] = set()
+# Known breaches, to be moved behind the sibling's api (then removed from here).
+KNOWN_SIBLING_INSIDES = {("hub/gen/renderer.py", "hub.compose.fuse")}
 
 
 def _imports(path: Path) -> list[str]:
@@ -41,9 +47,9 @@ def test_packages_use_neither_the_facade_nor_hub_testing_nor_a_siblings_insides(
                 if str(path.relative_to(ROOT)) not in KNOWN_TESTING_USERS:
                     assert parts[:2] != ["hub", "testing"], where
                 sibling = parts[1] if parts[0] == "hub" and len(parts) > 2 else None
-                verbs = ("registry", "compose", "sync")
-                if package in verbs and sibling in verbs and sibling != package:
-                    # registry/compose/sync reach each other only through the sibling's verbs
+                known = (str(path.relative_to(ROOT)), ".".join(parts[:3])) in KNOWN_SIBLING_INSIDES
+                if package in VERBS and sibling in VERBS and sibling != package and not known:
+                    # verb packages reach each other only through the sibling's verbs
                     assert parts[2] in ("api", "results"), where
 
 
