@@ -29,7 +29,14 @@ def _normalize(name: str) -> str:
 
 def _declared() -> set[str]:
     names = set()
-    for requirement in PYPROJECT["project"]["dependencies"]:
+    # required ones, and the extras a user installs for an optional feature (`pip install sd-lora-hub[train]`)
+    extras = [
+        r
+        for name, reqs in PYPROJECT["project"].get("optional-dependencies", {}).items()
+        if name != "dev"
+        for r in reqs
+    ]
+    for requirement in [*PYPROJECT["project"]["dependencies"], *extras]:
         names.add(_normalize(re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]))
     return names
 
