@@ -20,7 +20,7 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 # (a plain .pth path entry; the default editable finder adds ~40 ms to every `hub` start), so that one warning goes.
 QUIET_EDITABLE := PYTHONWARNINGS="ignore:Compat editable installs"
 
-.PHONY: install demo test lint bench clean torch torch-plan
+.PHONY: install demo test wheel-smoke lint bench clean torch torch-plan
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,8 +56,13 @@ demo: install
 
 test: install
 	$(BIN)/ruff check hub cli tests benchmarks
+	$(BIN)/mypy  # hub/ and cli/, config in pyproject.toml; incremental through .mypy_cache
 	# -p randomly: a new test order each run (the seed is printed; rerun one with -p randomly --randomly-seed=N)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -p randomly
+
+# Build the wheel, install it (not editable) into a fresh venv, run `hub` from there (.ci/run calls it).
+wheel-smoke:
+	PYTHON=$(PYTHON) TORCH_SPEC='$(TORCH_SPEC)' TORCH_INDEX_URL='$(TORCH_INDEX_URL)' .ci/wheel_smoke.sh
 
 lint: install
 	$(BIN)/ruff check hub cli tests benchmarks
@@ -67,4 +72,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_registry.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache

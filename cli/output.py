@@ -11,19 +11,22 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import BaseModel
+if TYPE_CHECKING:  # pydantic is imported when something is printed, not when a command module loads
+    from pydantic import BaseModel
 
 
 def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any] | list[Any]) -> None:
+    from pydantic import BaseModel, TypeAdapter
+
     if isinstance(value, BaseModel):
         sys.stdout.write(value.model_dump_json(indent=2) + "\n")
         return
     if isinstance(value, list | tuple) and all(isinstance(v, BaseModel) for v in value):
-        from pydantic import TypeAdapter
-
-        adapter = TypeAdapter(list[type(value[0])]) if value else TypeAdapter(list[Any])  # type: ignore[misc]
+        # The list's item type is only known at run time; pydantic then serialises it as the model does.
+        item_type = type(value[0]) if value else Any
+        adapter: TypeAdapter[list[Any]] = TypeAdapter(cast(Any, list)[item_type])
         sys.stdout.write(adapter.dump_json(list(value), indent=2).decode() + "\n")
         return
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")

@@ -7,6 +7,7 @@ so the demo runs offline on a fresh machine.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ def run_demo(
         # The demo's own registry, inside the user's home: it never adds rows to the user's registry, and it
         # starts empty on every run so that a rerun gives the same result (no demo-mix-2). The tiny base and
         # the samples are kept (cache/, demo-samples/): a rerun does not rebuild them.
-        demo = Context(user.settings.model_copy(update={"home": demo_home(user)}))
+        demo = Context(dataclasses.replace(user.settings, home=demo_home(user)))
         with demo as c:
             _reset_registry(c.paths)
             c.paths.ensure()

@@ -23,9 +23,12 @@ Progress = Callable[[int, int], None]
 
 
 class Frozen(BaseModel):
-    """The base of every public result: immutable, so a result handed out is the result recorded."""
+    """The base of every public result: immutable, so a result handed out is the result recorded.
 
-    model_config = ConfigDict(frozen=True)
+    ``defer_build``: a class's validator is built on its first use, not at import, so a command pays only for the
+    results it makes (`hub ls --json` makes none: SQLite writes the JSON)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class ProbeResult(Frozen):

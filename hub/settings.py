@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict
 
 from hub.paths import Paths, default_home
 
@@ -14,14 +13,19 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class Settings:
+    """Read by every command before anything else: a dataclass, so it builds no pydantic validator (and never
+    loads pydantic's plugins) on the path of `hub ls --json`."""
 
     home: Path
     home_from: str = "the default home"  # where `home` came from, for error messages: --home, LORAHUB_HOME
     debug: bool = False
     # "auto" uses CUDA when torch sees a GPU; compute-heavy operations take this as their default.
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home))  # a str from the environment or a caller
 
     @property
     def paths(self) -> Paths:
@@ -40,4 +44,4 @@ def load_settings(**overrides: object) -> Settings:
     if overrides.get("home") is not None:
         values["home_from"] = "--home"
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)  # type: ignore[arg-type]  # keyword arguments of Settings; a wrong one raises

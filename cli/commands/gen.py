@@ -80,8 +80,9 @@ def _size(text: str | None) -> tuple[int | None, int | None]:
 
 
 @contextmanager
-def _bars(label: str, per_image: bool) -> Iterator[Callable[[int, int], None]]:
-    """One bar per image (``per_image``), or one for the whole run; fed hub's (done, total) step counts."""
+def _bars(label: str, per_image: bool) -> Iterator[Callable[[int, int, int], None]]:
+    """One bar per image (``per_image``), or one for the whole run: ``update(done, total, n_images)``, fed hub's
+    (done, total) step counts."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -101,7 +102,7 @@ def _bars(label: str, per_image: bool) -> Iterator[Callable[[int, int], None]]:
         bar.update(task, completed=done - index * per)
 
     with bar:
-        yield update  # type: ignore[misc]
+        yield update
 
 
 def gen(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.context import hub_context
 from cli.output import console, human_size, message, print_json, progress_bar, short_path, short_source
 from cli.parsing import DASH_ARGUMENTS, looks_like_option
-from hub.models import Adapter, AdapterDetail, ImportReport
-from hub.registry import api
+
+if TYPE_CHECKING:  # result classes are built when a command runs, not when `hub --help` loads this module
+    from hub.models import Adapter, AdapterDetail, ImportReport
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -42,6 +43,8 @@ def add(
       hub add dog.safetensors
       hub add ~/Downloads/*.safetensors --tag civitai
     """
+    from hub.registry import api
+
     with progress_bar("adding") as update:
         report = api.add(
             paths,
@@ -76,6 +79,8 @@ def import_(
       hub import ~/stable-diffusion-webui/models/Lora
       hub import ./loras --in-place --tag mine
     """
+    from hub.registry import api
+
     with progress_bar("importing") as update:
         report = api.import_dir(
             folder, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update, ctx=hub_context()
@@ -139,6 +144,8 @@ def ls(
       hub ls anime --arch sdxl --sort size
       hub ls --json | jq '.[].name'
     """
+    from hub.registry import api
+
     if json_out:
         text = api.ls_json(
             query,
@@ -220,6 +227,8 @@ def show(
       hub show my_style
       hub show 3A6F1C2B9D
     """
+    from hub.registry import api
+
     detail = api.show(ref, ctx=hub_context())
     if json_out:
         print_json(detail)
@@ -262,19 +271,19 @@ def _print_detail(d: AdapterDetail) -> None:
     out.print(facts)
     if d.hashes:
         out.print("\n[bold]hashes[/] [dim](as Civitai prints them)[/]")
-        for k, v in d.hashes.civitai().items():
-            out.print(f"  {k:<8} {v if v else '-'}")
+        for algo, value in d.hashes.civitai().items():
+            out.print(f"  {algo:<8} {value if value else '-'}")
     if d.evidence:
         out.print("\n[bold]how it was recognised[/]")
-        for e in d.evidence:
-            out.print(f"  {e}")
+        for reason in d.evidence:
+            out.print(f"  {reason}")
     if d.parents or d.children:
         out.print("\n[bold]lineage[/]")
-        for e in d.parents:
-            params = ", ".join(f"{k}={v}" for k, v in e.params.items())
-            out.print(f"  {e.operation:<15} {e.parent_ref}" + (f"  [dim]{params}[/]" if params else ""))
-        for e in d.children:
-            out.print(f"  [dim]parent of[/]      {e.child_id} ({e.operation})")
+        for edge in d.parents:
+            params = ", ".join(f"{k}={v}" for k, v in edge.params.items())
+            out.print(f"  {edge.operation:<15} {edge.parent_ref}" + (f"  [dim]{params}[/]" if params else ""))
+        for edge in d.children:
+            out.print(f"  [dim]parent of[/]      {edge.child_id} ({edge.operation})")
     if d.recipe and d.recipe.get("command"):
         out.print("\n[bold]rebuild with[/]")
         out.print(f"  {d.recipe['command']}")
@@ -314,6 +323,7 @@ def tag(
       hub tag my_style +anime +favourite -wip
     """
     from hub.errors import UsageError
+    from hub.registry import api
 
     for change in [ref, *changes]:
         if looks_like_option(change):
@@ -330,6 +340,8 @@ def rm(
     json_out: JsonOpt = False,
 ) -> None:
     """Remove an adapter from the registry and free its stored bytes (files registered in place stay on disk)."""
+    from hub.registry import api
+
     adapter = api.rm(ref, ctx=hub_context())
     if json_out:
         print_json(adapter)
@@ -350,6 +362,8 @@ def verify(
       hub verify
       hub verify --collect
     """
+    from hub.registry import api
+
     with progress_bar("verifying") as update:
         results = api.verify(ref, collect=collect, progress=update, ctx=hub_context())
     if json_out:
@@ -370,6 +384,8 @@ PROBLEMS = ("missing", "changed", "orphan")
 
 def dupes(json_out: JsonOpt = False) -> None:
     """Same content under several names or paths (same SHA256), or same tensors with a different header (AutoV3)."""
+    from hub.registry import api
+
     groups = api.dupes(ctx=hub_context())
     if json_out:
         print_json(groups)
@@ -389,6 +405,8 @@ def probe(
     json_out: JsonOpt = False,
 ) -> None:
     """Say what a file is (format, arch, rank, alpha) from its header alone."""
+    from hub.registry import api
+
     result = api.probe(path)
     if json_out:
         print_json(result)
@@ -423,6 +441,8 @@ def gallery(
       hub gallery --out loras.png
       hub gallery anime --arch sdxl --columns 8 -o anime.png
     """
+    from hub.registry import api
+
     result = api.gallery(out, query, arch=arch, kind=kind, tag=tag, columns=columns, thumb=thumb, ctx=hub_context())
     if json_out:
         print_json(result)

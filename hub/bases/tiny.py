@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from hub.paths import Paths
 from hub.settings import load_settings
@@ -94,7 +94,7 @@ def _text_config(*, projection_dim: int | None = None, hidden_act: str = "quick_
     from transformers import CLIPTextConfig
 
     vocab, _ = tokenizer_files()
-    kwargs = {"projection_dim": projection_dim} if projection_dim else {}
+    kwargs: dict[str, Any] = {"projection_dim": projection_dim} if projection_dim else {}
     return CLIPTextConfig(
         hidden_size=TEXT_HIDDEN,
         intermediate_size=4 * TEXT_HIDDEN,
@@ -218,6 +218,8 @@ def _build(out_dir: Path, kind: TinyKind, seed: int, text_layers: int = TEXT_LAY
     vae = _vae()
     torch.manual_seed(seed + 2)
     text_encoder = CLIPTextModel(_text_config(layers=text_layers))
+    # Any: diffusers' lazy-import module hides the pipelines' shared base (save_pretrained) from mypy.
+    pipe: Any
     if kind == "sd1":
         pipe = StableDiffusionPipeline(
             vae=vae,

@@ -147,10 +147,10 @@ def _split_kohya(key: str, prefix: str, component: str) -> tuple[str, str, str, 
         # diffusers names run through a naive kohya converter: lora_unet_unet_..._to_k_lora_down.weight
         base, _, role = module.rpartition("_lora_")
         return "broken", component, base, role
-    role = KOHYA_ROLES.get(suffix) or (suffix if suffix in LYCORIS_ROLES else None)
-    if role is None:
+    tensor_role = KOHYA_ROLES.get(suffix) or (suffix if suffix in LYCORIS_ROLES else None)
+    if tensor_role is None:
         return None
-    return "kohya", component, module, role
+    return "kohya", component, module, tensor_role
 
 
 def _split_diffusers(key: str) -> tuple[str, str, str, str] | None:

@@ -108,7 +108,8 @@ def reduce_factors(
     import torch
 
     if down is None:
-        qu, uc, s, vhc = None, *torch.linalg.svd(up.double(), full_matrices=False)
+        uc, s, vhc = torch.linalg.svd(up.double(), full_matrices=False)
+        qu = None
         qd = None
     else:
         qu, ru = torch.linalg.qr(up.double())

@@ -78,7 +78,7 @@ class _StorageRef:
     numel: int
 
 
-class ParameterDictStub(dict):  # type: ignore[type-arg]
+class ParameterDictStub(dict):
     """What a pickled ``torch.nn.ParameterDict`` becomes: a plain dict of its parameters."""
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -219,7 +219,7 @@ def _probe_tensors(p: Path, t: _Tensors, adapter_config: dict[str, Any] | None) 
     if not ranks and t.metadata.get("ss_network_dim", "").isdigit():
         ranks = [int(t.metadata["ss_network_dim"])]
     rank = Counter(ranks).most_common(1)[0][0] if ranks else None
-    common = {
+    common: dict[str, Any] = {  # the fields every ProbeResult of this file shares
         "format": fmt,
         "container": t.container,
         "rank": rank,
@@ -374,16 +374,16 @@ def _alpha(
     if config and isinstance(config.get("lora_alpha"), (int, float)):
         alpha = float(config["lora_alpha"])
         r = config.get("r") if isinstance(config.get("r"), int) else rank
-        why = [f"alpha {alpha:g} from the PEFT config (r={r})"]
+        reasons = [f"alpha {alpha:g} from the PEFT config (r={r})"]
         if config.get("alpha_pattern") or config.get("rank_pattern"):
-            why.append("PEFT config has per-module alpha/rank patterns: scale varies")
-            return alpha, None, why
+            reasons.append("PEFT config has per-module alpha/rank patterns: scale varies")
+            return alpha, None, reasons
         if not r:
-            return alpha, None, why
+            return alpha, None, reasons
         if config.get("use_rslora"):
-            why.append("rsLoRA: scale = alpha / sqrt(r)")
-            return alpha, alpha / math.sqrt(r), why
-        return alpha, alpha / r, why
+            reasons.append("rsLoRA: scale = alpha / sqrt(r)")
+            return alpha, alpha / math.sqrt(r), reasons
+        return alpha, alpha / r, reasons
     if rank is not None and (fmt in ALPHA_IS_RANK or fmt.startswith(("kohya", "lycoris"))):
         return float(rank), 1.0, ["no alpha stored anywhere: alpha = rank by convention (scale 1.0)"]
     return None, None, []

@@ -224,6 +224,8 @@ class LoadedAdapters:
     def _weight(self, key: str) -> Any:
         component, _, path = key.partition(".")
         model = getattr(self.pipe, component, None)
+        if model is None:  # a component this pipeline lacks (no text_encoder_2 on SD1)
+            return None
         for candidate in (path, path.removeprefix("text_model.")):  # transformers 5 flattened CLIPTextModel
             try:
                 return model.get_submodule(candidate).weight

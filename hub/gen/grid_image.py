@@ -55,7 +55,7 @@ def draw_grid(
 
     def size(text: str) -> tuple[int, int]:
         left, top, right, bottom = scratch.multiline_textbbox((0, 0), text, font=font, spacing=2)
-        return right - left, bottom - top
+        return round(right - left), round(bottom - top)
 
     header = max(size(t)[1] for t in col_text) + 2 * PAD
     margin = max(size(t)[0] for t in row_text) + 2 * PAD if row_text else 0

@@ -202,7 +202,7 @@ def rm(ref: str, *, ctx: Context | None = None) -> Adapter:
 def record_remote(adapter_id: str, ref: RemoteRef, *, ctx: Context | None = None) -> None:
     with using(ctx) as c, c.registry.transaction():
         reg = c.registry
-        if reg.adapter_row(adapter_id) is None:
+        if reg.find_adapter_row(adapter_id) is None:
             raise NotFoundError(f"no adapter with id '{adapter_id}'")
         reg.add_remote(adapter_id, ref)
 
@@ -265,8 +265,9 @@ def _verify_row(reg: Registry, row: Any) -> VerifyResult:
             reg.update_adapter(row["id"], sha256=hashes.sha256)
             reg.set_hashes(row["id"], hashes)
         return VerifyResult(status="unhashed", actual_sha256=hashes.sha256, **base)
-    status = "ok" if hashes.sha256 == row["sha256"] else "changed"
-    return VerifyResult(status=status, actual_sha256=hashes.sha256, **base)
+    return VerifyResult(
+        status="ok" if hashes.sha256 == row["sha256"] else "changed", actual_sha256=hashes.sha256, **base
+    )
 
 
 def dupes(*, ctx: Context | None = None) -> list[DupeGroup]:

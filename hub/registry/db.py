@@ -172,13 +172,21 @@ class Registry:
             name = f"{wanted}-{n}"
         return name
 
-    def adapter_row(self, adapter_id: str) -> sqlite3.Row | None:
-        """Every column of the adapter, its documents (metadata, sidecars, evidence) included."""
-        return self.conn.execute(
+    def find_adapter_row(self, adapter_id: str) -> sqlite3.Row | None:
+        """Every column of the adapter, its documents (metadata, sidecars, evidence) included; None if absent."""
+        row: sqlite3.Row | None = self.conn.execute(
             "SELECT a.*, d.metadata, d.sidecars, d.evidence FROM adapters a "
             "LEFT JOIN adapter_documents d ON d.adapter_id = a.id WHERE a.id = ?",
             (adapter_id,),
         ).fetchone()
+        return row
+
+    def adapter_row(self, adapter_id: str) -> sqlite3.Row:
+        """:meth:`find_adapter_row` for an id this registry handed out: its absence is a damaged registry."""
+        row = self.find_adapter_row(adapter_id)
+        if row is None:
+            raise RegistryError(f"adapter id '{adapter_id}' vanished from the registry")
+        return row
 
     def find_ids(self, ref: str) -> list[str]:
         """Ids matching a name, an id, or a hash (full or prefix of >= 6 hex, any algorithm)."""
@@ -383,7 +391,8 @@ def _select(
     order_by: str,
     limit: int | None,
 ) -> tuple[str, list[Any]]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     for clause, values in filters:
         where.append(clause)
         params.extend(values)

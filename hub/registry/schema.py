@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 from hub.errors import RegistryError
 
@@ -28,11 +27,8 @@ class Migration:
 
 
 def schema_text() -> str:
-    """The text of ``registry.db.sql``: packaged beside this module, or at the checkout's top level."""
-    packaged = resources.files("hub.registry").joinpath("registry.db.sql")
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[2] / "registry.db.sql").read_text(encoding="utf-8")
+    """The text of ``registry.db.sql``, a real file in this package (the checkout's top-level one links to it)."""
+    return resources.files("hub.registry").joinpath("registry.db.sql").read_text(encoding="utf-8")
 
 
 @cache

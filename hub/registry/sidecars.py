@@ -50,9 +50,9 @@ class SidecarInfo:
             tags = tags.split(",")
         if isinstance(tags, list):
             for t in tags:
-                t = (t.get("name") if isinstance(t, dict) else str(t) or "").strip().lower()
-                if t and t not in self.tags:
-                    self.tags.append(t)
+                tag = str((t.get("name") or "") if isinstance(t, dict) else t).strip().lower()
+                if tag and tag not in self.tags:
+                    self.tags.append(tag)
 
 
 def sidecar_paths(adapter: Path) -> dict[str, Path]:
@@ -119,7 +119,7 @@ def _read_a1111(info: SidecarInfo, d: dict[str, Any]) -> None:
 def _read_civitai(info: SidecarInfo, d: dict[str, Any]) -> None:
     info.add_triggers(d.get("trainedWords") or [])
     info.base_label = info.base_label or d.get("baseModel")
-    model = d.get("model") if isinstance(d.get("model"), dict) else {}
+    model: dict[str, Any] = d["model"] if isinstance(d.get("model"), dict) else {}
     info.add_tags(model.get("tags") or d.get("tags") or [])
     if not info.title and model.get("name"):
         info.title = str(model["name"])
@@ -137,7 +137,7 @@ def _read_stability_matrix(info: SidecarInfo, d: dict[str, Any]) -> None:
 
 
 def _read_lora_manager(info: SidecarInfo, d: dict[str, Any]) -> None:
-    civitai = d.get("civitai") if isinstance(d.get("civitai"), dict) else {}
+    civitai: dict[str, Any] = d["civitai"] if isinstance(d.get("civitai"), dict) else {}
     info.add_triggers(civitai.get("trainedWords") or [])
     info.add_tags(d.get("tags") or [])
     info.base_label = info.base_label or d.get("base_model")

@@ -295,7 +295,7 @@ def parse_card(text: str) -> ParsedCard:
     lineage = []
     for item in marker.get("lineage", []):
         if isinstance(item, dict) and "operation" in item and "parent" in item:
-            lineage.append(CardLineage(**{k: item.get(k) for k in ("operation", "parent", "weight")}))
+            lineage.append(CardLineage.model_validate({k: item.get(k) for k in ("operation", "parent", "weight")}))
     title = re.search(r"^#\s+(.+)$", body, re.M)
     license_ = marker["license"] if marker.get("license") else read_card_license(data)
     return ParsedCard(

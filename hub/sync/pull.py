@@ -15,7 +15,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from hub.context import Context
 from hub.errors import BadFileError, HubError, NotFoundError, RemoteError, UsageError
@@ -271,7 +271,7 @@ def pull(spec: str, *, all_files: bool = False, ctx: Context) -> PullResult:
             if not same_commit:
                 ref = RemoteRef(repo=repo, revision=revision, commit=listing.commit, path=path, direction="pull")
                 registry.record_remote(adapter.id, ref, ctx=ctx)
-            status = "unchanged" if same_commit else "already-registered"
+            status: Literal["unchanged", "already-registered"] = "unchanged" if same_commit else "already-registered"
             results.append(PulledFile(path=path, sha256=expected or "", size=size, status=status, adapter=adapter))
             continue
         local, sha256 = _verified(api, listing, path)

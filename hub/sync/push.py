@@ -209,11 +209,14 @@ def push(
         readme.write_text(build_card(spec), encoding="utf-8")
         files["README.md"] = readme
 
-        changed, same = [], []
+        changed: list[str] = []
+        same: list[str] = []
         for repo_path, local in files.items():
             local_oid = git_blob_sha1(local.read_bytes()) if repo_path == "README.md" else file_sha256(local)
             (same if remote.get(repo_path) == local_oid else changed).append(repo_path)
-        result = dict(name=detail.name, adapter_id=detail.id, repo=repo, revision=revision, private=private)
+        result: dict[str, Any] = dict(
+            name=detail.name, adapter_id=detail.id, repo=repo, revision=revision, private=private
+        )
         if not changed:
             registry.record_remote(
                 detail.id, RemoteRef(repo=repo, revision=revision, commit=head, path=kohya_name), ctx=ctx

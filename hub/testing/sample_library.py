@@ -133,7 +133,7 @@ def _preview_png(path: Path, seed_text: str) -> None:
         for y in range(size)
         for _ in range(size)
     ]
-    image.putdata(pixels)  # type: ignore[arg-type]
+    image.putdata(pixels)
     draw = ImageDraw.Draw(image)
     r = 10 + digest[9] % 12
     cx, cy = 16 + digest[10] % 32, 16 + digest[11] % 32

@@ -14,8 +14,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_schema_file_is_the_packaged_one(tmp_path: Path) -> None:
-    """hub/registry/registry.db.sql is a link to the top-level file: what a wheel holds is what counts (a package-data
-    pattern that missed it once made every non-editable install fail to open a registry)."""
+    """hub/registry/registry.db.sql is the real file, the top-level one a link to it: what a wheel holds is what counts
+    (a package-data pattern that missed it once made every non-editable install fail to open a registry)."""
+    real = REPO / "hub" / "registry" / "registry.db.sql"
+    assert real.is_file() and not real.is_symlink()
+    assert (REPO / "registry.db.sql").resolve() == real.resolve()
     src = tmp_path / "src"
     skip = shutil.ignore_patterns(".*", "tests", "docs", "benchmarks", "build", "*.egg-info", "__pycache__")
     shutil.copytree(REPO, src, symlinks=True, ignore=skip)

@@ -1,0 +1,1 @@
+"""The composition engine: mix, resize, convert, scale, fuse, extract (verbs in ``api``)."""
