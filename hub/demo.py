@@ -96,8 +96,8 @@ def _quiet_libraries() -> Iterator[None]:
     try:
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
+        for k, before in saved.items():
+            if before is None:
                 os.environ.pop(k, None)
 
 

@@ -44,7 +44,7 @@ def demo(
     message(f"trained [bold]{result.trained.name}[/] on drawn pictures in {result.train_seconds:.1f} s "
             f"(loss {first:.4f} -> {last:.4f}); run folder with loss curve and samples: {result.run_dir}")  # fmt: skip
     message(f"[dim]retrain: hub --home {result.home} {result.train_command.removeprefix('hub ')}[/]")
-    if result.mixed:
+    if result.mixed and result.mix_command:
         message(f"mixed it with a sample into [bold]{result.mixed.name}[/] (rank {result.mixed.rank}, lineage kept)")
         message(f"[dim]rebuild: hub --home {result.home} {result.mix_command.removeprefix('hub ')}[/]")
     print_table(result.adapters)

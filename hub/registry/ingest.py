@@ -225,8 +225,8 @@ def _add_many(
 
 SKIPPED_MESSAGE = "not an adapter file (" + " ".join(ADAPTER_EXTENSIONS) + "): not read"
 # Files that live beside adapters and are read with them (sidecars, previews) or are notes: not "skipped".
-COMPANION_EXTENSIONS = (".json", ".info", ".txt", ".md", ".yaml", ".yml", ".toml", ".png", ".jpg", ".jpeg", ".webp")
-COMPANION_EXTENSIONS += (".gif", ".mp4", ".webm", ".html", ".log")
+COMPANION_EXTENSIONS: tuple[str, ...] = (".json", ".info", ".txt", ".md", ".yaml", ".yml", ".toml", ".png", ".jpg")
+COMPANION_EXTENSIONS += (".jpeg", ".webp", ".gif", ".mp4", ".webm", ".html", ".log")
 
 
 def _without_path(e: HubError, path: Path) -> str:

@@ -12,12 +12,27 @@ from typing import TYPE_CHECKING
 from hub.context import Context, using
 from hub.errors import HubError, UsageError
 from hub.models import Adapter
+from hub.sync.model_card import CardImage, CardLineage, CardSpec, build_card
 from hub.sync.results import PulledFile, PullResult, PushResult, RemoteModel
 
 if TYPE_CHECKING:
     from hub.sync.push import StepNote
 
-__all__ = ["PullResult", "PulledFile", "PushResult", "RemoteModel", "pull", "push", "push_all", "search"]
+# build_card and its spec: the model card `hub push` publishes, also written by the trainer beside its runs.
+__all__ = [
+    "CardImage",
+    "CardLineage",
+    "CardSpec",
+    "PullResult",
+    "PulledFile",
+    "PushResult",
+    "RemoteModel",
+    "build_card",
+    "pull",
+    "push",
+    "push_all",
+    "search",
+]
 
 
 def push(

@@ -50,12 +50,7 @@ def caption_folder(ds: Dataset, o: TrainOptions, *, device: Any) -> int:
     todo = [it.path for it in ds.instance if o.overwrite_captions or not _has_caption(it.path)]
     if not todo:
         return 0
-    if o.caption == "wd14":
-        try:
-            import onnxruntime  # type: ignore[import-not-found]  # noqa: F401
-        except ImportError:
-            raise DependencyError("--caption wd14 needs onnxruntime", hint="pip install onnxruntime, "
-                                  "or use --caption blip") from None  # fmt: skip
+    if o.caption == "wd14":  # kohya-trainer's booru tagger needs its ONNX model: not shipped in this build yet
         raise DependencyError("--caption wd14 is not available in this build", hint="use --caption blip")
     processor, net = _load_blip(o.caption_model or DEFAULT_BLIP, device)
     # Never past the decoder's positions (the prompt's [DEC] token takes one).

@@ -124,7 +124,7 @@ def fit(
         if o.train_text_encoder:
             for e in c.text_encoders:
                 e.gradient_checkpointing_enable()
-    groups = [{"params": c.trainable["unet"], "lr": o.lr}]
+    groups: list[dict[str, Any]] = [{"params": c.trainable["unet"], "lr": o.lr}]
     if o.train_text_encoder:
         groups.append({"params": c.trainable["text_encoder"], "lr": o.text_encoder_lr or o.lr})
     optimizer = _optimizer(o, groups, device)

@@ -101,7 +101,7 @@ def _predict(s: Session, unet: Any, noisy: Any, t: Any, cond: PromptEmbeds) -> A
 def _cat(a: PromptEmbeds, b: PromptEmbeds) -> PromptEmbeds:
     import torch
 
-    pooled = None if a.pooled is None else torch.cat([a.pooled, b.pooled])
+    pooled = None if a.pooled is None or b.pooled is None else torch.cat([a.pooled, b.pooled])
     return PromptEmbeds(torch.cat([a.embeds, b.embeds]), pooled)
 
 
@@ -277,7 +277,7 @@ def sample(s: Session, step: int) -> Path | None:
         if s.sample_embeds is not None:
             pos, neg = s.sample_embeds
             kwargs.update(prompt_embeds=pos.embeds.to(s.device), negative_prompt_embeds=neg.embeds.to(s.device))
-            if pos.pooled is not None:
+            if pos.pooled is not None and neg.pooled is not None:
                 kwargs.update(
                     pooled_prompt_embeds=pos.pooled.to(s.device), negative_pooled_prompt_embeds=neg.pooled.to(s.device)
                 )

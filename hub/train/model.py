@@ -74,7 +74,7 @@ def _lora_config(rank: int, alpha: float, targets: list[str], dropout: float, pa
     patterns = patterns or {}
     return LoraConfig(
         r=rank,
-        lora_alpha=alpha,
+        lora_alpha=alpha,  # type: ignore[arg-type]  # peft's hint says int; its scaling is alpha / r, floats work
         lora_dropout=dropout,
         init_lora_weights="gaussian",
         target_modules=targets,

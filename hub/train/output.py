@@ -195,7 +195,7 @@ def register_adapter(
 
 def write_card(path: Path, adapter: Adapter, *, o: TrainOptions, base: BaseInfo, samples: list[Path]) -> Path:
     """README.md in the run folder: the card `hub push` publishes, with the samples as its gallery."""
-    from hub.sync.model_card import CardImage, CardLineage, CardSpec, build_card
+    from hub.sync.api import CardImage, CardLineage, CardSpec, build_card
 
     hf_base = base.ref if base.ref.count("/") == 1 and not Path(base.ref).exists() else None
     spec = CardSpec(

@@ -86,7 +86,7 @@ def embed_captions(pics: Pictures, c: Components, device: Any) -> None:
         for i in range(0, len(pics.captions), 16):
             rows.append(encode_prompts(c, c.text_encoders, pics.captions[i : i + 16], device))
     embeds = torch.cat([r.embeds for r in rows]).cpu()
-    pooled = torch.cat([r.pooled for r in rows]).cpu() if rows[0].pooled is not None else None
+    pooled = torch.cat([r.pooled for r in rows if r.pooled is not None]).cpu() if rows[0].pooled is not None else None
     pics.embeds = PromptEmbeds(embeds, pooled)
 
 
