@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from cli.commands import compose, demo, gallery, registry, sync
+from cli.commands import compose, demo, gallery, registry, sync, web
 from hub.errors import HubError, RegistryError
 
 app = typer.Typer(
@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 # Each command module adds its commands; the order here is the order in `hub --help`.
-for _module in (registry, gallery, compose, sync, demo):
+for _module in (registry, gallery, compose, sync, web, demo):
     _module.register(app)
 
 
