@@ -44,6 +44,9 @@ _EXPORTS: dict[str, str] = {
     "search": "hub.sharing",
     "run_demo": "hub.demo",
     "gallery": "hub.contact_sheet",
+    # the web UI (issue 10)
+    "serve": "hub.web.api",
+    "create_app": "hub.web.api",
 }
 
 

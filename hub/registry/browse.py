@@ -61,11 +61,10 @@ def source_kind(source: str) -> str:
     return "local"
 
 
-# source_kind() in SQL, for the counts: one pass over the table instead of one per kind
-_SOURCE_KIND_SQL = (
-    "CASE WHEN source LIKE 'hf://%' THEN 'hf' "
-    + " ".join(f"WHEN source LIKE '{k}:%' THEN '{k}'" for k in SOURCE_KINDS[2:])
-    + " ELSE 'local' END"
+# the text before the first ':' of each source, counted in one pass; source_kind() maps the heads to kinds
+_SOURCE_HEAD_SQL = (
+    "SELECT CASE WHEN source LIKE 'hf://%' THEN 'hf' ELSE substr(source, 1, instr(source, ':') - 1) END AS head, "
+    "count(*) FROM adapters GROUP BY head"
 )
 
 
@@ -134,9 +133,11 @@ def browse(
                 "SELECT tag, count(*) AS n FROM tags GROUP BY tag ORDER BY n DESC, tag LIMIT ?", (top_tags,)
             )
         )
-        sources = dict(
-            reg.conn.execute(f"SELECT {_SOURCE_KIND_SQL} AS k, count(*) FROM adapters GROUP BY k ORDER BY k")
-        )
+        sources: dict[str, int] = {}
+        for head, n in reg.conn.execute(_SOURCE_HEAD_SQL):
+            kind_of = head if head in SOURCE_KINDS else "local"
+            sources[kind_of] = sources.get(kind_of, 0) + n
+    sources = {k: sources[k] for k in SOURCE_KINDS if k in sources}
     return BrowsePage(
         query=query or None,
         arch=arch,

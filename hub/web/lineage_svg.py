@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-BOX_W, BOX_H, GAP_Y, COL_GAP = 190, 44, 14, 150
+BOX_W, BOX_H, GAP_Y, COL_GAP = 190, 44, 14, 170
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,10 @@ def lineage_svg(current: str, parents: list[Node], children: list[Node]) -> str:
             x2 = xs[mid_col] if left_side else xs[col]
             y1, y2 = (y + BOX_H // 2, cy) if left_side else (cy, y + BOX_H // 2)
             parts.append(f'<path class="lineage-edge" d="M{x1},{y1} C{x1 + 60},{y1} {x2 - 60},{y2} {x2},{y2}"/>')
+            # the label sits at the far end of the edge, above it, where edges have not converged yet
+            lx, ly, anchor = (x1 + 8, y1 - 7, "start") if left_side else (x2 - 8, y2 - 7, "end")
             parts.append(
-                f'<text class="lineage-label" x="{(x1 + x2) // 2}" y="{(y1 + y2) // 2 - 6}" '
-                f'text-anchor="middle">{escape(node.edge)}</text>'
+                f'<text class="lineage-label" x="{lx}" y="{ly}" text-anchor="{anchor}">{escape(node.edge)}</text>'
             )
     for col, nodes in enumerate(columns):
         for node, y in zip(nodes, ys(len(nodes)), strict=True):

@@ -8,10 +8,10 @@ import time
 
 import pytest
 from markupsafe import escape
-from web_helpers import fill_registry
 
 import hub
 from hub.settings import load_settings
+from hub.testing import fill_registry
 
 
 def _names(client, query: str) -> list[str]:

@@ -62,3 +62,15 @@ def test_hub_serve_runs_as_a_process(lorahub_home: Path) -> None:
             proc.kill()
             proc.wait()
     assert "serving" in proc.stderr.read()
+
+
+def test_other_commands_never_import_the_web_stack() -> None:
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['hub', '--help']\n"
+        "try:\n    runpy.run_module('cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('WEB', [m for m in ('starlette', 'uvicorn', 'jinja2', 'multipart', 'hub.web') if m in sys.modules])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert "WEB []" in r.stdout, r.stdout + r.stderr

@@ -1,5 +1,6 @@
 // hub serve: small progressive enhancements. Every page works without this file.
 "use strict";
+document.documentElement.classList.add("js");
 
 function copyText(text) {
   if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);

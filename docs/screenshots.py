@@ -1,0 +1,79 @@
+"""Regenerate the web UI screenshots in docs/img/ (gallery, detail page, mix builder, X/Y grid).
+
+    OMP_NUM_THREADS=1 python docs/screenshots.py [--out docs/img]
+
+Offline: a temporary LORAHUB_HOME gets `hub demo`'s sample adapters on the tiny base; the server runs on a free
+loopback port and Debian's headless Chromium (apt-get install chromium chromium-driver) takes the pictures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="hub-screenshots-"))
+    os.environ["LORAHUB_HOME"] = str(home)  # before hub reads settings: every verb works on this home
+    sys.path.insert(0, str(ROOT))
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    import hub
+    from hub.settings import load_settings
+    from hub.testing.web_browser import chromium, chromium_paths, full_page_screenshot, running_server
+
+    if chromium_paths() is None:
+        print("chromium and chromium-driver are needed: apt-get install -y chromium chromium-driver", file=sys.stderr)
+        return 1
+    demo = hub.run_demo(base="tiny")
+    mixed = demo.mixed or demo.adapters[0]
+    written = []
+    with running_server(load_settings()) as url, chromium(width=1280, height=900) as driver:
+        wait = WebDriverWait(driver, 300)
+        driver.get(url + "/")
+        wait.until(lambda d: d.execute_script("return [...document.images].every(i => i.complete)"))
+        written.append(full_page_screenshot(driver, args.out / "gallery.png", max_height=1100))
+        driver.get(f"{url}/a/{mixed.id}")
+        written.append(full_page_screenshot(driver, args.out / "detail.png", max_height=2000))
+        driver.get(f"{url}/mix?a={demo.adapters[0].name}")
+        written.append(full_page_screenshot(driver, args.out / "mix.png", max_height=900))
+        if _has_gen():
+            loras = [a for a in demo.adapters if a.kind == "lora" and a.usable and a.arch == mixed.arch][:2]
+            driver.get(f"{url}/test?" + "&".join(f"a={a.name}" for a in loras))
+            driver.find_element(By.NAME, "prompt").send_keys("a watercolor fox, best quality")
+            driver.find_element(By.NAME, "base").send_keys("tiny")
+            driver.find_element(By.NAME, "steps").clear()
+            driver.find_element(By.NAME, "steps").send_keys("4")
+            for box, weights in zip(driver.find_elements(By.NAME, "grid_weights"), ("0,0.5,1", "0,1"), strict=False):
+                box.send_keys(weights)
+            driver.find_element(By.CSS_SELECTOR, "button[name=grid]").click()
+            wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".result img")))
+            written.append(full_page_screenshot(driver, args.out / "grid.png", max_height=1400))
+        else:
+            print("hub.gen is not in this build: no grid screenshot", file=sys.stderr)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _has_gen() -> bool:
+    try:
+        import hub.gen.api  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
