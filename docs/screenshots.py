@@ -58,7 +58,8 @@ def main() -> int:
             for box, weights in zip(driver.find_elements(By.NAME, "grid_weights"), ("0,0.5,1", "0,1"), strict=False):
                 box.send_keys(weights)
             driver.find_element(By.CSS_SELECTOR, "button[name=grid]").click()
-            wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".result img")))
+            img = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".result img")))
+            wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img))
             written.append(full_page_screenshot(driver, args.out / "grid.png", max_height=1400))
         else:
             print("hub.gen is not in this build: no grid screenshot", file=sys.stderr)

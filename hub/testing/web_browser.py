@@ -99,10 +99,16 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def full_page_screenshot(driver: Any, path: Path, *, width: int = 1280, max_height: int = 2400) -> Path:
-    """A PNG of the whole page (up to ``max_height``): the window grows to the document's height first."""
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(max_height, max(600, int(height))))
+def full_page_screenshot(driver: Any, path: Path, *, max_height: int = 2400) -> Path:
+    """A PNG of the whole page, up to ``max_height`` CSS pixels, through the DevTools protocol (a window resize
+    would race with the page's layout)."""
+    import base64
+
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(max_height, size["height"]), "scale": 1}
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(path))
+    path.write_bytes(base64.b64decode(shot["data"]))
     return path

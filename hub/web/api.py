@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, host: str = DEFAULT_HOST, po
     from starlette.staticfiles import StaticFiles
 
     from hub.errors import HubError
-    from hub.web import render
+    from hub.web import engines, render
     from hub.web.jobs import JobQueue
     from hub.web.routes import adapter, files, gallery, jobs, mix, runs, test_page
     from hub.web.security import Guard, GuardMiddleware
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, *, host: str = DEFAULT_HOST, po
     )
     app.state.settings = settings
     app.state.jobs = JobQueue()
+    app.state.renderers = engines.Renderers()
     app.state.url = url_of(host, port)
     return app
 

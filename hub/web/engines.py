@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from hub.errors import ConfigError, DependencyError
@@ -48,6 +49,48 @@ def mix(
         name=name,
         device=settings.device,
         progress=progress,
+    )
+
+
+class Renderers:
+    """The last pipeline loaded, kept for the next job on the same base: jobs run one at a time, and loading a
+    base costs more than rendering with it. A job on another base drops it first (one pipeline in memory)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str] | None = None
+        self._renderer: Any = None
+
+    def generate(self, spec: dict[str, Any], *, out: Path, settings: Settings, progress: Any = None) -> Any:
+        """``hub gen`` for a validated test-page request: its GenResult."""
+        api = gen_api()
+        options = {k: v for k, v in spec.items() if k not in ("prompt", "loras")}
+        if not spec.get("base"):
+            # no base given: hub gen picks the adapters' recorded one (and loads it for this job only)
+            return api.generate(
+                spec["prompt"], loras=spec["loras"], out=out, settings=settings, progress=progress, **options
+            )
+        request = api.make_request(spec["prompt"], loras=spec["loras"], **options)
+        key = (str(settings.home), spec["base"])
+        if self._key != key:
+            self._key, self._renderer = None, None  # free the old pipeline before loading the next
+            self._renderer = api.Renderer(spec["base"], settings=settings)
+            self._key = key
+        return self._renderer.render(request, out=out, progress=progress)
+
+
+def grid(
+    prompt: str,
+    axes: list[tuple[str, list[float]]],
+    *,
+    seeds: list[int],
+    out: Path,
+    settings: Settings,
+    progress: Any = None,
+    **options: Any,
+) -> Any:
+    """``hub grid``: one PNG of the weights' X/Y grid (the pipeline is loaded once for the whole grid)."""
+    return gen_api().grid(
+        prompt, axes=axes, seeds=seeds or (1,), out=out, settings=settings, progress=progress, **options
     )
 
 

@@ -84,3 +84,32 @@ def test_gallery_search_detail_edit_and_mix_in_a_browser(library, tmp_path: Path
     ]
     for name in ("gallery", "detail", "mix-result"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
+
+
+def test_generate_on_the_tiny_base_in_a_browser(library, tmp_path: Path) -> None:
+    pytest.importorskip("hub.gen.api", reason="generation (hub.gen) is not in this build")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with running_server(load_settings()) as url, chromium() as driver:
+        wait = WebDriverWait(driver, 240)
+        driver.get(f"{url}/a/{library['anime_eyes'].id}")
+        driver.find_element(By.LINK_TEXT, "Test it").click()
+        assert driver.find_element(By.NAME, "lora").get_attribute("value") == "anime_eyes"
+        driver.find_element(By.NAME, "prompt").send_keys("a portrait, big eyes")
+        driver.find_element(By.NAME, "base").send_keys("tiny")
+        steps = driver.find_element(By.NAME, "steps")
+        steps.clear()
+        steps.send_keys("2")
+        driver.find_element(By.CSS_SELECTOR, "#test-form button.primary").click()
+        # the job page follows the job (JavaScript polling) and shows the image when it is done
+        img = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".result img")))
+        wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img))
+        assert "<lora:anime_eyes:1>" in driver.find_element(By.CSS_SELECTOR, ".result pre.recipe").get_attribute(
+            "textContent"
+        )
+        full_page_screenshot(driver, tmp_path / "generated.png")
+        driver.find_element(By.CSS_SELECTOR, ".make-preview button").click()
+        wait.until(ec.url_contains("saved=preview"))
+    assert len(hub.show("anime_eyes").previews) == 2

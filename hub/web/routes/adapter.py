@@ -32,6 +32,12 @@ def registered_id(request: Request, ref: str) -> str:
     return ids[0]
 
 
+def registered_name(request: Request, ref: str) -> str:
+    """The registry name of what a user typed (names are unique): what generation labels grids and infotext by."""
+    adapter_id = registered_id(request, ref)
+    return names_of(request, [adapter_id])[adapter_id]
+
+
 def load(request: Request) -> AdapterDetail:
     """The entry whose id is in the URL. Only ids: a name or path here would let a URL make us read a file."""
     adapter_id = request.path_params["adapter_id"]

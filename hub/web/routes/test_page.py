@@ -16,7 +16,7 @@ from hub.registry import edit
 from hub.web import engines
 from hub.web.jobs import JobOutcome
 from hub.web.render import json_response, page, status_of
-from hub.web.routes.adapter import registered_id
+from hub.web.routes.adapter import registered_id, registered_name
 from hub.web.routes.mix import adapter_choices
 
 LIMITS = {"steps": (1, 150), "width": (64, 2048), "height": (64, 2048), "n": (1, 8)}
@@ -79,19 +79,15 @@ def out_dir(request: Request) -> Any:
 
 
 def submit_generate(request: Request, spec: dict[str, Any]) -> Any:
+    """Check the adapters now (a typo is reported on the form), then queue the render."""
     settings = request.app.state.settings
-    api = engines.gen_api()
+    engines.gen_api()  # a build without generation says so on the form, not in a failed job
     out = out_dir(request)
-    spec = {**spec, "loras": [(registered_id(request, ref), w) for ref, w in spec["loras"]]}
+    spec = {**spec, "loras": [(registered_name(request, ref), w) for ref, w in spec["loras"]]}
+    renderers = request.app.state.renderers
 
     def work(progress) -> JobOutcome:
-        result = api.generate(
-            spec["prompt"],
-            **{k: v for k, v in spec.items() if k != "prompt"},
-            out=out,
-            settings=settings,
-            progress=progress,
-        )
+        result = renderers.generate(spec, out=out, settings=settings, progress=progress)
         images = [{"path": str(i.path), "seed": i.seed, "infotext": i.infotext} for i in result.images]
         return JobOutcome(result={"images": images, "request": spec})
 
@@ -100,16 +96,21 @@ def submit_generate(request: Request, spec: dict[str, Any]) -> Any:
 
 def submit_grid(request: Request, spec: dict[str, Any], axes: list[tuple[str, list[float]]], seeds: list[int]) -> Any:
     settings = request.app.state.settings
-    api = engines.gen_api()
+    engines.gen_api()
     out = out_dir(request)
     keep = {k: spec[k] for k in ("negative", "base", "steps", "cfg", "width", "height")}
-    axes = [(registered_id(request, ref), weights) for ref, weights in axes]
+    # LoRAs with a weight but no grid weights are in every cell, at that weight
+    on_axes = {ref for ref, _ in axes}
+    fixed = [(registered_name(request, ref), w) for ref, w in spec["loras"] if ref not in on_axes]
+    axes = [(registered_name(request, ref), weights) for ref, weights in axes]
 
     def work(progress) -> JobOutcome:
-        result = api.grid(
-            spec["prompt"], axes=axes, seeds=seeds or None, out=out, settings=settings, progress=progress, **keep
+        result = engines.grid(
+            spec["prompt"], axes, seeds=seeds, loras=fixed, out=out, settings=settings, progress=progress, **keep
         )
-        return JobOutcome(result={"images": [{"path": str(result.path)}], "request": {**spec, "axes": axes}})
+        return JobOutcome(
+            result={"images": [{"path": str(result.path)}], "request": {**spec, "axes": axes, "loras": fixed}}
+        )
 
     return request.app.state.jobs.submit("grid", f"grid: {spec['prompt'][:60]}", work)
 
