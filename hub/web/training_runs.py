@@ -1,8 +1,8 @@
 """Training runs as the trainer leaves them under ``<home>/runs/<run_id>/``: ``run.json`` (status, options,
-base, times, adapter, error), ``log.jsonl`` (step, loss, lr, seconds), ``samples/*.png``, ``loss.png``.
+base, times, adapter, error), ``log.jsonl`` (step, loss, lr, seconds), ``samples/step-*.png``, ``loss.png``.
 
-The web UI's only reader of those files: when ``hub.train.api`` (``list_runs``/``read_run``) lands, point
-``list_runs``/``read_run`` here at it. Starting a run spawns ``python -m cli train ... --run-id ID``.
+The web UI's only reader of those files (``hub.train.api.list_runs``/``read_run`` read the same folder: this
+module can be pointed at them). Starting a run spawns ``python -m cli train --images ... --run-id ID``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import json
 import os
 import re
 import secrets
+import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,10 @@ class RunInfo(BaseModel):
     adapter_name: str | None = None
     error: str | None = None
     samples: list[str] = Field(default_factory=list)  # file names under samples/, sorted by step
+    total_steps: int = 0
+    command: str | None = None
     steps_logged: int = 0
+    step: int = 0  # the last step logged
     last_loss: float | None = None
 
 
@@ -77,7 +82,7 @@ def read_run(run_id: str, settings: Settings) -> RunInfo:
     samples = sorted((p.name for p in samples_dir.glob("*") if IMAGE.match(p.name)), key=_step_key)
     log = read_log(run_id, settings)
     status = str(data.get("status", "unknown"))
-    died = _died_early(run_id, status, folder)
+    died = _died_early(run_id, status, folder, data.get("pid"))
     if died:
         status, data["error"] = "failed", died
     return RunInfo(
@@ -90,8 +95,11 @@ def read_run(run_id: str, settings: Settings) -> RunInfo:
         adapter_id=data.get("adapter_id") or adapter.get("id"),
         adapter_name=data.get("adapter_name") or adapter.get("name"),
         error=data.get("error"),
+        total_steps=int(data.get("total_steps") or 0),
+        command=data.get("command"),
         samples=samples if samples_dir.is_dir() else [],
         steps_logged=len(log),
+        step=log[-1].step if log else 0,
         last_loss=log[-1].loss if log else None,
     )
 
@@ -136,47 +144,100 @@ def sample_path(run_id: str, name: str, settings: Settings) -> Path:
     return path
 
 
-TRAIN_OPTIONS = ("data", "base", "name", "steps", "rank", "lr", "resolution", "batch_size", "seed", "trigger")
+# `hub train` options the form offers (the first three are required), in the trainer's flag names
+TRAIN_OPTIONS = (
+    "images",
+    "token",
+    "class_word",
+    "base",
+    "name",
+    "preset",
+    "steps",
+    "rank",
+    "lr",
+    "resolution",
+    "seed",
+    "sample_prompt",
+    "sample_every",
+)
+REQUIRED = {
+    "images": "the folder of training pictures",
+    "token": "the trigger token (e.g. sks)",
+    "class_word": "the class word (e.g. dog)",
+}
 
 
 def start_run(options: dict[str, Any], settings: Settings) -> str:
-    """Spawn ``python -m cli train DATA --opt value ... --run-id ID`` for this home; returns the run id.
+    """Spawn ``python -m cli train --images ... --run-id ID`` on this home; returns the run id.
 
-    The trainer writes run.json itself; a process that dies before it does is reported by ``read_run`` as
-    missing, so this writes a first run.json with status "starting" (the trainer overwrites it)."""
-    data = str(options.get("data") or "").strip()
-    if not data:
-        raise UsageError("choose the folder of training images")
-    run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-    argv = [sys.executable, "-m", "cli", "train", data, "--run-id", run_id]
-    for key in TRAIN_OPTIONS[1:]:
-        value = str(options.get(key) or "").strip()
-        if value:
-            argv += [f"--{key.replace('_', '-')}", value]
+    run.json is written first (status running, the pid once known), so the run is listed at once and a process
+    that dies before the trainer writes its own status reads as failed, not as running forever."""
+    values = {k: str(options.get(k) or "").strip() for k in TRAIN_OPTIONS}
+    missing = [what for key, what in REQUIRED.items() if not values[key]]
+    if missing:
+        raise UsageError(f"missing {', '.join(missing)}")
+    run_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
+    argv = [sys.executable, "-m", "cli", "train"]
+    for key in TRAIN_OPTIONS:
+        if values[key]:
+            argv += [f"--{key.replace('_', '-')}", values[key]]
+    argv += ["--run-id", run_id]
     folder = runs_dir(settings) / run_id
     folder.mkdir(parents=True)
-    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    first = {"run_id": run_id, "status": "starting", "options": options, "started_at": started, "argv": argv[1:]}
-    (folder / "run.json").write_text(json.dumps(first, indent=2), encoding="utf-8")
+    info = {
+        "run_id": run_id,
+        "status": "running",
+        "base": values["base"] or "tiny",
+        "name": values["name"] or None,
+        "options": {k: v for k, v in values.items() if v},
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        "total_steps": int(values["steps"]) if values["steps"].isdigit() else 0,
+        "command": shlex.join(["hub", *argv[3:]]),
+    }
+    _write_json(folder / "run.json", info)
     env = {**os.environ, "LORAHUB_HOME": str(settings.home)}
     with open(folder / "process.log", "wb") as log:
-        _children[run_id] = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+        child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    _children[run_id] = child
+    # the trainer needs seconds to import torch before it touches run.json: adding the pid now does not race it
+    _write_json(folder / "run.json", {**info, "pid": child.pid})
     return run_id
 
 
-# Trainer processes this server started: polled so that one that died before writing its own run.json shows
-# as failed (with its output) instead of "starting" forever, and reaped so it leaves no zombie.
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".run-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+
+
+# Trainer processes this server started: polled so that one that died before writing its own status shows as
+# failed (with its output), and reaped so it leaves no zombie (a zombie still answers kill(pid, 0)).
 _children: dict[str, subprocess.Popen] = {}
 
 
-def _died_early(run_id: str, status: str, folder: Path) -> str | None:
+def _died_early(run_id: str, status: str, folder: Path, pid: Any) -> str | None:
+    if status != "running":
+        return None
     child = _children.get(run_id)
-    if child is None or status not in ("starting", "running") or child.poll() is None:
+    if child is None:  # started elsewhere (`hub train` in a terminal): is its process still there?
+        return None if _alive(pid) else "the training process ended without finishing"
+    if child.poll() is None:
         return None
     try:
         tail = (folder / "process.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
     except OSError:
         tail = []
     return f"the trainer exited with code {child.returncode}: " + (" / ".join(tail) or "no output")
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return True  # no pid recorded: trust the status
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -51,22 +51,29 @@ def test_runs_list_detail_live_log_and_samples(client, library) -> None:
 
 
 def test_a_run_started_from_the_browser_runs_as_its_own_process(client, library, tmp_path: Path) -> None:
-    r = client.post(
-        "/runs",
-        data={"csrf_token": token(client), "data": str(tmp_path / "no-images"), "steps": "2"},
-        follow_redirects=False,
-    )
+    form = {"images": str(tmp_path / "no-pictures"), "token": "sks", "class_word": "dog", "steps": "2", "base": "tiny"}
+    r = client.post("/runs", data={"csrf_token": token(client), **form}, follow_redirects=False)
     assert r.status_code == 303
     run_id = r.headers["location"].rsplit("/", 1)[1]
     run = json.loads((load_settings().paths.home / "runs" / run_id / "run.json").read_text())
-    assert run["argv"][:4] == ["-m", "cli", "train", str(tmp_path / "no-images")] and "--run-id" in run["argv"]
-    # there are no images: whatever the trainer says, the page ends up showing a failed run and why
-    deadline = time.monotonic() + 60
+    assert run["command"].startswith(f"hub train --images {tmp_path / 'no-pictures'} --token sks --class-word dog")
+    assert run["command"].endswith(f"--run-id {run_id}") and isinstance(run["pid"], int)
+    assert run_id in client.get("/runs").text  # listed at once, before the trainer writes anything
+    # there are no pictures: whatever the trainer says, the page ends up showing a failed run and why
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         info = client.get(f"/api/runs/{run_id}").json()["run"]
-        if info["status"] not in ("starting", "running"):
+        if info["status"] != "running":
             break
         time.sleep(0.3)
     assert info["status"] == "failed" and info["error"]
-    missing = client.post("/runs", data={"csrf_token": token(client), "data": ""})
-    assert missing.status_code == 400 and "training images" in missing.text
+    missing = client.post("/runs", data={"csrf_token": token(client), "images": "x", "token": ""})
+    assert missing.status_code == 400 and "trigger token" in missing.text and "class word" in missing.text
+
+
+def test_a_run_whose_process_is_gone_reads_as_failed(client, library) -> None:
+    folder = write_run("run-c", "running", 2)
+    info = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**info, "pid": 2**22 + 12345}))  # above Linux's pid_max default
+    run = client.get("/api/runs/run-c").json()["run"]
+    assert run["status"] == "failed" and "ended without finishing" in run["error"]

@@ -64,15 +64,15 @@ if (jobId && ["queued", "running"].includes(document.body.dataset.jobStatus)) {
 
 // A running training run redraws its loss curve.
 const runId = document.body.dataset.run;
-if (runId && ["running", "starting"].includes(document.body.dataset.runStatus)) {
+if (runId && document.body.dataset.runStatus === "running") {
   const chart = document.getElementById("loss-chart");
   const status = document.getElementById("run-status");
   const poll = async () => {
     try {
       const data = await (await fetch(`/api/runs/${runId}?after=999999999`)).json();
-      if (!["running", "starting"].includes(data.run.status)) { location.reload(); return; }
+      if (data.run.status !== "running") { location.reload(); return; }
       chart.innerHTML = await (await fetch(`/runs/${runId}/loss.svg`)).text();
-      status.textContent = `${data.run.status} · ${data.run.steps_logged} steps logged`;
+      status.textContent = `${data.run.status} · step ${data.run.step}${data.run.total_steps ? " of " + data.run.total_steps : ""}`;
     } catch (e) { /* try again */ }
     setTimeout(poll, 2000);
   };
