@@ -7,6 +7,7 @@ until interrupted. The guard in :mod:`hub.web.security` sits in front of every r
 from __future__ import annotations
 
 import socket
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None, *, host: str = DEFAULT_HOST, po
     from hub.errors import HubError
     from hub.web import engines, render
     from hub.web.jobs import JobQueue
-    from hub.web.routes import adapter, files, gallery, jobs, mix, runs, test_page
+    from hub.web.routes import adapter, files, gallery, generate, jobs, mix, runs
     from hub.web.security import Guard, GuardMiddleware
 
     settings = settings or load_settings()
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None, *, host: str = DEFAULT_HOST, po
         *adapter.routes,
         *files.routes,
         *mix.routes,
-        *test_page.routes,
+        *generate.routes,
         *jobs.routes,
         *runs.routes,
         Route("/api/session", session, name="api_session"),
@@ -76,7 +77,12 @@ def create_app(settings: Settings | None = None, *, host: str = DEFAULT_HOST, po
     app = Starlette(
         routes=routes,
         middleware=[Middleware(GuardMiddleware, guard=guard)],
-        exception_handlers={HubError: render.hub_error_handler, HTTPException: render.http_error_handler},
+        exception_handlers={
+            HubError: render.hub_error_handler,
+            HTTPException: render.http_error_handler,
+            sqlite3.Error: render.environment_error_handler,
+            OSError: render.environment_error_handler,
+        },
     )
     app.state.settings = settings
     app.state.jobs = JobQueue()

@@ -75,6 +75,17 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+async def json_body(request: Request, example: str) -> dict[str, Any]:
+    """The request's JSON object; a readable 400 (showing ``example``) for anything else."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise UsageError(f"send a JSON object, e.g. {example}")
+    return body
+
+
 def json_response(value: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(to_jsonable(value), status_code=status)
 
@@ -102,6 +113,19 @@ def error(request: Request, message: str, status: int, hint: str | None = None) 
 async def hub_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HubError)
     return error(request, str(exc), status_of(exc), exc.hint)
+
+
+async def environment_error_handler(request: Request, exc: Exception) -> Response:
+    """What the CLI says for the same failures: a locked or damaged registry, a full disk, a permission."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        locked = "locked" in str(exc) or "busy" in str(exc)
+        hint = "another hub process holds the registry; retry when it is done" if locked else None
+        return error(request, f"registry: {exc}", 503, hint or "the registry file may be damaged")
+    assert isinstance(exc, OSError)
+    where = f": {exc.filename}" if exc.filename else ""
+    return error(request, f"{exc.strerror or exc}{where}", 500)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

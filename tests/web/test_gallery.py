@@ -8,8 +8,10 @@ import time
 
 import pytest
 from markupsafe import escape
+from web_helpers import token
 
 import hub
+import hub.registry.db as db
 from hub.settings import load_settings
 from hub.testing import fill_registry
 
@@ -111,3 +113,18 @@ def test_the_gallery_is_fast_on_ten_thousand_entries(lorahub_home) -> None:
     # ~30 ms each on an idle core; generous for a loaded shared machine
     assert max(timings.values()) < 1.5, timings
     assert hub.ls(limit=1)
+
+
+def test_a_locked_registry_is_a_readable_503(client, library, monkeypatch) -> None:
+    csrf = token(client)
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 100)  # wait 0.1 s for the lock, not 30 s
+    with db.Registry.open(load_settings().paths.registry_db) as holder:
+        holder.conn.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+        try:
+            r = client.post(
+                f"/api/adapters/{library['plain'].id}/tags", json={"tags": ["x"]}, headers={"X-CSRF-Token": csrf}
+            )
+        finally:
+            holder.conn.execute("ROLLBACK")
+    assert r.status_code == 503 and r.json()["error"] == "registry: database is locked"
+    assert "another hub process" in r.json()["hint"]

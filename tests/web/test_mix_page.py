@@ -52,6 +52,11 @@ def test_a_bad_mix_is_refused_on_the_form_and_queues_nothing(client, library) ->
     assert client.app.state.jobs.jobs() == []
     api = client.post("/api/mix", json={"adapters": [["nope", 1]]}, headers={"X-CSRF-Token": csrf})
     assert api.status_code == 404 and api.json()["error"] == "no adapter 'nope' in the registry"
+    for body in ({"adapters": "anime_eyes"}, {"adapters": [["anime_eyes"]]}, ["not", "an", "object"]):
+        bad = client.post("/api/mix", json=body, headers={"X-CSRF-Token": csrf})
+        assert bad.status_code == 400 and "[" in bad.json()["error"], body
+    garbage = client.post("/api/mix", content=b"{not json", headers={"X-CSRF-Token": csrf})
+    assert garbage.status_code == 400 and garbage.json()["error"].startswith("send a JSON object")
 
 
 def test_mix_through_the_json_api(client, library) -> None:

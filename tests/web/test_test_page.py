@@ -74,3 +74,19 @@ def test_bad_requests_are_refused_on_the_form(client, library) -> None:
 def _pixels(path) -> bytes:
     with Image.open(path) as im:
         return im.convert("RGB").tobytes()
+
+
+def test_generate_through_the_json_api(client, library) -> None:
+    csrf = token(client)
+    body = {"prompt": "a dog", "loras": [["pixel_style", 0.5]], "seed": 3, "steps": 1, "base": "tiny"}
+    r = client.post("/api/generate", json=body, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 202
+    job = client.app.state.jobs.wait(r.json()["job"]["id"], timeout=240)
+    assert job.status == "done", job.error
+    status = client.get(r.json()["url"]).json()
+    assert (
+        status["result"]["images"][0]["seed"] == 3
+        and "<lora:pixel_style:0.5>" in status["result"]["images"][0]["infotext"]
+    )
+    bad = client.post("/api/generate", json={"prompt": "x", "loras": [["nope", 1]]}, headers={"X-CSRF-Token": csrf})
+    assert bad.status_code == 404 and bad.json()["error"] == "no adapter 'nope' in the registry"

@@ -17,7 +17,7 @@ from hub.registry import edit
 from hub.registry.db import open_registry
 from hub.web import formatting
 from hub.web.lineage_svg import Node, edge_label, lineage_svg
-from hub.web.render import json_response, page, wants_json
+from hub.web.render import json_body, json_response, page, wants_json
 
 
 def registered_id(request: Request, ref: str) -> str:
@@ -102,8 +102,8 @@ def _words(raw: str) -> list[str]:
 async def _values(request: Request, field: str) -> list[str]:
     """The edited list from a form (comma or line separated) or a JSON body (``{"tags": [...]}``)."""
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
-        values = body.get(field) if isinstance(body, dict) else None
+        body = await json_body(request, f'{{"{field}": ["...", ...]}}')
+        values = body.get(field)
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise UsageError(f'send {{"{field}": ["...", ...]}}')
         return values

@@ -14,7 +14,7 @@ from hub.errors import HubError, UsageError
 from hub.registry.db import open_registry
 from hub.web import engines
 from hub.web.jobs import JobOutcome
-from hub.web.render import json_response, page, status_of
+from hub.web.render import json_body, json_response, page, status_of
 from hub.web.routes.adapter import registered_id
 
 METHODS = ("svd", "concat", "ties", "dare")
@@ -37,9 +37,17 @@ def _weight(raw: Any) -> float:
         raise UsageError(f"weight '{raw}' is not a number") from None
 
 
+def pairs_of(value: Any, what: str) -> list[tuple[str, Any]]:
+    """``[[name, weight], ...]`` from a form's rows or a JSON body, refusing any other shape."""
+    value = value or []
+    if not isinstance(value, list | tuple) or not all(isinstance(p, list | tuple) and len(p) == 2 for p in value):
+        raise UsageError(f'{what}: a list of [name, weight] pairs, e.g. [["dog", 0.7], ["style", 0.5]]')
+    return [(str(ref), w) for ref, w in value]
+
+
 def parse(values: dict[str, Any]) -> dict[str, Any]:
     """Validate a mix request; ``values`` holds ``adapters`` [(ref, weight)], ``method``, ``rank``, ``name``."""
-    pairs = [(str(ref).strip(), _weight(w)) for ref, w in values.get("adapters", []) if str(ref).strip()]
+    pairs = [(ref.strip(), _weight(w)) for ref, w in pairs_of(values.get("adapters"), "adapters") if ref.strip()]
     if not pairs:
         raise UsageError("pick at least one adapter to mix")
     method = values.get("method") or "svd"
@@ -112,9 +120,7 @@ async def mix_form(request: Request) -> Response:
 
 
 async def mix_api(request: Request) -> Response:
-    body = await request.json()
-    if not isinstance(body, dict):
-        raise UsageError('send {"adapters": [["name", 0.7], ...], "method": "svd", "rank": 16}')
+    body = await json_body(request, '{"adapters": [["name", 0.7], ...], "method": "svd", "rank": 16}')
     spec = parse(body)
     job = await run_in_threadpool(submit, request, spec)
     return json_response({"job": job, "url": f"/api/jobs/{job.id}"}, status=202)

@@ -15,9 +15,9 @@ from hub.errors import HubError, NotFoundError, UsageError
 from hub.registry import edit
 from hub.web import engines
 from hub.web.jobs import JobOutcome
-from hub.web.render import json_response, page, status_of
+from hub.web.render import json_body, json_response, page, status_of
 from hub.web.routes.adapter import registered_id, registered_name
-from hub.web.routes.mix import adapter_choices
+from hub.web.routes.mix import adapter_choices, pairs_of
 
 LIMITS = {"steps": (1, 150), "width": (64, 2048), "height": (64, 2048), "n": (1, 8)}
 
@@ -49,7 +49,7 @@ def parse(values: dict[str, Any]) -> dict[str, Any]:
     if not prompt:
         raise UsageError("write a prompt")
     loras = []
-    for ref, weight in values.get("loras", []):
+    for ref, weight in pairs_of(values.get("loras"), "loras"):
         if str(ref).strip():
             loras.append((str(ref).strip(), _number({"w": weight}, "w", float, 1.0)))
     base = str(values.get("base") or "").strip() or None
@@ -120,11 +120,11 @@ def _rows(request: Request) -> list[tuple[str, str]]:
     return [(ref, "1") for ref in picked] + [("", "1")] * max(0, 2 - len(picked))
 
 
-def test_form(request: Request) -> Response:
-    return page(request, "test.html", rows=_rows(request), choices=adapter_choices(request), values={})
+def generate_form(request: Request) -> Response:
+    return page(request, "generate.html", rows=_rows(request), choices=adapter_choices(request), values={})
 
 
-async def test_submit(request: Request) -> Response:
+async def generate_submit(request: Request) -> Response:
     form = await request.form()
     refs, weights = form.getlist("lora"), form.getlist("weight")
     rows = list(zip(refs, weights, strict=False))
@@ -148,7 +148,7 @@ async def test_submit(request: Request) -> Response:
         choices = await run_in_threadpool(adapter_choices, request)
         return page(
             request,
-            "test.html",
+            "generate.html",
             status=status_of(e),
             rows=rows or [("", "1")],
             choices=choices,
@@ -160,9 +160,7 @@ async def test_submit(request: Request) -> Response:
 
 
 async def generate_api(request: Request) -> Response:
-    body = await request.json()
-    if not isinstance(body, dict):
-        raise UsageError('send {"prompt": "...", "loras": [["name", 0.8]], "seed": 1, "steps": 20}')
+    body = await json_body(request, '{"prompt": "...", "loras": [["name", 0.8]], "seed": 1, "steps": 20}')
     job = await run_in_threadpool(submit_generate, request, parse(body))
     return json_response({"job": job, "url": f"/api/jobs/{job.id}"}, status=202)
 
@@ -182,8 +180,8 @@ async def make_preview(request: Request) -> Response:
 
 
 routes = [
-    Route("/test", test_form, name="test"),
-    Route("/test", test_submit, methods=["POST"]),
+    Route("/test", generate_form, name="test"),
+    Route("/test", generate_submit, methods=["POST"]),
     Route("/api/generate", generate_api, methods=["POST"], name="api_generate"),
     Route("/jobs/{job_id}/image/{index:int}/preview", make_preview, methods=["POST"], name="make_preview"),
 ]
