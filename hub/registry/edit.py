@@ -16,7 +16,7 @@ from pathlib import Path
 from hub import library as registry_api  # resolve() (moving to hub.registry.api)
 from hub.errors import BadFileError, NotFoundError, UsageError
 from hub.models import Adapter, Preview
-from hub.registry.db import adapter_from_row, open_registry
+from hub.registry.db import Registry, adapter_from_row, open_registry
 from hub.settings import Settings, load_settings
 
 MAX_WORDS = 200
@@ -45,6 +45,13 @@ def _registered_id(ref: str, settings: Settings | None) -> str:
     return adapter.id
 
 
+def _row(reg: Registry, adapter_id: str) -> Adapter:
+    row = reg.adapter_row(adapter_id)
+    if row is None:  # removed by another process between our write and this read
+        raise NotFoundError(f"no adapter with id '{adapter_id}'")
+    return adapter_from_row(row, reg.tags(adapter_id))
+
+
 def set_triggers(ref: str, triggers: Sequence[str], *, settings: Settings | None = None) -> Adapter:
     """Replace the adapter's trigger words (kept in the given order; blanks and repeats dropped)."""
     words = _clean(triggers, "trigger word", lower=False)
@@ -53,7 +60,7 @@ def set_triggers(ref: str, triggers: Sequence[str], *, settings: Settings | None
         with reg.transaction():
             reg.update_adapter(adapter_id, triggers=words)
             reg.reindex(adapter_id)
-        return adapter_from_row(reg.adapter_row(adapter_id), reg.tags(adapter_id))
+        return _row(reg, adapter_id)
 
 
 def set_tags(ref: str, tags: Sequence[str], *, settings: Settings | None = None) -> Adapter:
@@ -65,7 +72,7 @@ def set_tags(ref: str, tags: Sequence[str], *, settings: Settings | None = None)
             current = reg.tags(adapter_id)
             reg.set_tags(adapter_id, [t for t in wanted if t not in current], [t for t in current if t not in wanted])
             reg.reindex(adapter_id)
-        return adapter_from_row(reg.adapter_row(adapter_id), reg.tags(adapter_id))
+        return _row(reg, adapter_id)
 
 
 def add_preview(ref: str, image: str | Path, *, first: bool = True, settings: Settings | None = None) -> list[Preview]:

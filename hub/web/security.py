@@ -124,10 +124,9 @@ class GuardMiddleware:
         if not self.guard.host_allowed(host):
             await _refuse(scope, send, f"refused: host '{host}' is not this server (DNS rebinding guard)")
             return
-        session = _cookies(scope).get(SESSION_COOKIE)
-        fresh = session is None or len(session) > 64
-        if fresh:
-            session = new_session()
+        known = _cookies(scope).get(SESSION_COOKIE)
+        fresh = known is None or len(known) > 64
+        session = new_session() if fresh or known is None else known
         scope["csrf_token"] = self.guard.token_for(session)
         if scope["method"] in UNSAFE_METHODS:
             reason, receive = await self._check_unsafe(scope, receive, host or "", None if fresh else session)
@@ -159,7 +158,8 @@ class GuardMiddleware:
                 body, receive = await _buffer(receive)
                 if body is None:
                     return "refused: form too large", receive
-                token = (parse_qs(body.decode("latin-1")).get(CSRF_FIELD) or [None])[0]
+                fields = parse_qs(body.decode("latin-1")).get(CSRF_FIELD)
+                token = fields[0] if fields else None
         if not self.guard.token_valid(session, token):
             return (
                 "refused: missing or stale CSRF token; reload the page and try again "

@@ -126,16 +126,17 @@ def generate_form(request: Request) -> Response:
 
 async def generate_submit(request: Request) -> Response:
     form = await request.form()
-    refs, weights = form.getlist("lora"), form.getlist("weight")
+    refs, weights = [str(v) for v in form.getlist("lora")], [str(v) for v in form.getlist("weight")]
     rows = list(zip(refs, weights, strict=False))
-    values = {k: form.get(k) for k in ("prompt", "negative", "base", "seed", "steps", "cfg", "width", "height", "n")}
+    fields = ("prompt", "negative", "base", "seed", "steps", "cfg", "width", "height", "n")
+    values: dict[str, Any] = {k: form.get(k) for k in fields}
     values["loras"] = rows
     try:
         spec = parse(values)
         if form.get("grid"):
             axes = [
                 (ref, _floats(str(w), f"grid weights of {ref}"))
-                for ref, w in zip(refs, form.getlist("grid_weights"), strict=False)
+                for ref, w in zip(refs, [str(v) for v in form.getlist("grid_weights")], strict=False)
                 if ref.strip() and str(w).strip()
             ]
             if not axes:

@@ -86,7 +86,7 @@ def submit(request: Request, spec: dict[str, Any]) -> Any:
 
 
 def _form_rows(form: Any) -> list[tuple[str, str]]:
-    refs, weights = form.getlist("adapter"), form.getlist("weight")
+    refs, weights = [str(v) for v in form.getlist("adapter")], [str(v) for v in form.getlist("weight")]
     return list(zip(refs, weights + ["1"] * (len(refs) - len(weights)), strict=False))
 
 
