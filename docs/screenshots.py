@@ -48,7 +48,7 @@ def main() -> int:
         written.append(full_page_screenshot(driver, args.out / "detail.png", max_height=2000))
         driver.get(f"{url}/mix?a={demo.adapters[0].name}")
         written.append(full_page_screenshot(driver, args.out / "mix.png", max_height=900))
-        if _has_gen():
+        if _has("hub.gen.api"):
             loras = [a for a in demo.adapters if a.kind == "lora" and a.usable and a.arch == mixed.arch][:2]
             driver.get(f"{url}/test?" + "&".join(f"a={a.name}" for a in loras))
             driver.find_element(By.NAME, "prompt").send_keys("a watercolor fox, best quality")
@@ -63,17 +63,56 @@ def main() -> int:
             written.append(full_page_screenshot(driver, args.out / "grid.png", max_height=1400))
         else:
             print("hub.gen is not in this build: no grid screenshot", file=sys.stderr)
+        if _has("hub.train.api"):
+            written.append(_training_run(driver, wait, url, home, args.out))
+        else:
+            print("hub.train is not in this build: no training run screenshot", file=sys.stderr)
     for path in written:
         print(path)
     return 0
 
 
-def _has_gen() -> bool:
+def _has(module: str) -> bool:
+    import importlib
+
     try:
-        import hub.gen.api  # noqa: F401
+        importlib.import_module(module)
     except ImportError:
         return False
     return True
+
+
+def _training_run(driver, wait, url: str, home: Path, out: Path) -> Path:
+    """Start a short run on the tiny base from the /runs form and picture its page once it is done."""
+    from PIL import Image, ImageDraw
+    from selenium.webdriver.common.by import By
+
+    from hub.testing.web_browser import full_page_screenshot
+
+    pictures = home / "pictures"
+    pictures.mkdir()
+    for i in range(4):  # a red ball on a few backgrounds: something for the LoRA to learn
+        im = Image.new("RGB", (96, 96), (40 + 50 * i, 90, 160))
+        ImageDraw.Draw(im).ellipse((20 + 4 * i, 24, 70 + 4 * i, 74), fill=(220, 40, 40))
+        im.save(pictures / f"ball-{i}.png")
+    driver.get(url + "/runs")
+    fields = {
+        "images": str(pictures),
+        "token": "sks",
+        "class_word": "ball",
+        "base": "tiny",
+        "steps": "30",
+        "resolution": "64",
+        "sample_prompt": "a photo of sks ball",
+        "sample_every": "10",
+    }
+    for name, value in fields.items():
+        box = driver.find_element(By.NAME, name)
+        box.clear()
+        box.send_keys(value)
+    driver.find_element(By.CSS_SELECTOR, "#train-form button.primary").click()
+    wait.until(lambda d: d.find_element(By.ID, "run-status").text.startswith(("done", "failed")))
+    return full_page_screenshot(driver, out / "training-run.png", max_height=1600)
 
 
 if __name__ == "__main__":
