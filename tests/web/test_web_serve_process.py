@@ -61,7 +61,8 @@ def test_hub_serve_runs_as_a_process(lorahub_home: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    assert "serving" in proc.stderr.read()
+    with proc.stderr:
+        assert "serving" in proc.stderr.read()
 
 
 def test_other_commands_never_import_the_web_stack() -> None:
