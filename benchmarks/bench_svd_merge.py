@@ -176,7 +176,7 @@ def kohya_cmd(root: str, files: list[Path], rank: int, out: Path) -> list[str]:
 
 def startup_s(root: str | None) -> tuple[float, float | None]:
     """Seconds to start each tool with its imports but no work: ours imports what `hub mix` imports."""
-    code = "import torch, hub.composition, hub.compose.ops, hub.formats.load, hub.formats.write, hub.library"
+    code = "import torch, hub.compose.api, hub.compose.ops, hub.formats.load, hub.formats.write, hub.registry.api"
     ours = min(run_timed([sys.executable, "-c", code], cwd=REPO, env=child_env())[0] for _ in range(2))
     if not root:
         return ours, None

@@ -45,7 +45,7 @@ def rel_delta_error(a, b) -> float:
 def merge_check(tmp: Path, results: dict, gpu: str) -> None:
     import torch
 
-    from hub.composition import mix
+    from hub.compose.api import mix
     from hub.formats.load import load_lora_set
     from hub.testing import write_lora
 
@@ -121,7 +121,7 @@ def sample():
         peak[0] = max(peak[0], anon_kb())
         time.sleep(0.02)
 threading.Thread(target=sample, daemon=True).start()
-from hub.composition import fuse
+from hub.compose.api import fuse
 before = anon_kb()
 t0 = time.perf_counter()
 r = fuse(sys.argv[1], [(sys.argv[2], 0.7), (sys.argv[3], 0.5)], out=sys.argv[4], device=sys.argv[5])

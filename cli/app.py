@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from cli.commands import compose, demo, gallery, registry, sync, web
+from cli.commands import compose, demo, registry, sync, web
+from cli.context import open_context
 from hub.errors import HubError, RegistryError
 
 app = typer.Typer(
@@ -20,8 +23,21 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", metavar="PATH", help="Registry home for this command (wins over $LORAHUB_HOME)."),
+    ] = None,
+) -> None:
+    # Settings are read here, once per command, and reach every hub verb as one context (cli.context).
+    open_context(ctx, home)
+
+
 # Each command module adds its commands; the order here is the order in `hub --help`.
-for _module in (registry, gallery, compose, sync, web, demo):
+for _module in (registry, compose, sync, web, demo):
     _module.register(app)
 
 

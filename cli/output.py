@@ -68,7 +68,7 @@ def short_source(source: str) -> str:
 
 @contextmanager
 def progress_bar(description: str) -> Iterator[Any]:
-    """Yields ``update(current, done, total)``; draws a bar on stderr when it is a terminal."""
+    """Yields ``update(done, total)`` (a :data:`hub.models.Progress`); draws a bar on stderr on a terminal."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
@@ -76,15 +76,14 @@ def progress_bar(description: str) -> Iterator[Any]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[current]}", style="dim"),
         console=console(stderr=True),
         transient=True,
         disable=not sys.stderr.isatty(),
     )
     with bar:
-        task = bar.add_task(description, total=None, current="")
+        task = bar.add_task(description, total=None)
 
-        def update(current: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, current=Path(current).name if current else "")
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
         yield update

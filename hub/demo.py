@@ -8,64 +8,54 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
-
+from hub.context import Context, using
 from hub.errors import UsageError
-from hub.models import Adapter, ImportReport
-from hub.settings import Settings, load_settings
+from hub.models import Adapter, DemoResult, Progress
 
 
-class DemoResult(BaseModel):
-    base: str
-    base_dir: str
-    samples_dir: str
-    report: ImportReport
-    mixed: Adapter | None = None  # two samples merged by SVD, registered with lineage
-    mix_command: str | None = None
-    adapters: list[Adapter]
-
-
-def run_demo(*, base: str = "tiny", settings: Settings | None = None, progress=None) -> DemoResult:
+def run_demo(*, base: str = "tiny", ctx: Context | None = None, progress: Progress | None = None) -> DemoResult:
     """Build the tiny base, write a folder of sample adapters with sidecars, import it, list the registry."""
-    from hub import library
     from hub.bases.tiny import tiny_pipeline_dir
+    from hub.registry import api as registry
     from hub.testing import write_sample_library
 
     if base != "tiny":
         raise UsageError(f"the demo knows only the embedded base 'tiny', not '{base}'", hint="hub demo --base tiny")
-    settings = settings or load_settings()
-    settings.paths.ensure()
-    base_dir = tiny_pipeline_dir("sd1")
-    samples = settings.paths.home / "demo-samples"
-    if not samples.is_dir() or not any(samples.rglob("*.safetensors")):
-        write_sample_library(samples, base=base_dir)
-    report = library.import_dir(samples, progress=progress, settings=settings)
-    mixed, command = _mix_two(settings)
-    return DemoResult(
-        base=base,
-        base_dir=str(base_dir),
-        samples_dir=str(samples),
-        report=report,
-        mixed=mixed,
-        mix_command=command,
-        adapters=library.ls(settings=settings),
-    )
+    with using(ctx) as c:  # one home, one registry connection: the demo lists the registry it mixed into
+        c.paths.ensure()
+        base_dir = tiny_pipeline_dir("sd1", paths=c.paths)
+        samples = samples_dir(c)
+        if not samples.is_dir() or not any(samples.rglob("*.safetensors")):
+            write_sample_library(samples, base=base_dir)
+        report = registry.import_dir(samples, progress=progress, ctx=c)
+        mixed, command = _mix_two(c)
+        return DemoResult(
+            base=base,
+            base_dir=str(base_dir),
+            samples_dir=str(samples),
+            report=report,
+            mixed=mixed,
+            mix_command=command,
+            adapters=registry.ls(ctx=c),
+        )
 
 
-def _mix_two(settings: Settings) -> tuple[Adapter | None, str | None]:
+def _mix_two(ctx: Context) -> tuple[Adapter | None, str | None]:
     """Merge the first two plain kohya LoRAs of the tiny base into a rank-8 one: composition with lineage."""
-    from hub import library
-    from hub.composition import mix
+    from hub.compose.api import mix
+    from hub.registry import api as registry
 
     loras = [
-        a for a in library.ls(format="kohya", settings=settings)
+        a for a in registry.ls(format="kohya", ctx=ctx)
         if a.usable and a.arch == "unknown" and not a.source.startswith("mixed:")
     ]  # fmt: skip
     if len(loras) < 2:
         return None, None
-    result = mix([(loras[0].name, 0.7), (loras[1].name, 0.5)], method="svd", rank=8, name="demo-mix", device="cpu")
+    result = mix(
+        [(loras[0].name, 0.7), (loras[1].name, 0.5)], method="svd", rank=8, name="demo-mix", device="cpu", ctx=ctx
+    )
     return result.adapter, result.command
 
 
-def samples_dir(settings: Settings | None = None) -> Path:
-    return (settings or load_settings()).paths.home / "demo-samples"
+def samples_dir(ctx: Context) -> Path:
+    return ctx.paths.home / "demo-samples"

@@ -1,7 +1,10 @@
-"""Typed results of every ``hub`` operation. Pydantic only: no torch, no I/O."""
+"""The vocabulary every package shares: the frozen base of all public results, the progress callback type,
+and the registry's rows and results (``hub.compose.results`` and ``hub.sync.results`` build on them).
+Pydantic only: no torch, no I/O."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,11 +18,17 @@ ARCHES: tuple[str, ...] = ("sd1", "sd2", "sdxl", "flux", "unknown")
 COMPONENTS: tuple[str, ...] = ("unet", "text_encoder", "text_encoder_2", "transformer", "t5")
 
 
-class _Frozen(BaseModel):
+# What long verbs call as they go: (done, total) in the verb's unit (files, modules); the CLI draws a bar from it.
+Progress = Callable[[int, int], None]
+
+
+class Frozen(BaseModel):
+    """The base of every public result: immutable, so a result handed out is the result recorded."""
+
     model_config = ConfigDict(frozen=True)
 
 
-class ProbeResult(_Frozen):
+class ProbeResult(Frozen):
     """What the header of an adapter file says, read without loading any tensor data."""
 
     kind: Kind
@@ -43,7 +52,7 @@ class ProbeResult(_Frozen):
     evidence: list[str] = Field(default_factory=list)  # why the prober decided arch/format, for `hub show`
 
 
-class FileHashes(_Frozen):
+class FileHashes(Frozen):
     """Civitai / A1111 hashes, lowercase hex as stored; :meth:`civitai` gives Civitai's printed form."""
 
     sha256: str
@@ -57,7 +66,7 @@ class FileHashes(_Frozen):
         return {k: (v.upper() if isinstance(v, str) else v) for k, v in self.model_dump().items()}
 
 
-class LineageEdge(_Frozen):
+class LineageEdge(Frozen):
     parent_id: str | None  # None when the parent is not in the registry (a base model id, a remote file)
     parent_ref: str  # human reference: registry name, hash, hf id or path
     child_id: str
@@ -66,7 +75,7 @@ class LineageEdge(_Frozen):
     created_at: str | None = None
 
 
-class RemoteRef(_Frozen):
+class RemoteRef(Frozen):
     repo: str
     revision: str
     commit: str | None = None
@@ -75,12 +84,12 @@ class RemoteRef(_Frozen):
     at: str | None = None
 
 
-class Preview(_Frozen):
+class Preview(Frozen):
     path: str
     source: str | None = None  # the sidecar or remote it came from
 
 
-class Adapter(_Frozen):
+class Adapter(Frozen):
     """One registry row: one adapter file version."""
 
     id: str
@@ -126,7 +135,7 @@ class AdapterDetail(Adapter):
     evidence: list[str] = Field(default_factory=list)
 
 
-class AddOutcome(_Frozen):
+class AddOutcome(Frozen):
     path: str
     status: Literal["added", "duplicate", "rejected", "skipped"]
     adapter: Adapter | None = None
@@ -134,7 +143,7 @@ class AddOutcome(_Frozen):
     exit_code: int | None = None
 
 
-class ImportReport(_Frozen):
+class ImportReport(Frozen):
     outcomes: list[AddOutcome]
 
     @property
@@ -150,7 +159,7 @@ class ImportReport(_Frozen):
         return [o for o in self.outcomes if o.status == "rejected"]
 
 
-class VerifyResult(_Frozen):
+class VerifyResult(Frozen):
     adapter_id: str
     name: str
     path: str
@@ -159,17 +168,37 @@ class VerifyResult(_Frozen):
     actual_sha256: str | None = None
 
 
-class DupeGroup(_Frozen):
+class DupeGroup(Frozen):
     by: Literal["sha256", "autov3"]
     value: str
     adapters: list[Adapter]
     paths: list[str] = Field(default_factory=list)
 
 
-class ParentLink(_Frozen):
+class ParentLink(Frozen):
     """A lineage edge to write when registering a new adapter (the child is the new row)."""
 
     parent_ref: str  # registry name/id/hash, an HF id, a base model path
     operation: str  # trained-from, mixed-from, resized-from, converted-from, scaled-from, pulled-from, extracted-from
     params: dict[str, Any] = Field(default_factory=dict)  # e.g. {"weight": 0.7, "method": "svd", "rank": 16}
     parent_id: str | None = None  # filled by the registry when parent_ref resolves to a row
+
+
+class GalleryResult(Frozen):
+    """``hub gallery``: the contact sheet written."""
+
+    path: str
+    adapters: int
+    with_preview: int
+
+
+class DemoResult(Frozen):
+    """``hub demo``: the tiny base, its sample adapters imported, two of them mixed."""
+
+    base: str
+    base_dir: str
+    samples_dir: str
+    report: ImportReport
+    mixed: Adapter | None = None  # two samples merged by SVD, registered with lineage
+    mix_command: str | None = None
+    adapters: list[Adapter]

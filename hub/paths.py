@@ -1,4 +1,4 @@
-"""Where ``hub`` keeps its state: one home folder, read from the environment when asked."""
+"""Where ``hub`` keeps its state: one home folder. Only :func:`hub.settings.load_settings` asks where it is."""
 
 from __future__ import annotations
 
@@ -22,10 +22,6 @@ class Paths:
     """Every location under one home. Nothing is created until :meth:`ensure` is called."""
 
     home: Path
-
-    @classmethod
-    def from_env(cls) -> Paths:
-        return cls(default_home())
 
     @property
     def registry_db(self) -> Path:

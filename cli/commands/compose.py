@@ -1,13 +1,12 @@
-"""Composition commands: mix, resize, convert, scale, fuse, extract (thin: parse, call hub.composition, print)."""
+"""Composition commands: mix, resize, convert, scale, fuse, extract (thin: parse, call hub.compose.api, print)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cli.context import hub_context
 from cli.output import message, print_json, progress_bar
 
 if TYPE_CHECKING:  # results are pydantic models: building their classes would slow every `hub ls`
@@ -24,13 +23,6 @@ DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="Output dtype: flo
 def register(app: typer.Typer) -> None:
     for command in (mix, resize, convert, scale, fuse, extract):
         app.command(name=command.__name__)(command)
-
-
-@contextmanager
-def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar fed the (done, total) module counts hub.composition reports."""
-    with progress_bar(description) as update:
-        yield lambda done, total: update("", done, total)
 
 
 def _print_output(result: OutputResult, json_out: bool, extra: str = "") -> None:
@@ -77,23 +69,25 @@ def mix(
       hub mix dog:0.7 style:0.5 --method svd --rank 32
       hub mix a b c:-0.3 --method ties --density 0.4 --rank auto
     """
-    from hub import composition
+    from hub.compose import api as compose
 
-    rank_value: int | str | None = rank if rank in (None, "auto") else _int(rank, "--rank")
-    with _bar("mixing") as progress:
-        result = composition.mix(specs, method=method, rank=rank_value, dynamic=dynamic, density=density, seed=seed,
-                                 name=name, out=out, fmt=fmt, device=device, dtype=dtype,
-                                 progress=progress)  # fmt: skip
+    with progress_bar("mixing") as progress:
+        result = compose.mix(
+            specs,
+            method=method,
+            rank=rank,
+            dynamic=dynamic,
+            density=density,
+            seed=seed,
+            name=name,
+            out=out,
+            fmt=fmt,
+            device=device,
+            dtype=dtype,
+            progress=progress,
+            ctx=hub_context(),
+        )
     _print_output(result, json_out, _kept(result.reduction))
-
-
-def _int(text: str, flag: str) -> int:
-    from hub.errors import UsageError
-
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"{flag} wants an integer or 'auto', got {text!r}") from None
 
 
 def resize(
@@ -112,11 +106,22 @@ def resize(
     json_out: JsonOpt = False,
 ) -> None:
     """Rank-reduce an adapter (best approximation per module; alpha/rank kept) and report the kept energy."""
-    from hub import composition
+    from hub.compose import api as compose
 
-    with _bar("resizing") as progress:
-        result = composition.resize(ref, rank=rank, dynamic=dynamic, conv_rank=conv_rank, name=name, out=out,
-                                    fmt=fmt, device=device, dtype=dtype, progress=progress)  # fmt: skip
+    with progress_bar("resizing") as progress:
+        result = compose.resize(
+            ref,
+            rank=rank,
+            dynamic=dynamic,
+            conv_rank=conv_rank,
+            name=name,
+            out=out,
+            fmt=fmt,
+            device=device,
+            dtype=dtype,
+            progress=progress,
+            ctx=hub_context(),
+        )
     if verbose and not json_out:
         from cli.output import console
 
@@ -135,9 +140,9 @@ def convert(
     json_out: JsonOpt = False,
 ) -> None:
     """Rewrite an adapter in another format (kohya for A1111/ComfyUI, diffusers/PEFT); every delta kept."""
-    from hub import composition
+    from hub.compose import api as compose
 
-    _print_output(composition.convert(ref, to=to, name=name, out=out, dtype=dtype), json_out)
+    _print_output(compose.convert(ref, to=to, name=name, out=out, dtype=dtype, ctx=hub_context()), json_out)
 
 
 def scale(
@@ -150,9 +155,9 @@ def scale(
     json_out: JsonOpt = False,
 ) -> None:
     """Multiply an adapter's strength (folded into alpha; exact)."""
-    from hub import composition
+    from hub.compose import api as compose
 
-    _print_output(composition.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype), json_out)
+    _print_output(compose.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype, ctx=hub_context()), json_out)
 
 
 def fuse(
@@ -171,10 +176,10 @@ def fuse(
       hub fuse ./sd15-diffusers dog:0.7 style:0.5 --out ./sd15-dog
       hub fuse v1-5-pruned.safetensors dog:0.8 --out dog-fused.safetensors
     """
-    from hub import composition
+    from hub.compose import api as compose
 
-    with _bar("fusing") as progress:
-        result = composition.fuse(base, specs, out=out, device=device, dtype=dtype, progress=progress)
+    with progress_bar("fusing") as progress:
+        result = compose.fuse(base, specs, out=out, device=device, dtype=dtype, progress=progress, ctx=hub_context())
     if json_out:
         print_json(result)
         return
@@ -200,10 +205,23 @@ def extract(
     json_out: JsonOpt = False,
 ) -> None:
     """Extract a LoRA approximating the difference of two models (kohya's extract_lora_from_models)."""
-    from hub import composition
+    from hub.compose import api as compose
 
-    with _bar("extracting") as progress:
-        result = composition.extract(base=base, tuned=tuned, rank=rank, conv_rank=conv_rank, dynamic=dynamic,
-                                     min_diff=min_diff, clamp_quantile=clamp_quantile, name=name, out=out, fmt=fmt,
-                                     device=device, dtype=dtype, progress=progress)  # fmt: skip
+    with progress_bar("extracting") as progress:
+        result = compose.extract(
+            base=base,
+            tuned=tuned,
+            rank=rank,
+            conv_rank=conv_rank,
+            dynamic=dynamic,
+            min_diff=min_diff,
+            clamp_quantile=clamp_quantile,
+            name=name,
+            out=out,
+            fmt=fmt,
+            device=device,
+            dtype=dtype,
+            progress=progress,
+            ctx=hub_context(),
+        )
     _print_output(result, json_out, _kept(result.reduction))

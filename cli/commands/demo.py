@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from cli.context import hub_context
 from cli.output import message, print_json, progress_bar
 
 
@@ -29,7 +30,7 @@ def demo(
 
     message("building the tiny base and sample adapters (offline)…")
     with progress_bar("importing") as update:
-        result = run_demo(base=base, progress=update)
+        result = run_demo(base=base, progress=update, ctx=hub_context())
     if json_out:
         print_json(result)
         return

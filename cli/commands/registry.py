@@ -1,4 +1,4 @@
-"""Registry commands: add, import, ls, show, tag, rm, verify, dupes, probe."""
+"""Registry commands: add, import, ls, show, tag, rm, verify, dupes, probe, gallery (call hub.registry.api)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from typing import Annotated
 
 import typer
 
-import hub.library as library
+from cli.context import hub_context
 from cli.output import human_size, message, print_json, progress_bar, short_path, short_source
 from hub.models import AdapterDetail, ImportReport
+from hub.registry import api
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def register(app: typer.Typer) -> None:
-    for command in (add, import_, ls, show, tag, rm, verify, dupes, probe):
+    for command in (add, import_, ls, show, tag, rm, verify, dupes, probe, gallery):
         name = command.__name__.rstrip("_").replace("_", "-")
         app.command(name=name)(command)
 
@@ -40,8 +41,15 @@ def add(
       hub add ~/Downloads/*.safetensors --tag civitai
     """
     with progress_bar("adding") as update:
-        report = library.add(
-            paths, name=name, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update
+        report = api.add(
+            paths,
+            name=name,
+            in_place=in_place,
+            link=link,
+            hash=not no_hash,
+            tags=tags or [],
+            progress=update,
+            ctx=hub_context(),
         )
     _report(report, json_out)
     if len(report.outcomes) == 1 and report.rejected:
@@ -67,8 +75,8 @@ def import_(
       hub import ./loras --in-place --tag mine
     """
     with progress_bar("importing") as update:
-        report = library.import_dir(
-            folder, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update
+        report = api.import_dir(
+            folder, in_place=in_place, link=link, hash=not no_hash, tags=tags or [], progress=update, ctx=hub_context()
         )
     _report(report, json_out)
 
@@ -121,13 +129,31 @@ def ls(
       hub ls --json | jq '.[].name'
     """
     if json_out:
-        text = library.ls_json(
-            query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort, limit=limit
+        text = api.ls_json(
+            query,
+            arch=arch,
+            kind=kind,
+            format=format,
+            tag=tag,
+            base=base,
+            remote=remote,
+            sort=sort,
+            limit=limit,
+            ctx=hub_context(),
         )
         print(text)
         return
-    adapters = library.ls(
-        query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort, limit=limit
+    adapters = api.ls(
+        query,
+        arch=arch,
+        kind=kind,
+        format=format,
+        tag=tag,
+        base=base,
+        remote=remote,
+        sort=sort,
+        limit=limit,
+        ctx=hub_context(),
     )
     if quiet:
         for a in adapters:
@@ -177,7 +203,7 @@ def show(
       hub show my_style
       hub show 3A6F1C2B9D
     """
-    detail = library.show(ref)
+    detail = api.show(ref, ctx=hub_context())
     if json_out:
         print_json(detail)
         return
@@ -272,7 +298,7 @@ def tag(
     \b
       hub tag my_style +anime +favourite -wip
     """
-    adapter = library.tag(ref, changes)
+    adapter = api.tag(ref, changes, ctx=hub_context())
     if json_out:
         print_json(adapter)
         return
@@ -284,7 +310,7 @@ def rm(
     json_out: JsonOpt = False,
 ) -> None:
     """Remove an adapter from the registry and free its stored bytes (files registered in place stay on disk)."""
-    adapter = library.rm(ref)
+    adapter = api.rm(ref, ctx=hub_context())
     if json_out:
         print_json(adapter)
         return
@@ -297,7 +323,7 @@ def verify(
 ) -> None:
     """Rehash stored files and report missing or changed ones (and hash --no-hash imports)."""
     with progress_bar("verifying") as update:
-        results = library.verify(ref, progress=update)
+        results = api.verify(ref, progress=update, ctx=hub_context())
     if json_out:
         print_json(results)
     else:
@@ -312,7 +338,7 @@ def verify(
 
 def dupes(json_out: JsonOpt = False) -> None:
     """Same content under several names or paths (same SHA256), or same tensors with a different header (AutoV3)."""
-    groups = library.dupes()
+    groups = api.dupes(ctx=hub_context())
     if json_out:
         print_json(groups)
         return
@@ -331,7 +357,7 @@ def probe(
     json_out: JsonOpt = False,
 ) -> None:
     """Say what a file is (format, arch, rank, alpha) from its header alone."""
-    result = library.probe(path)
+    result = api.probe(path)
     if json_out:
         print_json(result)
         return
@@ -345,3 +371,28 @@ def probe(
         message(f"  [dim]{e}[/]")
     if result.note:
         message(f"  [yellow]{result.note}[/]")
+
+
+def gallery(
+    query: Annotated[str | None, typer.Argument(help="Full-text search, as `hub ls`.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("gallery.png"),
+    arch: Annotated[str | None, typer.Option(help="sd1, sd2, sdxl, flux, unknown")] = None,
+    kind: Annotated[str | None, typer.Option(help="lora, lycoris, embedding, lora+embedding")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only adapters with this tag.")] = None,
+    columns: Annotated[int, typer.Option(help="Tiles per row.")] = 6,
+    thumb: Annotated[int, typer.Option(help="Tile size in pixels.")] = 192,
+    json_out: JsonOpt = False,
+) -> None:
+    """Draw every matching adapter's preview, with its name, arch and rank, into one PNG.
+
+    Examples:
+
+    \b
+      hub gallery --out loras.png
+      hub gallery anime --arch sdxl --columns 8 -o anime.png
+    """
+    result = api.gallery(out, query, arch=arch, kind=kind, tag=tag, columns=columns, thumb=thumb, ctx=hub_context())
+    if json_out:
+        print_json(result)
+        return
+    message(f"wrote {result.path}: {result.adapters} adapters, {result.with_preview} with a preview")

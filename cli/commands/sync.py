@@ -1,4 +1,4 @@
-"""Hub sync commands: push, pull, search (thin: parse, call hub.sharing, print)."""
+"""Hub sync commands: push, pull, search (thin: parse, call hub.sync.api, print)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cli.context import hub_context
 from cli.output import console, message, print_json
 from hub.errors import UsageError
 
@@ -44,15 +45,15 @@ def push(
       hub push cat-style --repo my-team/cat-style --private
       hub push --all --org my-team --tag published
     """
-    from hub import sharing
+    from hub.sync import api as sync
 
     if all_:
         if name or repo:
             raise UsageError("--all pushes many adapters: give --org, not a NAME or --repo")
         if not org:
             raise UsageError("--all needs --org ORG", hint="hub push --all --org my-team [--tag TAG]")
-        results = sharing.push_all(
-            org=org, tag=tag, private=private, branch=branch, message=message_, progress=_progress
+        results = sync.push_all(
+            org=org, tag=tag, private=private, branch=branch, message=message_, on_step=_step, ctx=hub_context()
         )
         if json_out:
             print_json(results)
@@ -68,14 +69,16 @@ def push(
         raise UsageError("which adapter? give its NAME, or --all --org ORG")
     if org or tag:
         raise UsageError("--org and --tag go with --all", hint="for one adapter use --repo ORG/NAME")
-    result = sharing.push(name, repo=repo, private=private, branch=branch, message=message_, progress=_progress)
+    result = sync.push(
+        name, repo=repo, private=private, branch=branch, message=message_, on_step=_step, ctx=hub_context()
+    )
     if json_out:
         print_json(result)
     else:
         _print_push(result)
 
 
-def _progress(text: str) -> None:
+def _step(text: str) -> None:
     message(f"[dim]{text}[/]")
 
 
@@ -111,9 +114,9 @@ def pull(
       hub pull some-user/cat-style@v1.0
       hub pull some-user/many-loras:styles/ink.safetensors
     """
-    from hub import sharing
+    from hub.sync import api as sync
 
-    result = sharing.pull(spec, all_files=all_files)
+    result = sync.pull(spec, all_files=all_files, ctx=hub_context())
     if json_out:
         print_json(result)
         return
@@ -148,9 +151,9 @@ def search(
       hub search anime --arch sdxl
       hub search "" --limit 50 --json
     """
-    from hub import sharing
+    from hub.sync import api as sync
 
-    results = sharing.search(query, arch=arch, limit=limit)
+    results = sync.search(query, arch=arch, limit=limit)
     if json_out:
         print_json(results)
         return

@@ -30,19 +30,23 @@ def serve(
       hub serve --port 8000 --open
       hub serve --host 0.0.0.0      # reachable from the network: prints a warning
     """
+    from cli.context import hub_context
     from hub.settings import load_settings
     from hub.web.api import host_warning
     from hub.web.api import serve as run_server
+
+    context = hub_context()
+    settings = context.settings if context is not None else load_settings()  # --home wins over LORAHUB_HOME
 
     warning = host_warning(host)
     if warning:
         message(f"[bold yellow]warning:[/] {warning}")
 
     def ready(url: str) -> None:
-        message(f"serving {load_settings().home} at [bold]{url}[/] (Ctrl-C stops)")
+        message(f"serving {settings.home} at [bold]{url}[/] (Ctrl-C stops)")
         if open_browser:
             import webbrowser
 
             webbrowser.open(url)
 
-    run_server(load_settings(), host=host, port=port, on_ready=ready, log_level="info" if verbose else "warning")
+    run_server(settings, host=host, port=port, on_ready=ready, log_level="info" if verbose else "warning")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from hub.paths import Paths
+from hub.settings import load_settings
 
 TinyKind = Literal["sd1", "sdxl"]
 
@@ -224,7 +225,7 @@ def build_tiny_pipeline(out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0)
 
 def tiny_pipeline_dir(kind: TinyKind = "sd1", *, paths: Paths | None = None) -> Path:
     """The cached tiny pipeline under ``<home>/cache/tiny-<kind>-v1/``, built on first use (seed 0)."""
-    target = (paths or Paths.from_env()).cache / f"tiny-{kind}-{CACHE_VERSION}"
+    target = (paths or load_settings().paths).cache / f"tiny-{kind}-{CACHE_VERSION}"
     if (target / "model_index.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

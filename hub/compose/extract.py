@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.compose.fuse import resolve_device
-from hub.compose.model_files import BaseModel, open_base
+from hub.compose.model_files import ModelFiles, open_base
 from hub.compose.ops import Dynamic, Reduction, rank_for, reduce_dense
 from hub.errors import IncompatibleError, UsageError
 from hub.formats.lora_set import LoraModule, LoraSet
@@ -38,7 +38,7 @@ def is_target(module_key: str, *, conv: bool) -> bool:
     return bool(_UNET_LINEAR.match(module_key) or _TEXT.match(module_key) or (conv and _UNET_CONV.match(module_key)))
 
 
-def _read(model: BaseModel, handles: dict, module_key: str, entry) -> torch.Tensor:
+def _read(model: ModelFiles, handles: dict, module_key: str, entry) -> torch.Tensor:
     from safetensors import safe_open
 
     wfile, place = entry
@@ -49,8 +49,8 @@ def _read(model: BaseModel, handles: dict, module_key: str, entry) -> torch.Tens
 
 
 def extract_models(
-    base: BaseModel,
-    tuned: BaseModel,
+    base: ModelFiles,
+    tuned: ModelFiles,
     rank: int,
     *,
     conv_rank: int | None = None,

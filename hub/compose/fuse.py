@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.compose.ldm_layout import Placement
-from hub.compose.model_files import BaseModel, WeightFile, open_base, write_safetensors_streaming
+from hub.compose.model_files import ModelFiles, WeightFile, open_base, write_safetensors_streaming
 from hub.compose.ops import check_compatible
 from hub.errors import IncompatibleError, UsageError
 from hub.formats.lora_set import LoraModule, LoraSet
@@ -61,7 +61,7 @@ def resolve_dtype(dtype: str | None) -> torch.dtype | None:
     return value
 
 
-def plan_fuse(model: BaseModel, adapters: Sequence[tuple[LoraSet, float]]) -> dict[str, dict[str, list]]:
+def plan_fuse(model: ModelFiles, adapters: Sequence[tuple[LoraSet, float]]) -> dict[str, dict[str, list]]:
     """file rel -> tensor key -> [(rows, module, weight)]; IncompatibleError naming the first unplaceable module."""
     plan: dict[str, dict[str, list]] = {}
     for lora_set, weight in adapters:
@@ -98,7 +98,7 @@ def _fused_tensor(
 
 
 def fuse_into(
-    model: BaseModel,
+    model: ModelFiles,
     adapters: Sequence[tuple[LoraSet, float]],
     out: Path,
     *,
@@ -161,7 +161,7 @@ def _torch_dtype(st: str) -> torch.dtype:
     return table[st.upper()] if st.upper() in table else getattr(torch, st)
 
 
-def _copy_non_weights(model: BaseModel, out: Path) -> None:
+def _copy_non_weights(model: ModelFiles, out: Path) -> None:
     """Everything but the weight files of the components we rewrite (stale variants would load unfused)."""
     rewritten_dirs = {(model.root / f.rel).parent for f in model.files}
     for src in model.root.rglob("*"):

@@ -1,6 +1,6 @@
 """Base models on disk: a diffusers folder or a single-file LDM checkpoint, read and written tensor by tensor.
 
-:class:`BaseModel` answers "which file and tensor key hold this LoRA module's weight" for both layouts, and
+:class:`ModelFiles` answers "which file and tensor key hold this LoRA module's weight" for both layouts, and
 :func:`write_safetensors_streaming` writes a safetensors file one tensor at a time (the header first, from
 shapes and dtypes), so fusing or converting a model never holds more than one tensor of it in memory.
 """
@@ -39,7 +39,7 @@ class WeightFile:
 
 
 @dataclass
-class BaseModel:
+class ModelFiles:
     """A base model on disk and the weight files the fuser/extractor rewrites or reads."""
 
     root: Path
@@ -117,7 +117,7 @@ def _component_files(folder: Path) -> list[Path]:
     return []
 
 
-def open_base(path: str | os.PathLike[str]) -> BaseModel:
+def open_base(path: str | os.PathLike[str]) -> ModelFiles:
     """A local diffusers folder (``model_index.json``) or single-file ``.safetensors`` checkpoint."""
     root = Path(path).expanduser()
     if root.is_dir():
@@ -129,7 +129,7 @@ def open_base(path: str | os.PathLike[str]) -> BaseModel:
                 files.append(WeightFile(p, p.relative_to(root).as_posix(), comp, _keys(p)))
         if not files:
             raise BadFileError("no safetensors weights for unet/text_encoder", path=str(root))
-        return BaseModel(root, "diffusers", files)
+        return ModelFiles(root, "diffusers", files)
     if root.is_file():
         if root.suffix != ".safetensors":
             raise UnsupportedFormatError(
@@ -139,7 +139,7 @@ def open_base(path: str | os.PathLike[str]) -> BaseModel:
         unet = UnetLayout.from_ldm_keys(keys)
         if unet is None and not any(k.startswith(("cond_stage_model.", "conditioner.")) for k in keys):
             raise BadFileError("not a Stable Diffusion checkpoint in the original layout", path=str(root))
-        return BaseModel(root.parent, "single-file", [WeightFile(root, root.name, None, keys)], unet)
+        return ModelFiles(root.parent, "single-file", [WeightFile(root, root.name, None, keys)], unet)
     raise NotFoundError(f"no such base model: {path}")
 
 
@@ -190,7 +190,7 @@ def write_safetensors_streaming(
         raise
 
 
-def detect_arch(model: BaseModel) -> str:
+def detect_arch(model: ModelFiles) -> str:
     """sd1 / sd2 / sdxl from the UNet's cross-attention width or the checkpoint's text-encoder layout."""
     if model.layout == "single-file":
         keys = model.files[0].keys

@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from hub.models import Adapter
-
-
-class _Result(BaseModel):
-    model_config = ConfigDict(frozen=True)
+from hub.compose.recipe import Recipe
+from hub.models import Adapter, Frozen
 
 
-class ParentUse(_Result):
+class ParentUse(Frozen):
     ref: str  # what the user gave
     adapter_id: str | None = None
     name: str
     weight: float = 1.0
 
 
-class OutputResult(_Result):
+class OutputResult(Frozen):
     """A new adapter the operation wrote and registered."""
 
     adapter: Adapter
     out: str | None = None  # the extra copy written with --out
-    command: str  # the exact `hub ...` command that rebuilds it (also stored as the entry's recipe)
+    command: str  # the exact `hub ...` command that rebuilds it: recipe.command()
+    recipe: Recipe  # what was done to which inputs (stored with the entry, beside its lineage)
     modules: int
     ranks: list[int] = Field(default_factory=list)  # distinct ranks of the output, sorted
     notes: list[str] = Field(default_factory=list)
     seconds: float = 0.0
 
 
-class ReductionStats(_Result):
+class ReductionStats(Frozen):
     """Per-module rank kept and Frobenius fraction kept, sqrt(Σ_{i<k} S_i² / Σ S_i²) (kohya's "fro retained")."""
 
     kept: dict[str, float] = Field(default_factory=dict)
@@ -70,7 +68,7 @@ class ExtractResult(OutputResult):
     reduction: ReductionStats
 
 
-class FuseResult(_Result):
+class FuseResult(Frozen):
     base: str
     out: str
     layout: str  # diffusers | single-file

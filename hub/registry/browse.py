@@ -1,8 +1,10 @@
-"""The registry one page at a time, with the counts a filter bar needs: what a gallery UI asks for.
+"""The registry as a browsing UI reads it: one page at a time with the counts a filter bar needs, and the
+small lookups a page makes (names for ids, an entry's preview files, names to complete).
 
 ``hub ls`` returns every matching row; a browser showing 10,000 adapters wants 48 of them, the total,
 and per-facet counts, each answered by SQLite with an index, never by building 10,000 objects.
-Search, filters and sorts are exactly ``hub ls``'s (the same SQL clauses).
+Search, filters and sorts are exactly ``hub ls``'s (the same SQL clauses). Re-exported by
+:mod:`hub.registry.api`, which callers use.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub import library as registry_api  # `hub ls`'s filters and sorts (moving to hub.registry.api)
-from hub.errors import UsageError
+from hub.context import Context, using
+from hub.errors import AmbiguousError, NotFoundError, UsageError
 from hub.models import Adapter
-from hub.registry.db import _LIST_COLUMNS, _select, adapter_from_row, open_registry
-from hub.settings import Settings
+from hub.registry.db import _LIST_COLUMNS, _select, adapter_from_row
 
 # source -> where the adapter came from, as a filter: a file, the Hub, or a hub operation
 SOURCE_KINDS = ("local", "hf", "trained", "mixed", "resized", "converted", "scaled", "extracted")
@@ -90,18 +91,21 @@ def browse(
     page: int = 1,
     per_page: int = 48,
     top_tags: int = 40,
-    settings: Settings | None = None,
+    ctx: Context | None = None,
 ) -> BrowsePage:
     """One page of ``hub ls QUERY --arch --kind --tag`` (plus a source filter), with totals and facet counts."""
     if page < 1:
         raise UsageError(f"page must be >= 1, not {page}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise UsageError(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page}")
-    filters = registry_api._ls_filters(arch=arch, kind=kind, format=None, tag=tag, base=None, remote=None, sort=sort)
+    from hub.registry.api import SORTS, _ls_filters  # the module that re-exports this one
+
+    filters = _ls_filters(arch=arch, kind=kind, format=None, tag=tag, base=None, remote=None, sort=sort)
     if source:
         filters.append(_source_filter(source))
-    with open_registry(settings) as reg:
-        sql, params = _select(_LIST_COLUMNS, query, filters, registry_api.SORTS[sort], None)
+    with using(ctx) as c:
+        reg = c.registry
+        sql, params = _select(_LIST_COLUMNS, query, filters, SORTS[sort], None)
         (total,) = reg.conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()
         pages = max(1, -(-total // per_page))
         rows = reg.conn.execute(f"{sql} LIMIT ? OFFSET ?", [*params, per_page, (page - 1) * per_page]).fetchall()
@@ -155,3 +159,42 @@ def browse(
         sources=sources,
         tags=tag_counts,
     )
+
+
+def find_id(ref: str, *, ctx: Context | None = None) -> str:
+    """The id of the entry ``ref`` names (a name, an id or a hash prefix), never a file: unlike
+    :func:`hub.registry.api.resolve`, a path is not opened, so text from a web form cannot make us read a file."""
+    with using(ctx) as c:
+        ids = c.registry.find_ids(ref.strip())
+    if not ids:
+        raise NotFoundError(f"no adapter '{ref}' in the registry", hint="a name, an id or a hash prefix")
+    if len(ids) > 1:
+        raise AmbiguousError(f"'{ref}' matches {len(ids)} adapters", hint="use the full name or a longer hash")
+    return ids[0]
+
+
+def names_by_id(ids: list[str], *, ctx: Context | None = None) -> dict[str, str]:
+    """Entry names for ids (ids that are not in the registry are left out)."""
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    with using(ctx) as c:
+        return dict(c.registry.conn.execute(f"SELECT id, name FROM adapters WHERE id IN ({marks})", ids).fetchall())
+
+
+def adapter_names(*, mergeable: bool = True, limit: int = 1000, ctx: Context | None = None) -> list[str]:
+    """Names in ``hub ls`` order, for completing a typed name; ``mergeable``: usable LoRAs only (no embeddings)."""
+    where = "WHERE usable AND kind != 'embedding' " if mergeable else ""
+    with using(ctx) as c:
+        rows = c.registry.conn.execute(
+            f"SELECT name FROM adapters {where}ORDER BY name COLLATE NOCASE LIMIT ?", (limit,)
+        )
+        return [r[0] for r in rows]
+
+
+def preview_paths(adapter_id: str, *, ctx: Context | None = None) -> list[str]:
+    """The adapter's preview files, in the order ``hub show`` lists them (the first is the cover)."""
+    with using(ctx) as c:
+        if c.registry.adapter_row(adapter_id) is None:
+            raise NotFoundError(f"no adapter with id '{adapter_id}'")
+        return [p.path for p in c.registry.previews(adapter_id)]

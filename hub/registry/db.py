@@ -19,7 +19,6 @@ from typing import Any
 from hub.errors import RegistryError
 from hub.models import Adapter, FileHashes, LineageEdge, Preview, RemoteRef
 from hub.registry import schema
-from hub.settings import Settings, load_settings
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -54,17 +53,6 @@ def new_id() -> str:
     return secrets.token_hex(5)
 
 
-@contextmanager
-def open_registry(settings: Settings | None = None) -> Iterator[Registry]:
-    """The registry of ``settings`` (default: from the environment), migrated, closed on exit."""
-    settings = settings or load_settings()
-    registry = Registry.open(settings.paths.registry_db)
-    try:
-        yield registry
-    finally:
-        registry.close()
-
-
 class Registry:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
@@ -86,7 +74,7 @@ class Registry:
                 schema.migrate(conn)
         except sqlite3.DatabaseError as e:
             raise RegistryError(
-                f"cannot open the registry at {path}: {e}", hint="is LORAHUB_HOME pointing at a registry.db?"
+                f"cannot open the registry at {path}: {e}", hint="do --home / LORAHUB_HOME point at a registry home?"
             ) from e
         conn.row_factory = sqlite3.Row
         return cls(conn, path)

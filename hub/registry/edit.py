@@ -13,11 +13,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from hub import library as registry_api  # resolve() (moving to hub.registry.api)
+from hub.context import Context, using
 from hub.errors import BadFileError, NotFoundError, UsageError
 from hub.models import Adapter, Preview
-from hub.registry.db import Registry, adapter_from_row, open_registry
-from hub.settings import Settings, load_settings
+from hub.registry.db import Registry, adapter_from_row
 
 MAX_WORDS = 200
 MAX_WORD_LENGTH = 200
@@ -38,8 +37,10 @@ def _clean(words: Sequence[str], what: str, *, lower: bool) -> list[str]:
     return out
 
 
-def _registered_id(ref: str, settings: Settings | None) -> str:
-    adapter = registry_api.resolve(ref, settings=settings)
+def _registered_id(ref: str, ctx: Context) -> str:
+    from hub.registry.api import resolve  # the module that re-exports this one
+
+    adapter = resolve(ref, ctx=ctx)
     if not adapter.id:
         raise NotFoundError(f"'{ref}' is a file, not a registered adapter", hint=f"hub add {ref}")
     return adapter.id
@@ -52,22 +53,22 @@ def _row(reg: Registry, adapter_id: str) -> Adapter:
     return adapter_from_row(row, reg.tags(adapter_id))
 
 
-def set_triggers(ref: str, triggers: Sequence[str], *, settings: Settings | None = None) -> Adapter:
+def set_triggers(ref: str, triggers: Sequence[str], *, ctx: Context | None = None) -> Adapter:
     """Replace the adapter's trigger words (kept in the given order; blanks and repeats dropped)."""
     words = _clean(triggers, "trigger word", lower=False)
-    adapter_id = _registered_id(ref, settings)
-    with open_registry(settings) as reg:
+    with using(ctx) as c:
+        adapter_id, reg = _registered_id(ref, c), c.registry
         with reg.transaction():
             reg.update_adapter(adapter_id, triggers=words)
             reg.reindex(adapter_id)
         return _row(reg, adapter_id)
 
 
-def set_tags(ref: str, tags: Sequence[str], *, settings: Settings | None = None) -> Adapter:
+def set_tags(ref: str, tags: Sequence[str], *, ctx: Context | None = None) -> Adapter:
     """Replace the adapter's tags with ``tags`` (lower-cased, blanks and repeats dropped)."""
     wanted = _clean(tags, "tag", lower=True)
-    adapter_id = _registered_id(ref, settings)
-    with open_registry(settings) as reg:
+    with using(ctx) as c:
+        adapter_id, reg = _registered_id(ref, c), c.registry
         with reg.transaction():
             current = reg.tags(adapter_id)
             reg.set_tags(adapter_id, [t for t in wanted if t not in current], [t for t in current if t not in wanted])
@@ -75,7 +76,7 @@ def set_tags(ref: str, tags: Sequence[str], *, settings: Settings | None = None)
         return _row(reg, adapter_id)
 
 
-def add_preview(ref: str, image: str | Path, *, first: bool = True, settings: Settings | None = None) -> list[Preview]:
+def add_preview(ref: str, image: str | Path, *, first: bool = True, ctx: Context | None = None) -> list[Preview]:
     """Copy ``image`` into the home's previews (named by content) and attach it to the adapter.
 
     ``first`` makes it the preview cards show: previews are listed by path, so the copy gets a name that sorts
@@ -92,8 +93,12 @@ def add_preview(ref: str, image: str | Path, *, first: bool = True, settings: Se
             im.verify()
     except (OSError, UnidentifiedImageError) as e:
         raise BadFileError(f"not a readable image: {e}", path=str(src)) from e
-    adapter_id = _registered_id(ref, settings)
-    paths = (settings or load_settings()).paths
+    with using(ctx) as c:
+        return _attach_preview(_registered_id(ref, c), src, first, c)
+
+
+def _attach_preview(adapter_id: str, src: Path, first: bool, ctx: Context) -> list[Preview]:
+    paths = ctx.paths
     paths.previews.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
     # "0-" sorts before the content-named copies the importer makes (hex digits), so it becomes the cover.
@@ -103,7 +108,6 @@ def add_preview(ref: str, image: str | Path, *, first: bool = True, settings: Se
         os.close(fd)
         shutil.copyfile(src, tmp)
         os.replace(tmp, target)
-    with open_registry(settings) as reg:
-        with reg.transaction():
-            reg.add_preview(adapter_id, str(target), str(src))
-        return reg.previews(adapter_id)
+    with ctx.registry.transaction():
+        ctx.registry.add_preview(adapter_id, str(target), str(src))
+    return ctx.registry.previews(adapter_id)

@@ -68,7 +68,7 @@ def migrate(conn: sqlite3.Connection, *, stop_before: int | None = None) -> list
     if done > head():
         raise RegistryError(
             f"the registry is at schema {done} but this hub knows only {head()}",
-            hint="upgrade sd-lora-hub, or point LORAHUB_HOME at another registry",
+            hint="upgrade sd-lora-hub, or use another registry (--home PATH or LORAHUB_HOME)",
         )
     ran = []
     for m in migrations():

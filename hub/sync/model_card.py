@@ -15,7 +15,9 @@ import re
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from hub.models import Frozen
 
 DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 MARKER = "sd-lora-hub"
@@ -46,22 +48,18 @@ _HUB_TAGS = {
 }
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class CardImage(_Frozen):
+class CardImage(Frozen):
     path: str  # repo-relative, e.g. images/cat.png
     prompt: str | None = None
 
 
-class CardLineage(_Frozen):
+class CardLineage(Frozen):
     operation: str  # trained-from, mixed-from, ...
     parent: str
     weight: float | None = None
 
 
-class CardSpec(_Frozen):
+class CardSpec(Frozen):
     """Everything a card says about one pushed adapter."""
 
     name: str
@@ -83,7 +81,7 @@ class CardSpec(_Frozen):
     alpha: float | None = None
 
 
-class ParsedCard(_Frozen):
+class ParsedCard(Frozen):
     """What a pull takes from any LoRA card (ours or someone else's)."""
 
     name: str | None = None

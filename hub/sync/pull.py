@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from hub.context import Context
 from hub.errors import BadFileError, HubError, NotFoundError, RemoteError, UsageError
 from hub.models import ParentLink, RemoteRef
-from hub.settings import load_settings
+from hub.paths import Paths
 from hub.sync import client
 from hub.sync.model_card import ParsedCard, parse_card
 from hub.sync.push import IMAGE_SUFFIXES, check_repo_id, file_sha256, git_blob_sha1
@@ -200,12 +201,12 @@ def _verified(api: Any, listing: Listing, path: str) -> tuple[Path, str]:
     return local, actual
 
 
-def _already_pulled(sha256: str, listing: Listing, path: str) -> tuple[Any, bool] | None:
+def _already_pulled(sha256: str, listing: Listing, path: str, ctx: Context) -> tuple[Any, bool] | None:
     """(adapter, same commit already recorded) when these bytes are registered."""
-    from hub import library
+    from hub.registry import api as registry
 
     try:
-        detail = library.resolve(sha256)
+        detail = registry.resolve(sha256, ctx=ctx)
     except HubError:
         return None
     if not detail.id or detail.sha256 != sha256:
@@ -217,9 +218,8 @@ def _already_pulled(sha256: str, listing: Listing, path: str) -> tuple[Any, bool
     return detail, same
 
 
-def _stage(weights: Path, name: str, previews: list[tuple[str, Path]]) -> Path:
+def _stage(weights: Path, name: str, previews: list[tuple[str, Path]], paths: Paths) -> Path:
     """A stable folder where the weights (a link into the HF cache) sit beside previews named as sidecars."""
-    paths = load_settings().paths
     digest = hashlib.sha256(str(weights).encode()).hexdigest()[:16]
     folder = paths.cache / "hf-pulls" / digest
     folder.mkdir(parents=True, exist_ok=True)
@@ -253,8 +253,8 @@ def _card_previews(api: Any, listing: Listing) -> list[tuple[str, Path]]:
     return out
 
 
-def pull(spec: str, *, all_files: bool = False) -> PullResult:
-    from hub import library
+def pull(spec: str, *, all_files: bool = False, ctx: Context) -> PullResult:
+    from hub.registry import api as registry
 
     repo, revision, filename = parse_spec(spec)
     offline = client.offline_env()
@@ -265,12 +265,12 @@ def pull(spec: str, *, all_files: bool = False) -> PullResult:
     results: list[PulledFile] = []
     for path in chosen:
         size, expected = listing.files[path]
-        known = _already_pulled(expected, listing, path) if expected else None
+        known = _already_pulled(expected, listing, path, ctx) if expected else None
         if known is not None:
             adapter, same_commit = known
             if not same_commit:
                 ref = RemoteRef(repo=repo, revision=revision, commit=listing.commit, path=path, direction="pull")
-                library.record_remote(adapter.id, ref)
+                registry.record_remote(adapter.id, ref, ctx=ctx)
             status = "unchanged" if same_commit else "already-registered"
             results.append(PulledFile(path=path, sha256=expected or "", size=size, status=status, adapter=adapter))
             continue
@@ -295,8 +295,8 @@ def pull(spec: str, *, all_files: bool = False) -> PullResult:
                 for ln in card.lineage
             ),
         ]
-        staged = _stage(local, PurePosixPath(path).name, previews)
-        adapter = library.add_one(
+        staged = _stage(local, PurePosixPath(path).name, previews, ctx.paths)
+        adapter = registry.add_one(
             staged,
             name=name,
             source=source,
@@ -306,9 +306,12 @@ def pull(spec: str, *, all_files: bool = False) -> PullResult:
             description=card.description,
             license=card.license,
             lineage=links,
+            ctx=ctx,
         )
-        library.record_remote(
-            adapter.id, RemoteRef(repo=repo, revision=revision, commit=listing.commit, path=path, direction="pull")
+        registry.record_remote(
+            adapter.id,
+            RemoteRef(repo=repo, revision=revision, commit=listing.commit, path=path, direction="pull"),
+            ctx=ctx,
         )
         results.append(
             PulledFile(

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hub.context import Context
 from hub.errors import HubError, IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
 from hub.models import AdapterDetail, RemoteRef
-from hub.settings import load_settings
 from hub.sync import client
 from hub.sync.model_card import (
     DIFFUSERS_WEIGHT_NAME,
@@ -32,7 +32,7 @@ from hub.sync.model_card import (
 )
 from hub.sync.results import PushResult
 
-Progress = Callable[[str], None]
+StepNote = Callable[[str], None]  # one line per step of a push ("uploading 3 files"); not a bar
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 
@@ -119,10 +119,11 @@ def push(
     private: bool = False,
     branch: str | None = None,
     message: str | None = None,
-    progress: Progress | None = None,
+    on_step: StepNote | None = None,
+    ctx: Context,
 ) -> PushResult:
     """Push one registered adapter; see the module docstring for what goes into the commit."""
-    from hub import library
+    from hub.registry import api as registry
 
     if not detail.id:
         raise NotFoundError(f"{detail.path} is not registered", hint=f"hub add {detail.path}, then push it by name")
@@ -130,7 +131,7 @@ def push(
         raise UsageError(f"'{detail.name}' has no SHA256 yet", hint=f"hub verify {detail.name}")
     if not Path(detail.path).is_file():
         raise NotFoundError(f"the file of '{detail.name}' is gone: {detail.path}", hint=f"hub verify {detail.name}")
-    say = progress or (lambda _msg: None)
+    say = on_step or (lambda _msg: None)
     api = client.api(require_token=True)
     slug = repo_slug(detail.name)
     revision = branch or "main"
@@ -149,7 +150,7 @@ def push(
         head, remote, remote_card = _remote_state(api, repo, revision)
     previous = parse_card(remote_card) if remote_card else None
 
-    tmp_root = load_settings().paths.tmp
+    tmp_root = ctx.paths.tmp
     tmp_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="push-", dir=tmp_root))
     try:
@@ -200,7 +201,9 @@ def push(
             (same if remote.get(repo_path) == local_oid else changed).append(repo_path)
         result = dict(name=detail.name, adapter_id=detail.id, repo=repo, revision=revision, private=private)
         if not changed:
-            library.record_remote(detail.id, RemoteRef(repo=repo, revision=revision, commit=head, path=kohya_name))
+            registry.record_remote(
+                detail.id, RemoteRef(repo=repo, revision=revision, commit=head, path=kohya_name), ctx=ctx
+            )
             url = f"{client.endpoint()}/{repo}"
             return PushResult(
                 status="unchanged", commit=head, url=url, unchanged=sorted(same), warnings=warnings, **result
@@ -214,7 +217,9 @@ def push(
         say(f"uploading {len(ops)} file(s) to {repo}@{revision}")
         with client.remote_errors("push", repo, revision=revision):
             info = api.create_commit(repo, ops, commit_message=summary, revision=revision, parent_commit=head)
-        library.record_remote(detail.id, RemoteRef(repo=repo, revision=revision, commit=info.oid, path=kohya_name))
+        registry.record_remote(
+            detail.id, RemoteRef(repo=repo, revision=revision, commit=info.oid, path=kohya_name), ctx=ctx
+        )
         return PushResult(
             status="created" if first else "updated",
             commit=info.oid,

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from hub.models import Adapter
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+from hub.models import Adapter, Frozen
 
 
-class PushResult(_Frozen):
+class PushResult(Frozen):
     """One adapter pushed (or not) to one repo."""
 
     name: str
@@ -30,7 +26,7 @@ class PushResult(_Frozen):
     error: str | None = None  # why, when status is "failed" (push_all keeps going)
 
 
-class PulledFile(_Frozen):
+class PulledFile(Frozen):
     path: str  # repo-relative weight file
     sha256: str
     size: int | None = None
@@ -39,7 +35,7 @@ class PulledFile(_Frozen):
     previews: list[str] = Field(default_factory=list)  # repo paths of the preview images taken from the card
 
 
-class PullResult(_Frozen):
+class PullResult(Frozen):
     repo: str
     revision: str  # what was asked for (branch, tag or commit)
     commit: str  # what it resolved to
@@ -51,7 +47,7 @@ class PullResult(_Frozen):
         return self.files[0].adapter
 
 
-class RemoteModel(_Frozen):
+class RemoteModel(Frozen):
     """One LoRA repo found by ``search``."""
 
     id: str

@@ -6,26 +6,13 @@ call is made for the app's registry home.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hub.errors import ConfigError, DependencyError
-from hub.settings import Settings, load_settings
-
-
-def _for_home(fn: Callable[..., Any], settings: Settings, **kwargs: Any) -> Any:
-    """Call ``fn`` on ``settings``' registry. Verbs without a ``settings`` parameter read LORAHUB_HOME, so the
-    app refuses rather than write into another registry than the one it shows."""
-    if "settings" in inspect.signature(fn).parameters:
-        return fn(**kwargs, settings=settings)
-    if load_settings().home.resolve() != settings.home.resolve():
-        raise ConfigError(
-            f"{fn.__module__}.{fn.__name__} works on LORAHUB_HOME, not on {settings.home}",
-            hint=f"start the server with LORAHUB_HOME={settings.home}",
-        )
-    return fn(**kwargs)
+from hub.context import Context
+from hub.errors import DependencyError
+from hub.settings import Settings
 
 
 def mix(
@@ -37,19 +24,14 @@ def mix(
     settings: Settings,
     progress: Callable[[int, int], None] | None = None,
 ) -> Any:
-    """``hub mix``: returns its MixResult (the new adapter is ``.adapter``)."""
-    from hub.composition import mix as compose_mix  # moving to hub.compose.api
+    """``hub mix`` on the app's home: its MixResult (the new adapter is ``.adapter``). Runs in the job thread,
+    so the context (and its SQLite connection) is made there."""
+    from hub.compose.api import mix as compose_mix
 
-    return _for_home(
-        compose_mix,
-        settings,
-        specs=list(specs),
-        method=method,
-        rank=rank,
-        name=name,
-        device=settings.device,
-        progress=progress,
-    )
+    with Context(settings) as ctx:
+        return compose_mix(
+            list(specs), method=method, rank=rank, name=name, device=settings.device, progress=progress, ctx=ctx
+        )
 
 
 class Renderers:

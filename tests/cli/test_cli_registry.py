@@ -118,3 +118,13 @@ def test_an_unusable_home_is_one_error_line(tmp_path: Path) -> None:
     home.write_text("not a folder")
     r = run("ls", env_extra={"LORAHUB_HOME": str(home)})
     assert r.returncode != 0 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+
+
+def test_home_option_wins_over_the_environment(library: Path, tmp_path: Path, lorahub_home: Path) -> None:
+    other = tmp_path / "other-home"
+    r = run("--home", str(other), "add", str(library / "one.safetensors"))
+    assert r.returncode == 0, r.stderr
+    assert (other / "registry.db").is_file()
+    assert run("--home", str(other), "ls", "-q").stdout.split() == ["one"]
+    assert run("ls", "-q").stdout.split() == []  # $LORAHUB_HOME's registry saw nothing
+    assert not (lorahub_home / "store").exists()

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import hub
-from hub.paths import Paths
 from hub.registry.db import Registry
+from hub.settings import load_settings
 
 
 def test_import_real_adapters_folder(real_adapters: Path) -> None:
@@ -34,7 +34,7 @@ def test_import_real_adapters_folder(real_adapters: Path) -> None:
         for r in weights
         if r["expected"]["kind"] not in ("invalid", "not-sd") and not r["expected"].get("truncated")
     }
-    with Registry.open(Paths.from_env().registry_db) as reg:
+    with Registry.open(load_settings().paths.registry_db) as reg:
         rows = {r[0] for r in reg.conn.execute("SELECT sha256 FROM adapters")}
     assert rows == good_hashes
 

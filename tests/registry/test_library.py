@@ -9,8 +9,8 @@ import pytest
 import hub
 from hub.errors import AmbiguousError, BadFileError, NotFoundError, UnsafePickleError, UsageError
 from hub.models import ParentLink, RemoteRef
-from hub.paths import Paths
 from hub.registry.db import Registry
+from hub.settings import load_settings
 from hub.testing import write_embedding, write_lora
 
 
@@ -20,13 +20,13 @@ def lora(tmp_path: Path) -> Path:
 
 
 def _row_count() -> int:
-    with Registry.open(Paths.from_env().registry_db) as reg:
+    with Registry.open(load_settings().paths.registry_db) as reg:
         return reg.conn.execute("SELECT count(*) FROM adapters").fetchone()[0]
 
 
 def test_add_copies_into_the_store_and_records_everything(lora: Path) -> None:
     a = hub.add_one(lora)
-    home = Paths.from_env()
+    home = load_settings().paths
     assert a.kind == "lora" and a.format == "kohya" and a.rank == 4
     assert a.sha256 and Path(a.path) == home.blob(a.sha256)
     assert Path(a.path).read_bytes() == lora.read_bytes()
@@ -46,7 +46,7 @@ def test_same_bytes_twice_are_one_row_and_one_blob(lora: Path, tmp_path: Path) -
     assert [o.status for o in report.outcomes] == ["added", "duplicate"]
     assert "same bytes as 'pixel_style'" in report.outcomes[1].message
     assert _row_count() == 1
-    blobs = list((Paths.from_env().store / "sha256").rglob("*"))
+    blobs = list((load_settings().paths.store / "sha256").rglob("*"))
     assert len([b for b in blobs if b.is_file()]) == 1
     assert len(hub.show("pixel_style").locations) == 2
     groups = hub.dupes()
@@ -89,7 +89,7 @@ def test_ambiguous_prefix(tmp_path: Path) -> None:
         write_lora(tmp_path / f"s{i}.safetensors", seed=i, components=("unet",))
     hub.import_dir(tmp_path)
     # Real 6-hex collisions are rare; make two AutoV2 values share a prefix as a big library would.
-    with Registry.open(Paths.from_env().registry_db) as reg, reg.transaction():
+    with Registry.open(load_settings().paths.registry_db) as reg, reg.transaction():
         reg.conn.execute("UPDATE hashes SET value = 'abcdef' || substr(value, 7) WHERE algo = 'autov2'")
     with pytest.raises(AmbiguousError, match="matches 3 adapters"):
         hub.show("abcdef")
@@ -250,7 +250,7 @@ def test_ls_json_built_by_sqlite_equals_the_pydantic_dump(tmp_path: Path) -> Non
     write_embedding(tmp_path / "e.safetensors", style="safetensors-emb-params")
     hub.import_dir(tmp_path)
     hub.tag("alpha one", ["+z", "+a"])
-    from hub.library import ls_json
+    from hub.registry.api import ls_json
 
     for kwargs in ({}, {"query": "alpha"}, {"sort": "size", "limit": 2}, {"tag": "a"}):
         expected = [a.model_dump(mode="json") for a in hub.ls(**kwargs)]

@@ -6,8 +6,8 @@ import hashlib
 import io
 from pathlib import Path
 
-from hub import library
 from hub.models import AdapterDetail
+from hub.registry import api as library
 from hub.testing import write_lora
 
 WRITE_TOKEN = "hf_write_alice"  # tokens the fake Hub knows (see FakeHub.tokens)

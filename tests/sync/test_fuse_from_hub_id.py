@@ -13,7 +13,7 @@ from hub.testing import tiny_pipeline_dir, write_lora
 def test_fuse_onto_a_hub_model_id_equals_the_local_folder(fake_hub, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from hub.composition import fuse
+    from hub.compose.api import fuse
 
     base = tiny_pipeline_dir("sd1")
     fake_hub.commit_files(
@@ -32,7 +32,7 @@ def test_fuse_onto_a_hub_model_id_equals_the_local_folder(fake_hub, tmp_path: Pa
 
 
 def test_fuse_onto_a_missing_hub_model_is_one_clear_error(fake_hub, tmp_path: Path) -> None:
-    from hub.composition import fuse
+    from hub.compose.api import fuse
     from hub.errors import HubError
 
     lora = write_lora(tmp_path / "style.safetensors", arch="tiny-sd1", rank=4, seed=3)

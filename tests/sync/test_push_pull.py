@@ -9,9 +9,10 @@ import pytest
 from sync_fixtures import make_adapter, png_bytes, sha256_hex
 from typer.testing import CliRunner
 
-from hub import library, sharing
 from hub.errors import UsageError
 from hub.models import AdapterDetail
+from hub.registry import api as library
+from hub.sync import api as sync
 from hub.sync.model_card import DIFFUSERS_WEIGHT_NAME, parse_card
 from hub.testing import write_lora
 
@@ -22,7 +23,7 @@ def adapter(tmp_path: Path, fake_hub: object) -> AdapterDetail:
 
 
 def test_push_creates_one_commit_with_kohya_diffusers_card_and_images(adapter, fake_hub, write_token):
-    result = sharing.push("cat-style")
+    result = sync.push("cat-style")
     assert result.status == "created"
     assert result.repo == "alice/cat-style"  # the token's user + the adapter name
     repo = fake_hub.repos["alice/cat-style"]
@@ -51,19 +52,19 @@ def test_push_creates_one_commit_with_kohya_diffusers_card_and_images(adapter, f
 
 
 def test_push_again_unchanged_makes_no_commit(adapter, fake_hub, write_token):
-    first = sharing.push("cat-style")
+    first = sync.push("cat-style")
     fake_hub.requests.clear()
-    again = sharing.push("cat-style")
+    again = sync.push("cat-style")
     assert again.status == "unchanged" and again.commit == first.commit and again.uploaded == []
     assert fake_hub.commits("alice/cat-style") == ["Upload cat-style with sd-lora-hub", "initial commit"]
     assert not [r for r in fake_hub.requests if r.path.endswith("/commit/main") or r.method == "PUT"]
 
 
 def test_changed_card_updates_only_the_card(adapter, fake_hub, write_token):
-    sharing.push("cat-style")
+    sync.push("cat-style")
     weights_before = fake_hub.file_bytes("alice/cat-style", DIFFUSERS_WEIGHT_NAME)
     library.tag("cat-style", ["+watercolor"])
-    result = sharing.push("cat-style", message="add a tag")
+    result = sync.push("cat-style", message="add a tag")
     assert result.status == "updated" and result.uploaded == ["README.md"]
     assert fake_hub.commits("alice/cat-style")[0] == "add a tag"
     assert "watercolor" in parse_card(fake_hub.file_bytes("alice/cat-style", "README.md").decode()).tags
@@ -73,13 +74,13 @@ def test_changed_card_updates_only_the_card(adapter, fake_hub, write_token):
 def test_push_then_pull_on_a_fresh_home_gives_the_same_bytes_and_metadata(
     adapter, fake_hub, write_token, tmp_path, monkeypatch
 ):
-    pushed = sharing.push("cat-style")
+    pushed = sync.push("cat-style")
     original = library.resolve("cat-style")
     monkeypatch.setenv("LORAHUB_HOME", str(tmp_path / "another-home"))
     monkeypatch.delenv("HF_TOKEN")  # a public repo needs no token to pull
     assert library.ls() == []
 
-    pulled = sharing.pull("alice/cat-style")
+    pulled = sync.pull("alice/cat-style")
     assert pulled.commit == pushed.commit and [f.path for f in pulled.files] == ["cat-style.safetensors"]
     got = library.resolve("cat-style")
     assert Path(got.path).read_bytes() == Path(original.path).read_bytes()
@@ -105,7 +106,7 @@ def test_push_then_pull_on_a_fresh_home_gives_the_same_bytes_and_metadata(
     assert len(got.previews) == 1 and Path(got.previews[0].path).read_bytes() == png_bytes((200, 40, 40))
 
     fake_hub.requests.clear()
-    again = sharing.pull("alice/cat-style")
+    again = sync.pull("alice/cat-style")
     assert [f.status for f in again.files] == ["unchanged"]
     assert not [r for r in fake_hub.requests if "/resolve/" in r.path and r.path.endswith(".safetensors")]
     assert len(library.ls()) == 1
@@ -115,7 +116,7 @@ def test_the_card_validates_and_reads_back_with_huggingface_hub(tmp_path, fake_h
     from huggingface_hub import ModelCard
 
     make_adapter(tmp_path / "src", "ink-sd15", arch="sd1", seed=5)
-    sharing.push("ink-sd15")
+    sync.push("ink-sd15")
     text = fake_hub.file_bytes("alice/ink-sd15", "README.md").decode()
     card = ModelCard(text)
     card.validate()  # POSTs to /api/validate-yaml of the loopback endpoint
@@ -137,7 +138,7 @@ def test_load_lora_weights_finds_the_diffusers_copy_without_a_weight_name(adapte
 
     from hub.testing import tiny_pipeline_dir
 
-    sharing.push("cat-style")
+    sync.push("cat-style")
     pipe = StableDiffusionPipeline.from_pretrained(tiny_pipeline_dir("sd1"))
     before = {k: v.clone() for k, v in pipe.unet.state_dict().items() if "attn2.to_k" in k}
     pipe.load_lora_weights("alice/cat-style", adapter_name="cat")  # no weight_name: diffusers picks it
@@ -151,12 +152,12 @@ def test_load_lora_weights_finds_the_diffusers_copy_without_a_weight_name(adapte
 
 
 def test_pull_pins_branch_and_commit(adapter, fake_hub, write_token):
-    first = sharing.push("cat-style")
-    dev = sharing.push("cat-style", branch="dev")
+    first = sync.push("cat-style")
+    dev = sync.push("cat-style", branch="dev")
     assert dev.revision == "dev" and "dev" in fake_hub.repos["alice/cat-style"].branches
-    by_commit = sharing.pull(f"alice/cat-style@{first.commit}")
+    by_commit = sync.pull(f"alice/cat-style@{first.commit}")
     assert by_commit.commit == first.commit and by_commit.revision == first.commit
-    by_branch = sharing.pull("alice/cat-style@dev")
+    by_branch = sync.pull("alice/cat-style@dev")
     assert by_branch.commit == fake_hub.head("alice/cat-style", "dev")
 
 
@@ -166,13 +167,13 @@ def test_several_weight_files_ask_for_one_or_all(tmp_path, fake_hub):
     card = "---\nbase_model: some/base\ninstance_prompt: sks dog\ntags: [lora, dogs]\nlicense: mit\n---\n# Dogs\n"
     fake_hub.commit_files("bob/dogs", {"a.safetensors": a, "b.safetensors": b, "README.md": card.encode()})
     with pytest.raises(UsageError, match=r"2 weight files: a.safetensors, b.safetensors") as e:
-        sharing.pull("bob/dogs")
+        sync.pull("bob/dogs")
     assert "--all" in (e.value.hint or "")
-    one = sharing.pull("bob/dogs:b.safetensors")
+    one = sync.pull("bob/dogs:b.safetensors")
     assert one.files[0].sha256 == sha256_hex(b) and one.adapter.triggers[0] == "sks dog"
     detail = library.resolve(one.adapter.id)
     assert detail.base_label == "some/base" and "dogs" in detail.tags and "lora" not in detail.tags
-    both = sharing.pull("bob/dogs", all_files=True)
+    both = sync.pull("bob/dogs", all_files=True)
     assert [(f.path, f.status) for f in both.files] == [("a.safetensors", "added"), ("b.safetensors", "unchanged")]
 
 
@@ -180,20 +181,20 @@ def test_push_all_to_an_organisation(tmp_path, fake_hub, write_token):
     make_adapter(tmp_path / "one", "one", seed=1, tags=["team"])
     make_adapter(tmp_path / "two", "two", seed=2, tags=["team"])
     make_adapter(tmp_path / "three", "three", seed=4, tags=["private"])
-    results = sharing.push_all(org="team", tag="team")
+    results = sync.push_all(org="team", tag="team")
     assert sorted((r.repo, r.status) for r in results) == [("team/one", "created"), ("team/two", "created")]
     assert "team/three" not in fake_hub.repos
 
 
 def test_search_lists_lora_repos(tmp_path, fake_hub, write_token):
     make_adapter(tmp_path / "a", "ink-cats", arch="sd1", seed=1)
-    sharing.push("ink-cats")
+    sync.push("ink-cats")
     fake_hub.commit_files("bob/not-a-lora", {"README.md": b"---\ntags: [text-generation]\n---\n"})
-    found = sharing.search("ink")
+    found = sync.search("ink")
     assert [m.id for m in found] == ["alice/ink-cats"]
     assert found[0].arch == "sd1" and found[0].trigger == "c4t style, ink"
-    assert sharing.search("ink", arch="sdxl") == []
-    assert sharing.search("not-a-lora") == []
+    assert sync.search("ink", arch="sdxl") == []
+    assert sync.search("not-a-lora") == []
 
 
 def test_cli_push_pull_search(adapter, fake_hub, write_token):
@@ -222,22 +223,22 @@ def test_a_diffusers_adapter_is_pushed_as_kohya_plus_itself_and_a_repush_is_a_no
 
     src = write_lora(tmp_path / "peft-cats.safetensors", style="diffusers", seed=7)
     library.add_one(src, name="peft-cats", triggers=["pc"])
-    first = sharing.push("peft-cats")
+    first = sync.push("peft-cats")
     assert first.status == "created"
     kohya = tmp_path / "pushed-kohya.safetensors"
     kohya.write_bytes(fake_hub.file_bytes("alice/peft-cats", "peft-cats.safetensors"))
     assert probe_file(kohya).format == "kohya"
     assert fake_hub.file_bytes("alice/peft-cats", DIFFUSERS_WEIGHT_NAME) == src.read_bytes()
     # a conversion is not byte-stable (safetensors writes metadata in hash order): "unchanged" must not depend on it
-    assert sharing.push("peft-cats").status == "unchanged"
-    pulled = sharing.pull("alice/peft-cats")  # the card names the kohya file as the one to register
+    assert sync.push("peft-cats").status == "unchanged"
+    pulled = sync.pull("alice/peft-cats")  # the card names the kohya file as the one to register
     assert [f.path for f in pulled.files] == ["peft-cats.safetensors"]
 
 
 def test_the_licence_travels_with_the_card(tmp_path, fake_hub, write_token, monkeypatch):
     make_adapter(tmp_path / "src", "mit-style", license="mit")
-    sharing.push("mit-style")
+    sync.push("mit-style")
     assert parse_card(fake_hub.file_bytes("alice/mit-style", "README.md").decode()).license == "mit"
     monkeypatch.setenv("LORAHUB_HOME", str(tmp_path / "another-home"))
-    sharing.pull("alice/mit-style")
+    sync.pull("alice/mit-style")
     assert library.resolve("mit-style").license == "mit"

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sync_fixtures import READ_TOKEN, WRITE_TOKEN, make_adapter
 
-from hub import library, sharing
 from hub.errors import AuthError, BadFileError, ConflictError, NotFoundError, RemoteError, UsageError
+from hub.registry import api as library
+from hub.sync import api as sync
 from hub.testing import write_lora
 
 SECRET = "hf_thisIsASecretThatMustNeverBePrinted42"
@@ -38,7 +39,7 @@ def _store_files(home: Path) -> list[Path]:
 # -- tokens ---------------------------------------------------------------------------------------
 def test_push_without_a_token_fails_before_any_request(cat, fake_hub):
     with pytest.raises(AuthError, match="no Hugging Face token") as e:
-        sharing.push(cat)
+        sync.push(cat)
     assert "HF_TOKEN" in (e.value.hint or "")
     assert fake_hub.requests == []
 
@@ -46,7 +47,7 @@ def test_push_without_a_token_fails_before_any_request(cat, fake_hub):
 def test_a_bad_token_is_refused_and_never_printed_or_stored(cat, fake_hub, monkeypatch, lorahub_home):
     monkeypatch.setenv("HF_TOKEN", SECRET)
     with pytest.raises(AuthError, match="401") as e:
-        sharing.push(cat, repo="alice/cats")
+        sync.push(cat, repo="alice/cats")
     assert SECRET not in str(e.value) and SECRET not in (e.value.hint or "")
     assert "HF_TOKEN wins over the token file" in (e.value.hint or "")
     r = run_cli("push", cat, "--repo", "alice/cats")
@@ -61,7 +62,7 @@ def test_a_bad_token_is_refused_and_never_printed_or_stored(cat, fake_hub, monke
 
 def test_the_token_file_is_used_when_hf_token_is_unset(cat, fake_hub, tmp_path):
     (tmp_path / "hf-token").write_text(WRITE_TOKEN)  # HF_TOKEN_PATH points here (conftest)
-    assert sharing.push(cat).status == "created"
+    assert sync.push(cat).status == "created"
     assert all(r.authorized for r in fake_hub.requests if r.method == "POST" and "/commit/" in r.path)
 
 
@@ -69,7 +70,7 @@ def test_a_read_only_token_gets_a_403(cat, fake_hub, monkeypatch):
     fake_hub.create_repo("alice/cat-style")
     monkeypatch.setenv("HF_TOKEN", READ_TOKEN)
     with pytest.raises(AuthError, match="403 forbidden: a read-only token") as e:
-        sharing.push(cat)
+        sync.push(cat)
     assert "write access" in (e.value.hint or "")
     assert fake_hub.commits("alice/cat-style") == ["initial commit"]
     assert library.resolve(cat).remotes == []
@@ -78,25 +79,25 @@ def test_a_read_only_token_gets_a_403(cat, fake_hub, monkeypatch):
 # -- not found vs private ------------------------------------------------------------------------
 def test_repo_not_found_vs_private(fake_hub, tmp_path, monkeypatch):
     with pytest.raises(NotFoundError, match="repository bob/nothing-here not found"):
-        sharing.pull("bob/nothing-here")
+        sync.pull("bob/nothing-here")
     fake_hub.create_repo("carol/secret", private=True)
     fake_hub.commit_files("carol/secret", {"x.safetensors": write_lora(tmp_path / "x.safetensors").read_bytes()})
     with pytest.raises(AuthError, match="not found or is private, and no token was sent") as e:
-        sharing.pull("carol/secret")
+        sync.pull("carol/secret")
     assert "HF_TOKEN" in (e.value.hint or "")
     monkeypatch.setenv("HF_TOKEN", WRITE_TOKEN)  # alice is not a member of carol's namespace
     with pytest.raises(NotFoundError, match="private and this token cannot see it"):
-        sharing.pull("carol/secret")
+        sync.pull("carol/secret")
     with pytest.raises(NotFoundError, match="revision 'v9' not found"):
         fake_hub.commit_files("bob/real", {"README.md": b"# hi\n"})
-        sharing.pull("bob/real@v9")
+        sync.pull("bob/real@v9")
 
 
 # -- server trouble ------------------------------------------------------------------------------
 def test_a_500_that_succeeds_on_retry(cat, fake_hub, write_token):
     # the client retries idempotent calls itself (one 1 s backoff here); the commit POST it never retries
     fake_hub.fail_next("POST", r"\.git/info/lfs/objects/batch$", 500, message="Internal Error")
-    result = sharing.push(cat)
+    result = sync.push(cat)
     assert result.status == "created"
     batches = [r for r in fake_hub.requests if r.path.endswith("/objects/batch")]
     assert [r.status for r in batches] == [500, 200]
@@ -105,10 +106,10 @@ def test_a_500_that_succeeds_on_retry(cat, fake_hub, write_token):
 def test_a_500_on_the_commit_is_one_line_and_the_next_push_works(cat, fake_hub, write_token):
     fake_hub.fail_next("POST", r"/commit/main$", 500, message="Internal Error - We're working hard to fix this")
     with pytest.raises(RemoteError, match=r"^the Hub failed with HTTP 500 after retries \(Internal Error"):
-        sharing.push(cat)
+        sync.push(cat)
     assert fake_hub.commits("alice/cat-style") == ["initial commit"] and library.resolve(cat).remotes == []
     fake_hub.requests.clear()
-    assert sharing.push(cat).status == "created"
+    assert sync.push(cat).status == "created"
     assert not [r for r in fake_hub.requests if r.method == "PUT"]  # the LFS objects were already stored
 
 
@@ -118,34 +119,34 @@ def test_a_500_that_persists_is_one_line(cat, fake_hub, write_token, monkeypatch
     monkeypatch.setattr(hf_http.time, "sleep", lambda s: None)  # the client's 1-8 s backoff
     fake_hub.fail_next("GET", r"/api/models/alice/cat-style/revision/main$", 503, times=10, message="down")
     with pytest.raises(RemoteError, match=r"HTTP 503 after retries \(down\)"):
-        sharing.push(cat)
+        sync.push(cat)
 
 
 def test_stale_parent_412_when_someone_pushed_in_between(cat, fake_hub, write_token):
-    sharing.push(cat)
+    sync.push(cat)
     library.tag(cat, ["+new"])
     # someone else commits after we read the head and before our commit lands
     fake_hub.before_next(
         "POST", r"/preupload/", lambda: fake_hub.commit_files("alice/cat-style", {"notes.txt": b"hello"})
     )
     with pytest.raises(ConflictError, match="412 stale parent") as e:
-        sharing.push(cat)
+        sync.push(cat)
     assert "again" in (e.value.hint or "")
     assert fake_hub.commits("alice/cat-style")[0] == "server commit"
-    again = sharing.push(cat)
+    again = sync.push(cat)
     assert again.status == "updated" and again.uploaded == ["README.md"]
     assert "notes.txt" in fake_hub.repos["alice/cat-style"].resolve("main").files  # their commit is kept
 
 
 # -- downloads -----------------------------------------------------------------------------------
 def test_a_download_cut_in_the_middle_resumes(cat, fake_hub, write_token, tmp_path, monkeypatch):
-    sharing.push(cat)
+    sync.push(cat)
     expected = library.resolve(cat).sha256
     original = library.resolve(cat).path
     monkeypatch.setenv("LORAHUB_HOME", str(tmp_path / "fresh"))
     fake_hub.cut_downloads(r"/resolve/[0-9a-f]{40}/cat-style\.safetensors$")
     fake_hub.requests.clear()
-    pulled = sharing.pull("alice/cat-style")
+    pulled = sync.pull("alice/cat-style")
     assert pulled.files[0].sha256 == expected
     gets = [r for r in fake_hub.requests if r.method == "GET" and r.path.endswith("/cat-style.safetensors")]
     # the client retried by itself: resuming with a Range when it had kept bytes, else from the start
@@ -156,24 +157,24 @@ def test_a_download_cut_in_the_middle_resumes(cat, fake_hub, write_token, tmp_pa
 def test_a_download_that_keeps_failing_leaves_nothing_in_the_store(cat, fake_hub, write_token, tmp_path, monkeypatch):
     import huggingface_hub.file_download as hf_download
 
-    sharing.push(cat)
+    sync.push(cat)
     home = tmp_path / "fresh"
     monkeypatch.setenv("LORAHUB_HOME", str(home))
     monkeypatch.setattr(hf_download.time, "sleep", lambda s: None)
     fake_hub.cut_downloads(r"/cat-style\.safetensors$", times=20)
     with pytest.raises(RemoteError) as e:
-        sharing.pull("alice/cat-style")
+        sync.pull("alice/cat-style")
     assert "\n" not in str(e.value)
     assert library.ls() == [] and _store_files(home) == []
 
 
 def test_bytes_that_do_not_match_the_lfs_sha256_are_refused(cat, fake_hub, write_token, tmp_path, monkeypatch):
-    sharing.push(cat)
+    sync.push(cat)
     home = tmp_path / "fresh"
     monkeypatch.setenv("LORAHUB_HOME", str(home))
     fake_hub.tamper("alice/cat-style", "cat-style.safetensors")
     with pytest.raises(BadFileError, match="do not match the Hub's SHA256"):
-        sharing.pull("alice/cat-style")
+        sync.pull("alice/cat-style")
     assert library.ls() == [] and _store_files(home) == []
 
 
@@ -181,35 +182,35 @@ def test_unsafe_file_names_in_a_remote_repo_are_refused(fake_hub, tmp_path):
     data = write_lora(tmp_path / "x.safetensors").read_bytes()
     fake_hub.commit_files("mallory/evil", {"../evil.safetensors": data, "README.md": b"# evil\n"})
     with pytest.raises(RemoteError, match=r"refusing unsafe file name\(s\) in mallory/evil: '../evil.safetensors'"):
-        sharing.pull("mallory/evil")
+        sync.pull("mallory/evil")
     with pytest.raises(UsageError, match="leaves the repository"):
-        sharing.pull("mallory/evil:../evil.safetensors")
+        sync.pull("mallory/evil:../evil.safetensors")
     with pytest.raises(UsageError, match="leaves the repository"):
-        sharing.pull("mallory/evil:/etc/evil.safetensors")
+        sync.pull("mallory/evil:/etc/evil.safetensors")
     assert not [r for r in fake_hub.requests if "/resolve/" in r.path and "evil.safetensors" in r.path]
     assert library.ls() == []
 
 
 def test_a_file_that_is_not_there(cat, fake_hub, write_token):
-    sharing.push(cat)
+    sync.push(cat)
     with pytest.raises(NotFoundError, match=r"nope\.safetensors is not in alice/cat-style") as e:
-        sharing.pull("alice/cat-style:nope.safetensors")
+        sync.pull("alice/cat-style:nope.safetensors")
     assert "cat-style.safetensors" in (e.value.hint or "")
 
 
 # -- offline -------------------------------------------------------------------------------------
 def test_offline_pulls_from_the_cache_or_fails_with_one_line(cat, fake_hub, write_token, tmp_path, monkeypatch):
-    pushed = sharing.push(cat)
+    pushed = sync.push(cat)
     monkeypatch.setenv("LORAHUB_HOME", str(tmp_path / "online-home"))
-    sharing.pull("alice/cat-style")  # fills the Hugging Face cache
+    sync.pull("alice/cat-style")  # fills the Hugging Face cache
     monkeypatch.setenv("LORAHUB_HOME", str(tmp_path / "offline-home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     fake_hub.requests.clear()
-    pulled = sharing.pull("alice/cat-style")
+    pulled = sync.pull("alice/cat-style")
     assert pulled.offline and pulled.commit == pushed.commit and fake_hub.requests == []
     assert library.resolve("cat-style").triggers == ["c4t style", "ink"]
     with pytest.raises(RemoteError, match=r"offline \(HF_HUB_OFFLINE=1\) and bob/elsewhere@main is not in"):
-        sharing.pull("bob/elsewhere")
+        sync.pull("bob/elsewhere")
     r = run_cli("pull", "bob/elsewhere", HF_HUB_OFFLINE="1")
     assert r.returncode == RemoteError.exit_code
     assert r.stderr.splitlines()[0].startswith("error: offline (HF_HUB_OFFLINE=1) and bob/elsewhere@main")

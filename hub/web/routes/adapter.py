@@ -10,50 +10,41 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from hub import library as registry_api  # show() (moving to hub.registry.api)
-from hub.errors import AmbiguousError, NotFoundError, UsageError
+from hub.errors import NotFoundError, UsageError
 from hub.models import AdapterDetail
-from hub.registry import edit
-from hub.registry.db import open_registry
+from hub.registry import api as registry
 from hub.web import formatting
+from hub.web.deps import context
 from hub.web.lineage_svg import Node, edge_label, lineage_svg
 from hub.web.render import json_body, json_response, page, wants_json
 
 
 def registered_id(request: Request, ref: str) -> str:
-    """The id of the entry a user typed (name, id or hash prefix). Never a file path: ``resolve`` would open
-    one, and nothing a browser sends may make the server read outside its home."""
-    with open_registry(request.app.state.settings) as reg:
-        ids = reg.find_ids(ref.strip())
-    if not ids:
-        raise NotFoundError(f"no adapter '{ref}' in the registry", hint="a name, an id or a hash prefix")
-    if len(ids) > 1:
-        raise AmbiguousError(f"'{ref}' matches {len(ids)} adapters", hint="use the full name or a longer hash")
-    return ids[0]
+    """The id of the entry a user typed (name, id or hash prefix). Never a file path: nothing a browser sends
+    may make the server read outside its home."""
+    with context(request) as ctx:
+        return registry.find_id(ref, ctx=ctx)
 
 
 def registered_name(request: Request, ref: str) -> str:
     """The registry name of what a user typed (names are unique): what generation labels grids and infotext by."""
-    adapter_id = registered_id(request, ref)
-    return names_of(request, [adapter_id])[adapter_id]
+    with context(request) as ctx:
+        adapter_id = registry.find_id(ref, ctx=ctx)
+        return registry.names_by_id([adapter_id], ctx=ctx)[adapter_id]
 
 
 def load(request: Request) -> AdapterDetail:
     """The entry whose id is in the URL. Only ids: a name or path here would let a URL make us read a file."""
     adapter_id = request.path_params["adapter_id"]
-    settings = request.app.state.settings
-    with open_registry(settings) as reg:
-        if reg.adapter_row(adapter_id) is None:
+    with context(request) as ctx:
+        if not registry.names_by_id([adapter_id], ctx=ctx):
             raise NotFoundError(f"no adapter with id '{adapter_id}'", hint="the gallery lists them")
-    return registry_api.show(adapter_id, settings=settings)
+        return registry.show(adapter_id, ctx=ctx)
 
 
 def names_of(request: Request, ids: list[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    with open_registry(request.app.state.settings) as reg:
-        marks = ",".join("?" * len(ids))
-        return dict(reg.conn.execute(f"SELECT id, name FROM adapters WHERE id IN ({marks})", ids).fetchall())
+    with context(request) as ctx:
+        return registry.names_by_id(ids, ctx=ctx)
 
 
 def lineage(request: Request, detail: AdapterDetail) -> str:
@@ -116,11 +107,16 @@ async def _edit(request: Request, field: str) -> Response:
 
     detail = await run_in_threadpool(load, request)
     values = await _values(request, field)
-    verb = edit.set_tags if field == "tags" else edit.set_triggers
-    adapter = await run_in_threadpool(verb, detail.id, values, settings=request.app.state.settings)
+    adapter = await run_in_threadpool(_save, request, field, detail.id, values)
     if wants_json(request):
         return json_response(adapter)
     return RedirectResponse(f"/a/{detail.id}?saved={field}", status_code=303)
+
+
+def _save(request: Request, field: str, adapter_id: str, values: list[str]):
+    verb = registry.set_tags if field == "tags" else registry.set_triggers
+    with context(request) as ctx:
+        return verb(adapter_id, values, ctx=ctx)
 
 
 async def edit_tags(request: Request) -> Response:

@@ -10,7 +10,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from hub.errors import NotFoundError
-from hub.registry.db import open_registry
+from hub.registry import api as registry
+from hub.web.deps import context, settings_of
 from hub.web.thumbnails import thumbnail
 
 CACHE = {"Cache-Control": "private, max-age=3600"}
@@ -19,11 +20,11 @@ CACHE = {"Cache-Control": "private, max-age=3600"}
 def preview_path(request: Request) -> Path:
     adapter_id = request.path_params["adapter_id"]
     index = request.path_params["index"]
-    with open_registry(request.app.state.settings) as reg:
-        previews = reg.previews(adapter_id)
+    with context(request) as ctx:
+        previews = registry.preview_paths(adapter_id, ctx=ctx)
     if index >= len(previews):
         raise NotFoundError(f"adapter '{adapter_id}' has no preview {index}")
-    return Path(previews[index].path)
+    return Path(previews[index])
 
 
 def preview(request: Request) -> Response:
@@ -35,7 +36,7 @@ def preview(request: Request) -> Response:
 
 def thumb(request: Request) -> Response:
     source = preview_path(request)
-    cached = thumbnail(source, request.app.state.settings.paths.cache / "thumbs")
+    cached = thumbnail(source, settings_of(request).paths.cache / "thumbs")
     if cached is None:
         raise NotFoundError(f"the preview {source.name} cannot be read as an image")
     return FileResponse(cached, media_type="image/webp", headers=CACHE)

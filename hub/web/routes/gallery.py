@@ -10,7 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.errors import UsageError
-from hub.registry.browse import SOURCE_KINDS, BrowsePage, browse
+from hub.registry import api as registry
+from hub.web.deps import context
 from hub.web.render import json_response, page
 
 PARAMS = ("q", "arch", "kind", "tag", "source", "sort", "page", "per_page")
@@ -35,19 +36,20 @@ def _int(request: Request, name: str, default: int) -> int:
         raise UsageError(f"{name} must be a whole number, not '{raw}'") from None
 
 
-def query_page(request: Request) -> BrowsePage:
+def query_page(request: Request) -> registry.BrowsePage:
     p = request.query_params
-    return browse(
-        p.get("q") or None,
-        arch=p.get("arch") or None,
-        kind=p.get("kind") or None,
-        tag=p.get("tag") or None,
-        source=p.get("source") or None,
-        sort=p.get("sort") or "name",
-        page=_int(request, "page", 1),
-        per_page=_int(request, "per_page", 48),
-        settings=request.app.state.settings,
-    )
+    with context(request) as ctx:
+        return registry.browse(
+            p.get("q") or None,
+            arch=p.get("arch") or None,
+            kind=p.get("kind") or None,
+            tag=p.get("tag") or None,
+            source=p.get("source") or None,
+            sort=p.get("sort") or "name",
+            page=_int(request, "page", 1),
+            per_page=_int(request, "per_page", 48),
+            ctx=ctx,
+        )
 
 
 def url_with(request: Request, **changes: object) -> str:
@@ -70,7 +72,7 @@ def gallery(request: Request) -> Response:
         "gallery.html",
         result=result,
         sorts=SORT_LABELS,
-        source_kinds=SOURCE_KINDS,
+        source_kinds=registry.SOURCE_KINDS,
         url_with=lambda **c: url_with(request, **c),
     )
 

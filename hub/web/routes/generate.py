@@ -12,8 +12,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from hub.errors import HubError, NotFoundError, UsageError
-from hub.registry import edit
+from hub.registry import api as registry
 from hub.web import engines
+from hub.web.deps import context, settings_of
 from hub.web.jobs import JobOutcome
 from hub.web.render import json_body, json_response, page, status_of
 from hub.web.routes.adapter import registered_id, registered_name
@@ -73,14 +74,14 @@ def parse(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def out_dir(request: Request) -> Any:
-    folder = request.app.state.settings.paths.home / "outputs" / "web" / time.strftime("%Y-%m-%d")
+    folder = settings_of(request).paths.home / "outputs" / "web" / time.strftime("%Y-%m-%d")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 def submit_generate(request: Request, spec: dict[str, Any]) -> Any:
     """Check the adapters now (a typo is reported on the form), then queue the render."""
-    settings = request.app.state.settings
+    settings = settings_of(request)
     engines.gen_api()  # a build without generation says so on the form, not in a failed job
     out = out_dir(request)
     spec = {**spec, "loras": [(registered_name(request, ref), w) for ref, w in spec["loras"]]}
@@ -95,7 +96,7 @@ def submit_generate(request: Request, spec: dict[str, Any]) -> Any:
 
 
 def submit_grid(request: Request, spec: dict[str, Any], axes: list[tuple[str, list[float]]], seeds: list[int]) -> Any:
-    settings = request.app.state.settings
+    settings = settings_of(request)
     engines.gen_api()
     out = out_dir(request)
     keep = {k: spec[k] for k in ("negative", "base", "steps", "cfg", "width", "height")}
@@ -175,9 +176,13 @@ async def make_preview(request: Request) -> Response:
         raise NotFoundError("no such image")
     form = await request.form()
     adapter_id = await run_in_threadpool(registered_id, request, str(form.get("adapter") or ""))
-    settings = request.app.state.settings
-    await run_in_threadpool(edit.add_preview, adapter_id, images[index]["path"], settings=settings)
+    await run_in_threadpool(_add_preview, request, adapter_id, images[index]["path"])
     return RedirectResponse(f"/a/{adapter_id}?saved=preview", status_code=303)
+
+
+def _add_preview(request: Request, adapter_id: str, image: str) -> None:
+    with context(request) as ctx:
+        registry.add_preview(adapter_id, image, ctx=ctx)
 
 
 routes = [

@@ -11,8 +11,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from hub.errors import HubError, UsageError
-from hub.registry.db import open_registry
+from hub.registry import api as registry
 from hub.web import engines
+from hub.web.deps import context, settings_of
 from hub.web.jobs import JobOutcome
 from hub.web.render import json_body, json_response, page, status_of
 from hub.web.routes.adapter import registered_id
@@ -22,12 +23,8 @@ CHOICES = 1000  # names offered for autocompletion; any other name or hash prefi
 
 
 def adapter_choices(request: Request) -> list[str]:
-    with open_registry(request.app.state.settings) as reg:
-        rows = reg.conn.execute(
-            "SELECT name FROM adapters WHERE usable AND kind != 'embedding' ORDER BY name COLLATE NOCASE LIMIT ?",
-            (CHOICES,),
-        )
-        return [r[0] for r in rows]
+    with context(request) as ctx:
+        return registry.adapter_names(mergeable=True, limit=CHOICES, ctx=ctx)
 
 
 def _weight(raw: Any) -> float:
@@ -72,7 +69,7 @@ def parse(values: dict[str, Any]) -> dict[str, Any]:
 
 def submit(request: Request, spec: dict[str, Any]) -> Any:
     """Resolve every reference now (a typo is reported on the form, not in a failed job), then queue the mix."""
-    settings = request.app.state.settings
+    settings = settings_of(request)
     pairs = [(registered_id(request, ref), w) for ref, w in spec["adapters"]]
 
     def work(progress) -> JobOutcome:

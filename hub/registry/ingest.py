@@ -1,28 +1,27 @@
 """Bringing files into the registry: probe, hash in one read, store, read sidecars, write one transaction.
 
-``add``/``add_one``/``import_dir`` are re-exported by :mod:`hub.library`, the registry's public API.
+``add``/``add_one``/``import_dir`` are re-exported by :mod:`hub.registry.api`, the registry's verbs.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.context import Context, using
 from hub.errors import BadFileError, HubError, IncompatibleError, NotFoundError, UsageError
-from hub.models import Adapter, AddOutcome, FileHashes, ImportReport, ParentLink, ProbeResult
+from hub.models import Adapter, AddOutcome, FileHashes, ImportReport, ParentLink, ProbeResult, Progress
 from hub.paths import Paths
 from hub.registry import describe, store
-from hub.registry.db import Registry, adapter_from_row, new_id, now, open_registry
+from hub.registry.db import Registry, adapter_from_row, new_id, now
 from hub.registry.hashing import hash_file
 from hub.registry.sidecars import read_sidecars
-from hub.settings import Settings, load_settings
 
 ADAPTER_EXTENSIONS = (".safetensors", ".pt", ".bin", ".ckpt", ".pth")
-Progress = Callable[[str, int, int], None]  # (current file, done, total)
 
 
 # -- probing ------------------------------------------------------------------------------------
@@ -89,11 +88,12 @@ def add_one(
     license: str | None = None,
     lineage: Sequence[ParentLink] = (),
     recipe: dict[str, Any] | None = None,
-    settings: Settings | None = None,
+    ctx: Context | None = None,
 ) -> Adapter:
     """Register one file; returns its row (the existing row when the same bytes are already there)."""
     entry = Entry(name, source, tuple(tags), tuple(triggers), base_label, description, license, tuple(lineage), recipe)
-    outcome = _add(Path(path), entry, in_place=in_place, link=link, hash=hash, settings=settings)
+    with using(ctx) as c:
+        outcome = _add(Path(path), entry, in_place=in_place, link=link, hash=hash, ctx=c)
     assert outcome.adapter is not None
     return outcome.adapter
 
@@ -107,7 +107,7 @@ def add(
     name: str | None = None,
     tags: Sequence[str] = (),
     progress: Progress | None = None,
-    settings: Settings | None = None,
+    ctx: Context | None = None,
 ) -> ImportReport:
     """Register files (a folder is imported recursively). A bad file is reported, never fatal to the rest."""
     files: list[Path] = []
@@ -127,7 +127,7 @@ def add(
         name=name,
         tags=tags,
         progress=progress,
-        settings=settings,
+        ctx=ctx,
         single=single,
     )
 
@@ -140,15 +140,13 @@ def import_dir(
     hash: bool = True,
     tags: Sequence[str] = (),
     progress: Progress | None = None,
-    settings: Settings | None = None,
+    ctx: Context | None = None,
 ) -> ImportReport:
     folder = Path(folder)
     if not folder.is_dir():
         raise NotFoundError(f"no such folder: {folder}")
     files = find_adapter_files(folder)
-    return _add_many(
-        files, in_place=in_place, link=link, hash=hash, name=None, tags=tags, progress=progress, settings=settings
-    )
+    return _add_many(files, in_place=in_place, link=link, hash=hash, name=None, tags=tags, progress=progress, ctx=ctx)
 
 
 def find_adapter_files(folder: Path) -> list[Path]:
@@ -170,28 +168,28 @@ def _add_many(
     name: str | None,
     tags: Sequence[str],
     progress: Progress | None,
-    settings: Settings | None,
+    ctx: Context | None,
     single: bool = False,
 ) -> ImportReport:
-    outcomes = []
-    for i, f in enumerate(files):
+    with using(ctx) as shared:  # one registry connection for the whole run, not one per file
+        outcomes = []
+        for i, f in enumerate(files):
+            if progress:
+                progress(i, len(files))
+            try:
+                entry = Entry(name=name, tags=tuple(tags))
+                outcomes.append(_add(f, entry, in_place=in_place, link=link, hash=hash, ctx=shared))
+            except HubError as e:
+                if single:  # one file named by the user: its error is the answer
+                    raise
+                outcomes.append(AddOutcome(path=str(f), status="rejected", message=str(e), exit_code=e.exit_code))
         if progress:
-            progress(str(f), i, len(files))
-        try:
-            entry = Entry(name=name, tags=tuple(tags))
-            outcomes.append(_add(f, entry, in_place=in_place, link=link, hash=hash, settings=settings))
-        except HubError as e:
-            if single:  # one file named by the user: its error is the answer
-                raise
-            outcomes.append(AddOutcome(path=str(f), status="rejected", message=str(e), exit_code=e.exit_code))
-    if progress:
-        progress("", len(files), len(files))
+            progress(len(files), len(files))
     return ImportReport(outcomes=outcomes)
 
 
-def _add(path: Path, entry: Entry, *, in_place: bool, link: bool, hash: bool, settings: Settings | None) -> AddOutcome:
-    settings = settings or load_settings()
-    paths = settings.paths
+def _add(path: Path, entry: Entry, *, in_place: bool, link: bool, hash: bool, ctx: Context) -> AddOutcome:
+    paths = ctx.paths
     if not path.is_file():
         raise NotFoundError(f"no such file: {path}")
     path = path.absolute()
@@ -200,74 +198,74 @@ def _add(path: Path, entry: Entry, *, in_place: bool, link: bool, hash: bool, se
     stat = path.stat()
     in_place = in_place or not hash  # an unhashed file has no content address yet
 
-    with open_registry(settings) as reg:
-        hashes: FileHashes | None = None
-        blob: Path | None = None
-        if hash:
-            hashes = reg.cached_hashes(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
-            if hashes is not None:
-                existing = reg.id_by_sha256(hashes.sha256)
-                if existing:
-                    return _duplicate(reg, existing, path, entry)
-            if in_place:
-                hashes = hashes or hash_file(path)
-            else:
-                hashes, blob = store.hash_into_store(path, paths, link=link)
-            # Hashing may take minutes; a file rewritten meanwhile must not be cached under the old stat.
-            if path.stat().st_mtime_ns == stat.st_mtime_ns:
-                reg.cache_hashes(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, hashes)
+    reg = ctx.registry
+    hashes: FileHashes | None = None
+    blob: Path | None = None
+    if hash:
+        hashes = reg.cached_hashes(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if hashes is not None:
+            existing = reg.id_by_sha256(hashes.sha256)
+            if existing:
+                return _duplicate(reg, existing, path, entry)
+        if in_place:
+            hashes = hashes or hash_file(path)
+        else:
+            hashes, blob = store.hash_into_store(path, paths, link=link)
+        # Hashing may take minutes; a file rewritten meanwhile must not be cached under the old stat.
+        if path.stat().st_mtime_ns == stat.st_mtime_ns:
+            reg.cache_hashes(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, hashes)
 
-        with reg.transaction():
-            if hashes is not None:
-                existing = reg.id_by_sha256(hashes.sha256)
-                if existing:
-                    return _duplicate(reg, existing, path, entry, in_transaction=True)
-            adapter_id = new_id()
-            metadata = dict(probed.metadata)
-            wanted = (entry.name or describe.derive_name(path, metadata, side)).strip()
-            row = {
-                "id": adapter_id,
-                "name": reg.unique_name(wanted),
-                "kind": probed.kind,
-                "format": probed.format,
-                "arch": probed.arch,
-                "base_label": entry.base_label or describe.derive_base_label(metadata, side),
-                "rank": probed.rank,
-                "ranks": probed.ranks,
-                "alpha": probed.alpha,
-                "scale": probed.scale,
-                "modules": probed.modules,
-                "dtype": probed.dtype,
-                "size": stat.st_size,
-                "sha256": hashes.sha256 if hashes else None,
-                "triggers": _merge(entry.triggers, describe.derive_triggers(metadata, side, probed.tokens)),
-                "description": entry.description or describe.derive_description(metadata, side),
-                "license": entry.license or metadata.get("modelspec.license") or None,
-                "preferred_weight": describe.preferred_weight(metadata, side),
-                "source": entry.source or str(path),
-                "path": str(blob if blob else path),
-                "stored": blob is not None,
-                "usable": probed.usable,
-                "note": "; ".join([*([probed.note] if probed.note else []), *side.problems]) or None,
-                "metadata": metadata,
-                "sidecars": side.raw,
-                "evidence": probed.evidence,
-                "recipe": entry.recipe,
-                "created_at": describe.derive_created_at(metadata, path),
-                "imported_at": now(),
-            }
-            reg.insert_adapter(row)
-            if hashes:
-                reg.set_hashes(adapter_id, hashes)
-            reg.set_tags(adapter_id, _merge(entry.tags, describe.derive_tags(metadata, side)))
-            if entry.is_user_file(path):
-                reg.add_location(adapter_id, str(path))
-            for preview in side.previews:
-                reg.add_preview(adapter_id, str(_keep_preview(preview, paths)), str(preview))
-            _write_lineage(reg, adapter_id, entry.lineage)
-            reg.reindex(adapter_id)
-        added = adapter_from_row(reg.adapter_row(adapter_id), reg.tags(adapter_id))
-        return AddOutcome(path=str(path), status="added", adapter=added)
+    with reg.transaction():
+        if hashes is not None:
+            existing = reg.id_by_sha256(hashes.sha256)
+            if existing:
+                return _duplicate(reg, existing, path, entry, in_transaction=True)
+        adapter_id = new_id()
+        metadata = dict(probed.metadata)
+        wanted = (entry.name or describe.derive_name(path, metadata, side)).strip()
+        row = {
+            "id": adapter_id,
+            "name": reg.unique_name(wanted),
+            "kind": probed.kind,
+            "format": probed.format,
+            "arch": probed.arch,
+            "base_label": entry.base_label or describe.derive_base_label(metadata, side),
+            "rank": probed.rank,
+            "ranks": probed.ranks,
+            "alpha": probed.alpha,
+            "scale": probed.scale,
+            "modules": probed.modules,
+            "dtype": probed.dtype,
+            "size": stat.st_size,
+            "sha256": hashes.sha256 if hashes else None,
+            "triggers": _merge(entry.triggers, describe.derive_triggers(metadata, side, probed.tokens)),
+            "description": entry.description or describe.derive_description(metadata, side),
+            "license": entry.license or metadata.get("modelspec.license") or None,
+            "preferred_weight": describe.preferred_weight(metadata, side),
+            "source": entry.source or str(path),
+            "path": str(blob if blob else path),
+            "stored": blob is not None,
+            "usable": probed.usable,
+            "note": "; ".join([*([probed.note] if probed.note else []), *side.problems]) or None,
+            "metadata": metadata,
+            "sidecars": side.raw,
+            "evidence": probed.evidence,
+            "recipe": entry.recipe,
+            "created_at": describe.derive_created_at(metadata, path),
+            "imported_at": now(),
+        }
+        reg.insert_adapter(row)
+        if hashes:
+            reg.set_hashes(adapter_id, hashes)
+        reg.set_tags(adapter_id, _merge(entry.tags, describe.derive_tags(metadata, side)))
+        if entry.is_user_file(path):
+            reg.add_location(adapter_id, str(path))
+        for preview in side.previews:
+            reg.add_preview(adapter_id, str(_keep_preview(preview, paths)), str(preview))
+        _write_lineage(reg, adapter_id, entry.lineage)
+        reg.reindex(adapter_id)
+    added = adapter_from_row(reg.adapter_row(adapter_id), reg.tags(adapter_id))
+    return AddOutcome(path=str(path), status="added", adapter=added)
 
 
 def _duplicate(

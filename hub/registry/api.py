@@ -1,8 +1,9 @@
-"""The registry as a Python API: ``add``, ``import_dir``, ``ls``, ``show``, ``tag``, ``rm``, ``verify``, ``dupes``.
+"""The registry's verbs: add, import_dir, ls, show, tag, rm, verify, dupes, gallery (``hub <verb>``).
 
 Every function returns typed models from :mod:`hub.models` and raises :class:`hub.errors.HubError`
-subclasses; the CLI only prints what these return. None of this imports torch. Adding files lives in
-:mod:`hub.ingest` and is re-exported here.
+subclasses; the CLI (``cli/commands/registry.py``) only prints what these return. None of this imports torch.
+Adding files lives in :mod:`hub.registry.ingest`, drawing the contact sheet in :mod:`hub.registry.gallery`;
+both are reached through the verbs here.
 """
 
 from __future__ import annotations
@@ -12,10 +13,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hub.context import Context, using
 from hub.errors import AmbiguousError, NotFoundError, UsageError
-from hub.ingest import (  # noqa: F401 (re-exported: the registry's API is one module)
+from hub.models import Adapter, AdapterDetail, DupeGroup, GalleryResult, Progress, RemoteRef, VerifyResult
+from hub.registry import store
+from hub.registry.browse import (  # noqa: F401 (re-exported: what a browsing UI reads)
+    SOURCE_KINDS,
+    BrowsePage,
+    adapter_names,
+    browse,
+    find_id,
+    names_by_id,
+    preview_paths,
+)
+from hub.registry.db import Registry, adapter_from_row
+from hub.registry.edit import add_preview, set_tags, set_triggers  # noqa: F401 (re-exported)
+from hub.registry.hashing import hash_file
+from hub.registry.ingest import (  # noqa: F401 (re-exported: the registry's API is one module)
     ADAPTER_EXTENSIONS,
-    Progress,
     _probe_for_registry,
     add,
     add_one,
@@ -23,12 +38,6 @@ from hub.ingest import (  # noqa: F401 (re-exported: the registry's API is one m
     import_dir,
     probe,
 )
-from hub.models import Adapter, AdapterDetail, DupeGroup, RemoteRef, VerifyResult
-from hub.paths import Paths
-from hub.registry import store
-from hub.registry.db import Registry, adapter_from_row, open_registry
-from hub.registry.hashing import hash_file
-from hub.settings import Settings, load_settings
 
 # -- reading -------------------------------------------------------------------------------------
 SORTS = {
@@ -53,12 +62,12 @@ def ls_json(
     remote: str | None = None,
     sort: str = "name",
     limit: int | None = None,
-    settings: Settings | None = None,
+    ctx: Context | None = None,
 ) -> str:
     """:func:`ls` already serialised: a JSON array of Adapter objects, built by SQLite (fast for scripts)."""
     filters = _ls_filters(arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort)
-    with open_registry(settings) as reg:
-        return reg.list_adapters_json(query=query, filters=filters, order_by=SORTS[sort], limit=limit)
+    with using(ctx) as c:
+        return c.registry.list_adapters_json(query=query, filters=filters, order_by=SORTS[sort], limit=limit)
 
 
 def ls(
@@ -72,11 +81,11 @@ def ls(
     remote: str | None = None,
     sort: str = "name",
     limit: int | None = None,
-    settings: Settings | None = None,
+    ctx: Context | None = None,
 ) -> list[Adapter]:
     filters = _ls_filters(arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort)
-    with open_registry(settings) as reg:
-        return reg.list_adapters(query=query, filters=filters, order_by=SORTS[sort], limit=limit)
+    with using(ctx) as c:
+        return c.registry.list_adapters(query=query, filters=filters, order_by=SORTS[sort], limit=limit)
 
 
 def _ls_filters(
@@ -108,9 +117,10 @@ def _ls_filters(
     return filters
 
 
-def resolve(ref: str, *, settings: Settings | None = None) -> AdapterDetail:
+def resolve(ref: str, *, ctx: Context | None = None) -> AdapterDetail:
     """An adapter by name, id, hash prefix (sha256, AutoV2, AutoV3, BLAKE3, CRC32) or file path."""
-    with open_registry(settings) as reg:
+    with using(ctx) as c:
+        reg = c.registry
         ids = reg.find_ids(ref)
         if len(ids) > 1:
             names = [reg.adapter_row(i)["name"] for i in ids[:5]]
@@ -125,8 +135,8 @@ def resolve(ref: str, *, settings: Settings | None = None) -> AdapterDetail:
     raise NotFoundError(f"no adapter '{ref}' in the registry", hint="`hub ls` lists them; a file path works too")
 
 
-def show(ref: str, *, settings: Settings | None = None) -> AdapterDetail:
-    return resolve(ref, settings=settings)
+def show(ref: str, *, ctx: Context | None = None) -> AdapterDetail:
+    return resolve(ref, ctx=ctx)
 
 
 def _detail(reg: Registry, adapter_id: str) -> AdapterDetail:
@@ -173,44 +183,42 @@ def _unregistered(path: Path) -> AdapterDetail:
 
 
 # -- changing ------------------------------------------------------------------------------------
-def tag(ref: str, changes: Sequence[str], *, settings: Settings | None = None) -> Adapter:
+def tag(ref: str, changes: Sequence[str], *, ctx: Context | None = None) -> Adapter:
     """Apply ``+tag`` / ``-tag`` changes (a bare word adds)."""
     add_tags = [c.lstrip("+").strip().lower() for c in changes if not c.startswith("-")]
     remove_tags = [c[1:].strip().lower() for c in changes if c.startswith("-")]
     if not [t for t in add_tags + remove_tags if t]:
         raise UsageError("no tags given", hint="hub tag NAME +style -old")
-    adapter = _registered(ref, settings)
-    with open_registry(settings) as reg:
+    with using(ctx) as c:  # one connection: find the row, change it, read it back
+        reg = c.registry
+        adapter = _registered(ref, c)
         with reg.transaction():
             reg.set_tags(adapter.id, [t for t in add_tags if t], [t for t in remove_tags if t])
             reg.reindex(adapter.id)
         return adapter_from_row(reg.adapter_row(adapter.id), reg.tags(adapter.id))
 
 
-def rm(ref: str, *, settings: Settings | None = None) -> Adapter:
+def rm(ref: str, *, ctx: Context | None = None) -> Adapter:
     """Remove the row (children keep their lineage, pointing at nothing) and collect unreferenced blobs."""
-    adapter = _registered(ref, settings)
-    paths = _paths(settings)
-    with open_registry(settings) as reg:
+    with using(ctx) as c:
+        reg = c.registry
+        adapter = _registered(ref, c)
         with reg.transaction():
             reg.delete_adapter(adapter.id)
-        store.garbage_collect(paths, reg.paths_in_use())
+        store.garbage_collect(c.paths, reg.paths_in_use())
     return adapter
 
 
-def record_remote(adapter_id: str, ref: RemoteRef, *, settings: Settings | None = None) -> None:
-    with open_registry(settings) as reg, reg.transaction():
+def record_remote(adapter_id: str, ref: RemoteRef, *, ctx: Context | None = None) -> None:
+    with using(ctx) as c, c.registry.transaction():
+        reg = c.registry
         if reg.adapter_row(adapter_id) is None:
             raise NotFoundError(f"no adapter with id '{adapter_id}'")
         reg.add_remote(adapter_id, ref)
 
 
-def _paths(settings: Settings | None) -> Paths:
-    return (settings or load_settings()).paths
-
-
-def _registered(ref: str, settings: Settings | None) -> AdapterDetail:
-    adapter = resolve(ref, settings=settings)
+def _registered(ref: str, ctx: Context) -> AdapterDetail:
+    adapter = resolve(ref, ctx=ctx)
     if not adapter.id:
         raise NotFoundError(f"'{ref}' is a file, not a registered adapter", hint=f"hub add {ref}")
     return adapter
@@ -218,22 +226,23 @@ def _registered(ref: str, settings: Settings | None) -> AdapterDetail:
 
 # -- checking ------------------------------------------------------------------------------------
 def verify(
-    ref: str | None = None, *, progress: Progress | None = None, settings: Settings | None = None
+    ref: str | None = None, *, progress: Progress | None = None, ctx: Context | None = None
 ) -> list[VerifyResult]:
     """Rehash files and compare with the registry; unhashed (--no-hash) rows get their hashes now."""
-    with open_registry(settings) as reg:
+    with using(ctx) as c:
+        reg = c.registry
         if ref:
-            ids = [_registered(ref, settings).id]
+            ids = [_registered(ref, c).id]
         else:
             ids = [r[0] for r in reg.conn.execute("SELECT id FROM adapters ORDER BY name COLLATE NOCASE")]
         results = []
         for i, adapter_id in enumerate(ids):
             row = reg.adapter_row(adapter_id)
             if progress:
-                progress(row["name"], i, len(ids))
+                progress(i, len(ids))
             results.append(_verify_row(reg, row))
         if progress:
-            progress("", len(ids), len(ids))
+            progress(len(ids), len(ids))
         return results
 
 
@@ -252,11 +261,12 @@ def _verify_row(reg: Registry, row: Any) -> VerifyResult:
     return VerifyResult(status=status, actual_sha256=hashes.sha256, **base)
 
 
-def dupes(*, settings: Settings | None = None) -> list[DupeGroup]:
+def dupes(*, ctx: Context | None = None) -> list[DupeGroup]:
     """Same bytes under several rows (unhashed imports hashed later), same tensors under different headers
     (equal AutoV3: e.g. metadata edited by a UI), and one row seen at several paths."""
     groups: list[DupeGroup] = []
-    with open_registry(settings) as reg:
+    with using(ctx) as c:
+        reg = c.registry
         tags = reg._tags_by_id()
         for algo in ("sha256", "autov3"):
             sql = (
@@ -282,3 +292,26 @@ def dupes(*, settings: Settings | None = None) -> list[DupeGroup]:
                 )
             )
     return groups
+
+
+# -- looking ---------------------------------------------------------------------------------------
+def gallery(
+    out: str | Path,
+    query: str | None = None,
+    *,
+    arch: str | None = None,
+    kind: str | None = None,
+    tag: str | None = None,
+    columns: int = 6,
+    thumb: int = 192,
+    ctx: Context | None = None,
+) -> GalleryResult:
+    """Draw the previews of the adapters ``hub ls`` would list into one PNG at ``out``."""
+    from hub.registry.gallery import draw_sheet
+
+    with using(ctx) as c:  # one connection for the list and every adapter's previews
+        adapters = ls(query, arch=arch, kind=kind, tag=tag, ctx=c)
+        if not adapters:
+            raise NotFoundError("no adapters match", hint="`hub ls` with the same filters shows what is there")
+        previews = {a.id: [p.path for p in c.registry.previews(a.id)] for a in adapters}
+    return draw_sheet(adapters, previews, out, columns=columns, thumb=thumb)

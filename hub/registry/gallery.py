@@ -2,58 +2,41 @@
 
 With hundreds of LoRAs people find one by looking, not by reading names; ``hub gallery`` draws the
 previews the sidecars brought in (A1111/Civitai ``<stem>.preview.png`` and friends), and a plain tile
-for adapters without one.
+for adapters without one. Choosing the adapters is :func:`hub.registry.api.gallery`'s job; this module draws.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel
-
-from hub import library
-from hub.errors import NotFoundError, UsageError
-from hub.registry.db import open_registry
-from hub.settings import Settings
+from hub.errors import UsageError
+from hub.models import Adapter, GalleryResult
 
 
-class GalleryResult(BaseModel):
-    path: str
-    adapters: int
-    with_preview: int
-
-
-def gallery(
+def draw_sheet(
+    adapters: Sequence[Adapter],
+    previews: Mapping[str, Sequence[str]],
     out: str | Path,
-    query: str | None = None,
     *,
-    arch: str | None = None,
-    kind: str | None = None,
-    tag: str | None = None,
     columns: int = 6,
     thumb: int = 192,
-    settings: Settings | None = None,
 ) -> GalleryResult:
-    """Draw the previews of the adapters ``hub ls`` would list into one PNG at ``out``."""
+    """Draw ``adapters`` (their ``previews``: adapter id -> image paths) into one PNG at ``out``, atomically."""
     from PIL import Image, ImageDraw
 
     if columns < 1 or thumb < 32:
         raise UsageError("--columns must be >= 1 and --thumb >= 32")
-    adapters = library.ls(query, arch=arch, kind=kind, tag=tag, settings=settings)
-    if not adapters:
-        raise NotFoundError("no adapters match", hint="`hub ls` with the same filters shows what is there")
     label_h = 34
     rows = (len(adapters) + columns - 1) // columns
     sheet = Image.new("RGB", (columns * thumb, rows * (thumb + label_h)), (24, 24, 28))
     draw = ImageDraw.Draw(sheet)
-    with open_registry(settings) as reg:  # one connection for every adapter's previews
-        previews = {a.id: [p.path for p in reg.previews(a.id)] for a in adapters}
     shown = 0
     for i, adapter in enumerate(adapters):
         x, y = (i % columns) * thumb, (i // columns) * (thumb + label_h)
-        tile = _preview(previews[adapter.id], thumb)
+        tile = _preview(previews.get(adapter.id, ()), thumb)
         if tile is None:
             draw.rectangle([x + 4, y + 4, x + thumb - 5, y + thumb - 5], outline=(90, 90, 100))
             draw.text((x + 12, y + thumb // 2 - 6), f"{adapter.kind} · {adapter.arch}", fill=(150, 150, 160))
@@ -72,7 +55,7 @@ def gallery(
     return GalleryResult(path=str(out), adapters=len(adapters), with_preview=shown)
 
 
-def _preview(paths: list[str], size: int):
+def _preview(paths: Sequence[str], size: int):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     for path in paths:

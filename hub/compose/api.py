@@ -1,0 +1,478 @@
+"""The composition engine's verbs: mix, resize, convert, scale, fuse, extract (``hub <verb>``).
+
+Inputs are registry references (name, id, hash prefix) or file paths; every adapter produced is written in
+kohya (default) or diffusers format, registered with lineage edges to its parents and a recipe holding the exact
+``hub`` command that rebuilds it, and optionally copied to ``out``. The maths is in :mod:`hub.compose.ops`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from hub.compose.recipe import Recipe, RecipeInput, output_params
+from hub.compose.results import (
+    ConvertResult,
+    ExtractResult,
+    FuseResult,
+    MixResult,
+    OutputResult,
+    ParentUse,
+    ReductionStats,
+    ResizeResult,
+    ScaleResult,
+)
+from hub.context import Context, using
+from hub.errors import IncompatibleError, UnsupportedFormatError, UsageError
+from hub.models import AdapterDetail, ParentLink, Progress
+
+if TYPE_CHECKING:
+    from hub.compose.ops import Reduction
+    from hub.formats.lora_set import LoraSet
+
+Loaded = tuple[str, float, AdapterDetail, "LoraSet"]  # (reference as given, weight, registry entry, adapter)
+FORMATS = ("kohya", "diffusers")
+DEFAULT_AUTO_RULE = "sv_fro:0.99"
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def parse_spec(spec: str) -> tuple[str, float]:
+    """``dog.safetensors:0.7`` -> ("dog.safetensors", 0.7); the weight defaults to 1.0. Only the last colon
+    splits, and only if what follows is a number, so ``C:\\loras\\dog.safetensors`` stays a path."""
+    ref, sep, tail = spec.rpartition(":")
+    if sep and ref:
+        try:
+            return ref, float(tail)
+        except ValueError:
+            pass
+    if not spec:
+        raise UsageError("empty adapter spec", hint="NAME[:WEIGHT], e.g. dog:0.7")
+    return spec, 1.0
+
+
+def _load(ctx: Context, ref: str) -> tuple[AdapterDetail, LoraSet]:
+    from hub.formats.load import load_lora_set
+    from hub.registry.api import resolve
+
+    detail = resolve(ref, ctx=ctx)
+    if detail.kind == "embedding":
+        raise IncompatibleError(
+            f"'{detail.name}' is a textual-inversion embedding, not a LoRA: it has no weights to merge",
+            hint="use it in the prompt by its trigger; mix/resize/fuse take LoRA and LyCORIS adapters",
+        )
+    if not detail.usable:
+        raise UnsupportedFormatError(f"'{detail.name}' ({detail.format}) cannot be loaded yet: {detail.note}")
+    arch = detail.arch if detail.arch != "unknown" else None
+    # A stored file's name is its hash: errors name the adapter the user asked for instead.
+    return detail, load_lora_set(detail.path, arch=arch, label=f"'{detail.name}'" if detail.id else None)
+
+
+def _load_weighted(ctx: Context, specs: Sequence[str | tuple[str, float]], verb: str, hint: str) -> list[Loaded]:
+    pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
+    if not pairs:
+        raise UsageError(f"nothing to {verb}", hint=hint)
+    return [(ref, w, *_load(ctx, ref)) for ref, w in pairs]
+
+
+def _use(ref: str, detail: AdapterDetail, weight: float = 1.0) -> ParentUse:
+    return ParentUse(ref=ref, adapter_id=detail.id or None, name=detail.name, weight=weight)
+
+
+def _recipe_ref(ref: str, detail: AdapterDetail) -> str:
+    # A hash prefix resolves the same bytes however the entry is renamed later; a path stays a path.
+    return detail.sha256[:12] if detail.id and detail.sha256 else ref
+
+
+def _link(ref: str, detail: AdapterDetail, operation: str, params: dict[str, Any]) -> ParentLink:
+    return ParentLink(
+        parent_ref=detail.name if detail.id else str(Path(ref).absolute()),
+        operation=operation,
+        params=params,
+        parent_id=detail.id or None,
+    )
+
+
+def _device(device: str | None):
+    from hub.compose.fuse import resolve_device
+
+    return resolve_device(device)
+
+
+def _counter(progress: Progress | None, total: int) -> Callable[[str], None] | None:
+    if progress is None:
+        return None
+    done = [0]
+
+    def tick(_key: str) -> None:
+        done[0] += 1
+        progress(done[0], total)
+
+    return tick
+
+
+def _stats(red: Reduction) -> ReductionStats:
+    kept = list(red.kept.values())
+    return ReductionStats(
+        kept={k: round(v, 6) for k, v in red.kept.items()},
+        ranks=dict(red.ranks),
+        mean_kept=sum(kept) / len(kept) if kept else None,
+        min_kept=min(kept) if kept else None,
+    )
+
+
+def _input_dtype(sets: Sequence[LoraSet]):
+    for s in sets:
+        for mod in s.modules.values():
+            return mod.up.dtype
+    return None
+
+
+# ---------------------------------------------------------------- output
+
+
+def _register(
+    ctx: Context,
+    lora_set: LoraSet,
+    *,
+    recipe: Recipe,
+    source: str,
+    lineage: Sequence[ParentLink],
+    fmt: str,
+    out: str | Path | None,
+    dtype: str | None,
+    inputs: Sequence[LoraSet],
+    merged_from: str,
+    started: float,
+) -> OutputResult:
+    """Write ``lora_set`` (in ``dtype``, default: the inputs' dtype), register it with its recipe, copy it to
+    ``out``; what every writing operation returns, before its own fields are added."""
+    from hub.compose.fuse import resolve_dtype
+    from hub.formats.write import save_lora_set
+    from hub.registry.api import add_one
+
+    name = recipe.params["name"]
+    out_dtype = resolve_dtype(dtype) or _input_dtype(inputs)
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown output format {fmt!r}", hint="kohya or diffusers")
+    command = recipe.command()
+    with tempfile.TemporaryDirectory(prefix="hub-compose-") as tmp:
+        filename = f"{name}.safetensors" if fmt == "kohya" else "pytorch_lora_weights.safetensors"
+        path = save_lora_set(
+            lora_set,
+            Path(tmp) / filename,
+            fmt=fmt,
+            dtype=out_dtype,
+            title=name,
+            merged_from=merged_from,
+            metadata={"lorahub.recipe": command},
+        )
+        adapter = add_one(path, name=name, source=source, lineage=lineage, recipe=recipe.stored(), ctx=ctx)
+        if out is not None:
+            dest = Path(out).expanduser()
+            if dest.is_dir():
+                dest = dest / filename
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+            out = str(dest)
+    return OutputResult(
+        adapter=adapter,
+        out=out,
+        command=command,
+        recipe=recipe,
+        modules=len(lora_set.modules),
+        ranks=sorted({m.rank for m in lora_set.modules.values()}),
+        notes=list(lora_set.notes),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _input(ref: str, detail: AdapterDetail, weight: float = 1.0) -> RecipeInput:
+    return RecipeInput(ref=_recipe_ref(ref, detail), weight=weight)
+
+
+def _parse_rank(rank: int | str | None) -> int | Literal["auto"] | None:
+    """``--rank`` as given (a number, "auto" or nothing): parsed here, once, for the CLI and Python alike."""
+    if rank is None or rank == "auto" or isinstance(rank, int):
+        return rank  # type: ignore[return-value]
+    try:
+        return int(rank)
+    except ValueError:
+        raise UsageError(f"--rank wants an integer or 'auto', got {rank!r}") from None
+
+
+# ---------------------------------------------------------------- operations
+
+
+def mix(
+    specs: Sequence[str | tuple[str, float]],
+    *,
+    method: str = "concat",
+    rank: int | str | None = None,
+    dynamic: str | None = None,
+    density: float | None = None,
+    seed: int = 0,
+    name: str | None = None,
+    out: str | Path | None = None,
+    fmt: str = "kohya",
+    device: str = "auto",
+    dtype: str | None = None,
+    progress: Progress | None = None,
+    ctx: Context | None = None,
+) -> MixResult:
+    """Combine adapters by one of :data:`hub.compose.methods.MERGE_METHODS`: ``concat`` (exact), ``svd`` (best
+    rank-R approximation of Σ w_i ΔW_i), ``ties``/``dare`` (PEFT semantics, then SVD to the rank).
+    ``rank="auto"`` picks each module's rank by ``dynamic`` (default ``sv_fro:0.99``)."""
+    from hub.compose import ops
+    from hub.compose.methods import DEFAULT_DENSITY, MERGE_METHODS, MixParams
+
+    chosen = MERGE_METHODS.get(method)
+    if chosen is None:
+        raise UsageError(f"unknown method {method!r}", hint=f"one of {', '.join(MERGE_METHODS)}")
+    wanted = _parse_rank(rank)
+    rule = ops.Dynamic.parse(dynamic) if dynamic else None
+    if wanted == "auto":
+        rule = rule or ops.Dynamic.parse(DEFAULT_AUTO_RULE)
+    if not chosen.reduces and (wanted is not None or rule is not None):
+        raise UsageError(f"--method {method} is exact and keeps rank = Σ ranks", hint="use --method svd to set a rank")
+    with using(ctx) as c:
+        started = time.perf_counter()
+        loaded = _load_weighted(c, specs, "mix", hint="hub mix A:0.7 B:0.5")
+        weighted = [(lora_set, w) for _, w, _, lora_set in loaded]
+        rank_cap = wanted if isinstance(wanted, int) else None
+        if chosen.reduces and rank_cap is None and rule is None:
+            rank_cap = max(m.rank for s, _ in weighted for m in s.modules.values())  # PEFT's default: the max rank
+        params = MixParams(
+            rank=rank_cap,
+            dynamic=rule,
+            density=density or DEFAULT_DENSITY,
+            seed=seed,
+            device=_device(device),
+            tick=_counter(progress, len({k for s, _ in weighted for k in s.modules})),
+        )
+        merged = chosen.run(weighted, params)
+        reduction = merged if isinstance(merged, ops.Reduction) else None
+        names = [d.name for _, _, d, _ in loaded]
+        out_name = name or "mix-" + "-".join(n[:24] for n in names) + f"-{method}"
+        recipe = Recipe(
+            operation="mix",
+            inputs=[_input(r, d, w) for r, w, d, _ in loaded],
+            params={
+                "method": method,
+                "rank": wanted,
+                "dynamic": str(rule) if rule and wanted != "auto" else None,
+                "density": params.density if chosen.uses_density else None,
+                "seed": seed if chosen.uses_seed else None,
+                **output_params(fmt, dtype, out_name),
+            },
+        )
+        edge: dict[str, Any] = {"method": method, "rank": "auto" if wanted == "auto" else rank_cap}
+        if rule:
+            edge["dynamic"] = str(rule)
+        if chosen.uses_density:
+            edge["density"] = params.density
+        written = _register(
+            c,
+            reduction.lora_set if reduction else merged,  # type: ignore[arg-type]
+            recipe=recipe,
+            source=f"mixed:{method}",
+            lineage=[_link(r, d, "mixed-from", {"weight": w, **edge}) for r, w, d, _ in loaded],
+            fmt=fmt,
+            out=out,
+            dtype=dtype,
+            inputs=[s for s, _ in weighted],
+            merged_from=", ".join(f"{n}:{w:g}" for n, (_, w) in zip(names, weighted, strict=True)),
+            started=started,
+        )
+        return MixResult(
+            **dict(written),
+            method=method,
+            rank="auto" if wanted == "auto" else rank_cap,
+            parents=[_use(r, d, w) for r, w, d, _ in loaded],
+            reduction=_stats(reduction) if reduction else None,
+        )
+
+
+def resize(
+    ref: str,
+    *,
+    rank: int | None = None,
+    dynamic: str | None = None,
+    conv_rank: int | None = None,
+    name: str | None = None,
+    out: str | Path | None = None,
+    fmt: str = "kohya",
+    device: str = "auto",
+    dtype: str | None = None,
+    progress: Progress | None = None,
+    ctx: Context | None = None,
+) -> ResizeResult:
+    """Rank-reduce one adapter (kohya resize_lora: alpha/r kept); reports the Frobenius fraction kept per module."""
+    from hub.compose import ops
+
+    with using(ctx) as c:
+        started = time.perf_counter()
+        detail, lora_set = _load(c, ref)
+        rule = ops.Dynamic.parse(dynamic) if dynamic else None
+        red = ops.resize(lora_set, rank, dynamic=rule, conv_rank=conv_rank, device=_device(device),
+                         progress=_counter(progress, len(lora_set.modules)))  # fmt: skip
+        label = f"r{rank}" if rule is None else str(rule).replace(":", "")
+        out_name = name or f"{detail.name}-{label}"
+        recipe = Recipe(
+            operation="resize",
+            inputs=[_input(ref, detail)],
+            params={"rank": rank, "dynamic": str(rule) if rule else None, "conv_rank": conv_rank or None,
+                    **output_params(fmt, dtype, out_name)},
+        )  # fmt: skip
+        edge: dict[str, Any] = {"rank": rank, "dynamic": str(rule) if rule else None}
+        written = _register(c, red.lora_set, recipe=recipe, source=f"resized:{detail.name}",
+                            lineage=[_link(ref, detail, "resized-from", edge)], fmt=fmt, out=out,
+                            dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
+        return ResizeResult(**dict(written), parent=_use(ref, detail), rank=rank,
+                            dynamic=str(rule) if rule else None, reduction=_stats(red))  # fmt: skip
+
+
+def convert(
+    ref: str,
+    *,
+    to: str,
+    name: str | None = None,
+    out: str | Path | None = None,
+    dtype: str | None = None,
+    ctx: Context | None = None,
+) -> ConvertResult:
+    """Rewrite one adapter in another format (every delta preserved; LoHa/LoKr become exact LoRA factors)."""
+    if to not in FORMATS:
+        raise UsageError(f"cannot convert to {to!r}", hint="--to kohya or --to diffusers")
+    with using(ctx) as c:
+        started = time.perf_counter()
+        detail, lora_set = _load(c, ref)
+        out_name = name or f"{detail.name}-{to}"
+        recipe = Recipe(operation="convert", inputs=[_input(ref, detail)],
+                        params={"to": to, **output_params("kohya", dtype, out_name)})  # fmt: skip
+        written = _register(c, lora_set, recipe=recipe, source=f"converted:{detail.name}",
+                            lineage=[_link(ref, detail, "converted-from", {"to": to})], fmt=to, out=out,
+                            dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
+        return ConvertResult(**dict(written), parent=_use(ref, detail), to=to)
+
+
+def scale(
+    ref: str,
+    weight: float,
+    *,
+    name: str | None = None,
+    out: str | Path | None = None,
+    fmt: str = "kohya",
+    dtype: str | None = None,
+    ctx: Context | None = None,
+) -> ScaleResult:
+    """Multiply an adapter's deltas by ``weight`` (exact: folded into alpha)."""
+    from hub.compose import ops
+
+    with using(ctx) as c:
+        started = time.perf_counter()
+        detail, lora_set = _load(c, ref)
+        out_name = name or f"{detail.name}-x{weight:g}"
+        recipe = Recipe(operation="scale", inputs=[_input(ref, detail, weight)],
+                        params=output_params(fmt, dtype, out_name))  # fmt: skip
+        written = _register(c, ops.scale(lora_set, weight), recipe=recipe, source=f"scaled:{detail.name}",
+                            lineage=[_link(ref, detail, "scaled-from", {"weight": weight})], fmt=fmt,
+                            out=out, dtype=dtype, inputs=[lora_set], merged_from=detail.name,
+                            started=started)  # fmt: skip
+        return ScaleResult(**dict(written), parent=_use(ref, detail), weight=weight)
+
+
+def fuse(
+    base: str,
+    specs: Sequence[str | tuple[str, float]],
+    *,
+    out: str | Path,
+    device: str = "auto",
+    dtype: str | None = None,
+    progress: Progress | None = None,
+    ctx: Context | None = None,
+) -> FuseResult:
+    """Merge the adapters into ``base`` (diffusers folder, single .safetensors or HF id) and write a full model."""
+    from hub.bases.api import resolve_base
+    from hub.compose.fuse import fuse_into, resolve_dtype
+    from hub.compose.model_files import open_base
+
+    with using(ctx) as c:
+        started = time.perf_counter()
+        loaded = _load_weighted(c, specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR")
+        model = open_base(resolve_base(base, paths=c.paths))
+        dev = _device(device)
+        total = sum(len(s.modules) for *_, s in loaded)
+        report = fuse_into(model, [(s, w) for _, w, _, s in loaded], Path(out).expanduser(), device=dev,
+                           dtype=resolve_dtype(dtype), progress=_counter(progress, total))  # fmt: skip
+        return FuseResult(
+            base=base,
+            out=str(report.out),
+            layout=report.layout,
+            parents=[_use(r, d, w) for r, w, d, _ in loaded],
+            modules_fused=report.modules_fused,
+            tensors_written=report.tensors_written,
+            files=report.files_written,
+            device=str(dev),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+
+def extract(
+    *,
+    base: str,
+    tuned: str,
+    rank: int,
+    conv_rank: int | None = None,
+    dynamic: str | None = None,
+    min_diff: float = 0.01,
+    clamp_quantile: float | None = None,
+    name: str | None = None,
+    out: str | Path | None = None,
+    fmt: str = "kohya",
+    device: str = "auto",
+    dtype: str | None = None,
+    progress: Progress | None = None,
+    ctx: Context | None = None,
+) -> ExtractResult:
+    """A LoRA approximating ``tuned − base`` (kohya's extract), registered with lineage to both models."""
+    from hub.bases.api import resolve_base
+    from hub.compose import ops
+    from hub.compose.extract import extract_models
+    from hub.compose.model_files import detect_arch, open_base
+
+    with using(ctx) as c:
+        started = time.perf_counter()
+        b, t = open_base(resolve_base(base, paths=c.paths)), open_base(resolve_base(tuned, paths=c.paths))
+        rule = ops.Dynamic.parse(dynamic) if dynamic else None
+        tick = _counter(progress, len(b.module_keys()))
+        red = extract_models(b, t, rank, conv_rank=conv_rank, dynamic=rule, min_diff=min_diff,
+                             clamp_quantile=clamp_quantile, device=_device(device), arch=detect_arch(b),
+                             progress=tick)  # fmt: skip
+        out_name = name or f"extract-{Path(tuned).name}-r{rank}"
+        recipe = Recipe(
+            operation="extract",
+            inputs=[RecipeInput(ref=base, role="base"), RecipeInput(ref=tuned, role="tuned")],
+            params={
+                "rank": rank,
+                "conv_rank": conv_rank or None,
+                "dynamic": str(rule) if rule else None,
+                "min_diff": min_diff if min_diff != 0.01 else None,
+                "clamp_quantile": clamp_quantile or None,
+                **output_params(fmt, dtype, out_name),
+            },
+        )
+        edge = {"rank": rank, "conv_rank": conv_rank}
+        lineage = [
+            ParentLink(parent_ref=base, operation="extracted-from", params={**edge, "role": "base"}),
+            ParentLink(parent_ref=tuned, operation="extracted-from", params={**edge, "role": "tuned"}),
+        ]
+        written = _register(c, red.lora_set, recipe=recipe, source=f"extracted:{base}..{tuned}", lineage=lineage,
+                            fmt=fmt, out=out, dtype=dtype, inputs=[], merged_from=f"{base}..{tuned}",
+                            started=started)  # fmt: skip
+        return ExtractResult(**dict(written), base=base, tuned=tuned, rank=rank, reduction=_stats(red))
