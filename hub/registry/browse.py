@@ -108,6 +108,8 @@ def browse(
         sql, params = _select(_LIST_COLUMNS, query, filters, SORTS[sort], None)
         (total,) = reg.conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()
         pages = max(1, -(-total // per_page))
+        if page > pages:
+            raise NotFoundError(f"page {page} is past the last page ({pages})", hint="page=1 is the first")
         rows = reg.conn.execute(f"{sql} LIMIT ? OFFSET ?", [*params, per_page, (page - 1) * per_page]).fetchall()
         ids = [r["id"] for r in rows]
         marks = ",".join("?" * len(ids))

@@ -55,6 +55,7 @@ def test_bad_parameters_read_the_same_on_the_page_and_in_the_api(client) -> None
         ("?page=zero", 400, "page must be a whole number"),
         ("?per_page=100000", 400, "per_page must be between"),
         ("?source=ftp", 400, "unknown source 'ftp'"),
+        ("?page=9", 404, "page 9 is past the last page (1)"),
     ):
         api = client.get("/api/adapters" + query)
         assert api.status_code == status and text in api.json()["error"], query
