@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from hub.errors import NotFoundError, RemoteError
+from hub.errors import NotFoundError
 from hub.paths import Paths
 
 if TYPE_CHECKING:
@@ -51,13 +51,12 @@ def resolve_base(ref: str, *, revision: str | None = None, paths: Paths | None =
             f"no such base model: {ref}",
             hint="give 'tiny', a diffusers folder, a .safetensors checkpoint or a Hugging Face model id",
         )
-    from huggingface_hub import snapshot_download
+    from hub.sync import client
 
-    try:
-        local = snapshot_download(ref, revision=revision, allow_patterns=_DOWNLOAD_PATTERNS)
-    except Exception as e:  # the Hub client raises many types; one line for the user
-        raise RemoteError(f"could not download base model {ref}: {e}".splitlines()[0]) from None
-    return Path(local)
+    # The sync package's error table: a missing repo is NotFoundError (exit 3), a private or gated one an
+    # AuthError with the token hint, a server or connection failure RemoteError (exit 7), offline its own line.
+    with client.remote_errors("download", ref, revision=revision):
+        return client.snapshot(ref, revision=revision, allow_patterns=_DOWNLOAD_PATTERNS)
 
 
 def describe_base(ref: str, *, revision: str | None = None, paths: Paths | None = None) -> BaseInfo:

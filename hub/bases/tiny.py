@@ -9,10 +9,12 @@ through diffusers' own loaders, but every width is tiny: it saves in ~1 MB and r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -173,13 +175,34 @@ def build_tiny_pipeline(out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0)
 
     Load it back with ``StableDiffusionPipeline.from_pretrained(out_dir)`` (``StableDiffusionXLPipeline`` for sdxl).
     """
+    if kind not in ("sd1", "sdxl"):
+        raise ValueError(f"unknown tiny pipeline kind {kind!r}; expected 'sd1' or 'sdxl'")
+    with _quiet_transformers():
+        return _build(Path(out_dir), kind, seed)
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Building the base is ours to report: transformers' notes (image processors without torchvision, which
+    this pipeline has none of) and its "Writing model shards" bar are not for the user; restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _build(out_dir: Path, kind: TinyKind, seed: int) -> Path:
     import torch
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    if kind not in ("sd1", "sdxl"):
-        raise ValueError(f"unknown tiny pipeline kind {kind!r}; expected 'sd1' or 'sdxl'")
-    out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix="tiny-tokenizer-") as tmp:
         _write_tokenizer(Path(tmp))
         tokenizer = _load_tokenizer(Path(tmp))

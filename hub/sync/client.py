@@ -12,6 +12,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import AuthError, ConflictError, DependencyError, HubError, NotFoundError, RemoteError
@@ -23,8 +24,16 @@ TOKEN_HINT = "set HF_TOKEN to a Hugging Face access token, or run `hf auth login
 
 
 def _hf() -> Any:
+    """The huggingface_hub package with the submodules read here as attributes (``constants``, ``errors``).
+
+    Its ``__init__`` loads submodules lazily, on first access to a name it exports; ``constants`` and
+    ``errors`` are not among those names, so a fresh process must import them itself (in the tests
+    diffusers had already done it, which hid the crash).
+    """
     try:
         import huggingface_hub
+        import huggingface_hub.constants
+        import huggingface_hub.errors
     except ImportError as e:  # pragma: no cover - a hard dependency
         raise DependencyError("huggingface_hub is not installed", hint="pip install huggingface_hub") from e
     return huggingface_hub
@@ -50,6 +59,13 @@ def api(*, require_token: bool = False) -> HfApi:
     if require_token and not tok:
         raise AuthError("no Hugging Face token: pushing needs a write token", hint=TOKEN_HINT)
     return _hf().HfApi(endpoint=endpoint(), token=tok)
+
+
+def snapshot(repo: str, *, revision: str | None = None, allow_patterns: list[str] | None = None) -> Path:
+    """The files of a model repo at ``revision``, through huggingface_hub's cache (offline: the cache alone).
+
+    Errors are the client's own; wrap the call in :func:`remote_errors` for one-line HubErrors."""
+    return Path(api().snapshot_download(repo, revision=revision, allow_patterns=allow_patterns))
 
 
 @dataclass(frozen=True)

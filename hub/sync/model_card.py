@@ -18,18 +18,18 @@ import yaml
 from pydantic import Field
 
 from hub.models import Frozen
+from hub.sync.licenses import card_license, read_card_license
 
 DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 MARKER = "sd-lora-hub"
 
-# Where each architecture's adapters come from on the Hub (the model tree's parent) and its usual licence.
+# Where each architecture's adapters come from on the Hub (the model tree's parent); licences: hub.sync.licenses.
 BASE_MODELS: dict[str, str] = {
     "sd1": "stable-diffusion-v1-5/stable-diffusion-v1-5",
     "sd2": "stabilityai/stable-diffusion-2-1",
     "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
     "flux": "black-forest-labs/FLUX.1-dev",
 }
-LICENSES: dict[str, str] = {"sd1": "creativeml-openrail-m", "sd2": "openrail++", "sdxl": "openrail++", "flux": "other"}
 FAMILY_TAGS: dict[str, list[str]] = {
     "sd1": ["stable-diffusion", "stable-diffusion-diffusers"],
     "sd2": ["stable-diffusion", "stable-diffusion-diffusers"],
@@ -120,7 +120,7 @@ def front_matter(spec: CardSpec) -> dict[str, Any]:
     if base:
         data["base_model"] = base
         data["base_model_relation"] = "adapter"
-    data["license"] = spec.license or LICENSES.get(spec.arch, "other")
+    data.update(card_license(spec.license, spec.arch))  # a Hub identifier, or other + license_name/license_link
     data["library_name"] = "diffusers"
     data["pipeline_tag"] = "text-to-image"
     if spec.triggers:
@@ -142,6 +142,7 @@ def _marker(spec: CardSpec) -> str:
         "triggers": spec.triggers,
         "tags": spec.tags,
         "description": spec.description,
+        "license": spec.license,  # the adapter's own words; the front matter has the Hub's identifier
         "source_sha256": spec.source_sha256,
         "files": spec.file_sha256,
         "lineage": [ln.model_dump() for ln in spec.lineage],
@@ -194,6 +195,11 @@ def build_card(spec: CardSpec) -> str:
     for path, sha in sorted(spec.file_sha256.items()):
         lines.append(f"| `{path}` | `{sha}` | `{sha[:10].upper()}` |")
     lines.append(f"| source adapter | `{spec.source_sha256}` | `{spec.source_sha256[:10].upper()}` |")
+    licence = card_license(spec.license, spec.arch)
+    if licence["license"] == "other":
+        named = spec.license or licence["license_name"]
+        link = f" ({licence['license_link']})" if "license_link" in licence else ""
+        lines += ["", f"Licence: {named}{link}."]
     details = [f"architecture {spec.arch}"]
     if spec.rank is not None:
         details.append(f"rank {spec.rank}")
@@ -285,7 +291,7 @@ def parse_card(text: str) -> ParsedCard:
         if isinstance(item, dict) and "operation" in item and "parent" in item:
             lineage.append(CardLineage(**{k: item.get(k) for k in ("operation", "parent", "weight")}))
     title = re.search(r"^#\s+(.+)$", body, re.M)
-    license_ = data.get("license")
+    license_ = marker["license"] if marker.get("license") else read_card_license(data)
     return ParsedCard(
         name=marker.get("name") or (title.group(1).strip() if title else None),
         base_model=str(base) if base else None,

@@ -18,6 +18,7 @@ from hub.compose.model_files import write_safetensors_streaming
 from hub.errors import IncompatibleError
 from hub.formats.kohya_names import canonical_text_encoder_key
 from hub.formats.lora_set import LoraModule, LoraSet
+from hub.paths import Paths
 from hub.testing import lora_targets, tiny_pipeline_dir
 
 UNET_W = "unet/diffusion_pytorch_model.safetensors"
@@ -26,10 +27,8 @@ TE_W = "text_encoder/model.safetensors"
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    import os
-
-    os.environ["LORAHUB_HOME"] = str(tmp_path_factory.mktemp("home"))
-    return tiny_pipeline_dir("sd1")
+    """Built once for the module in a home of its own; LORAHUB_HOME stays each test's own."""
+    return tiny_pipeline_dir("sd1", paths=Paths(tmp_path_factory.mktemp("home")))
 
 
 def make_lora(seed: int, rank: int, *, text: bool, alpha: float) -> LoraSet:

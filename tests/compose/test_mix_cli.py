@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -80,7 +81,8 @@ def test_mix_registers_lineage_and_recipe(tmp_path):
     argv = detail.recipe["argv"][1:]
     argv[argv.index("--name") + 1] = "ab2"
     assert invoke(*argv).exit_code == 0
-    assert library.show("ab2").sha256 != ""  # registered
+    rebuilt_detail = library.show("ab2")  # registered, and hashed: the stored bytes' SHA256, not None or ""
+    assert rebuilt_detail.sha256 == hashlib.sha256(Path(rebuilt_detail.path).read_bytes()).hexdigest()
     rebuilt = load_lora_set(library.show("ab2").path)
     for key in got.modules:
         torch.testing.assert_close(ops.module_delta(rebuilt.modules[key]), ops.module_delta(got.modules[key]))

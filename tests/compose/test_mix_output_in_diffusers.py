@@ -3,7 +3,6 @@ turn into exactly the weights `hub fuse` writes, for a UNet-only and a UNet + te
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from cli.app import app
+from hub.paths import Paths
 from hub.testing import tiny_pipeline_dir, write_lora
 
 runner = CliRunner()
@@ -19,8 +19,8 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    os.environ["LORAHUB_HOME"] = str(tmp_path_factory.mktemp("tiny-home"))
-    return tiny_pipeline_dir("sd1")
+    """Built once for the module in a home of its own; LORAHUB_HOME stays each test's own."""
+    return tiny_pipeline_dir("sd1", paths=Paths(tmp_path_factory.mktemp("tiny-home")))
 
 
 def hub(*args: str) -> str:

@@ -115,8 +115,9 @@ def test_tags_search_and_filters(tmp_path: Path) -> None:
     assert hub.ls("anime") != [] and hub.ls("zzzz") == []
     with pytest.raises(UsageError):
         hub.ls(sort="colour")
-    assert next(x.name for x in hub.ls(sort="size")) in {"sdxl_thing", "anime_eyes"}
-    del a, b, e
+    by_size = sorted(((p.stat().st_size, p.stem) for p in (a, b, e)), key=lambda t: (-t[0], t[1]))
+    assert len({size for size, _ in by_size}) == 3  # three different sizes, so the order is the size order
+    assert [x.name for x in hub.ls(sort="size")] == [name for _, name in by_size]  # largest first
 
 
 def test_sidecars_and_previews_are_read(tmp_path: Path) -> None:

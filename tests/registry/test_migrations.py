@@ -1,4 +1,8 @@
+import shutil
 import sqlite3
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -9,8 +13,29 @@ from hub.registry.db import Registry
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_schema_file_is_the_packaged_one() -> None:
-    assert schema.schema_text() == (REPO / "registry.db.sql").read_text()
+def test_schema_file_is_the_packaged_one(tmp_path: Path) -> None:
+    """hub/registry/registry.db.sql is a link to the top-level file: what a wheel holds is what counts (a package-data
+    pattern that missed it once made every non-editable install fail to open a registry)."""
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns(".*", "tests", "docs", "benchmarks", "build", "*.egg-info", "__pycache__")
+    shutil.copytree(REPO, src, symlinks=True, ignore=skip)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        cwd=src, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        packaged = z.read("hub/registry/registry.db.sql").decode()
+        # the other data file the library reads beside its modules
+        assert (
+            z.read("hub/formats/data/known_modules.json.gz")
+            == (REPO / "hub/formats/data/known_modules.json.gz").read_bytes()
+        )
+        # and the web UI's templates and static files, every one of them
+        web = sorted(str(p.relative_to(REPO)) for d in ("templates", "static") for p in (REPO / "hub/web" / d).iterdir())
+        assert web and [n for n in web if n not in z.namelist()] == []
+    assert packaged == (REPO / "registry.db.sql").read_text() == schema.schema_text()
     assert schema.head() >= 2
     assert [m.number for m in schema.migrations()] == list(range(1, schema.head() + 1))
 

@@ -4,22 +4,22 @@ The root conftest already pointed HF_ENDPOINT at 127.0.0.1:$LORAHUB_TEST_HUB_POR
 imported huggingface_hub). Here: one server for the session on that port, an empty store, a fresh
 Hugging Face cache and no token for each test, and a guard that fails the test if any socket tried
 to reach a host other than loopback.
+
+``from fake_hub import ...`` works because pytest's default (prepend) import mode puts this folder, which is
+not a package, on sys.path when it imports this conftest; nothing here edits sys.path itself.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from fake_hub import FakeHub
 
 WRITE_TOKEN = "hf_write_alice"
@@ -29,9 +29,11 @@ READ_TOKEN = "hf_read_alice"
 @pytest.fixture(scope="session")
 def hub_server() -> Iterator[FakeHub]:
     port = int(os.environ["LORAHUB_TEST_HUB_PORT"])
-    server = FakeHub(Path(tempfile.mkdtemp(prefix="fake-hub-")), port).start()
+    root = Path(tempfile.mkdtemp(prefix="lorahub-test-fake-hub-"))
+    server = FakeHub(root, port).start()
     yield server
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -41,12 +43,7 @@ def fake_hub(hub_server: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     assert hub_server.endpoint == hf_constants.ENDPOINT, "huggingface_hub was imported before HF_ENDPOINT was set"
     assert hf_constants.HF_HUB_DISABLE_XET
-    with hub_server.lock:
-        hub_server.repos.clear()
-        hub_server.requests.clear()
-        hub_server.injections.clear()
-        hub_server.cuts.clear()
-        hub_server.hooks.clear()
+    hub_server.reset()  # repos, recorded requests, switches and stored LFS blobs: nothing from another test
     cache = tmp_path / "hf-cache"
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(hf_constants, "HF_TOKEN_PATH", str(tmp_path / "hf-token"))

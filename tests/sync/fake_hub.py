@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
+from fake_hub_cards import card_metadata_errors
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".ckpt", ".png", ".jpg", ".jpeg", ".webp", ".gif")
 GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n*.png filter=lfs diff=lfs merge=lfs -text\n"
@@ -126,6 +127,18 @@ class FakeHub:
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def reset(self) -> None:
+        """Back to an empty Hub: no repos, no stored blobs (an LFS object left from another test would make
+        the batch call skip its upload), no recorded requests, no pending failures."""
+        with self.lock:
+            self.repos.clear()
+            self.requests.clear()
+            self.injections.clear()
+            self.cuts.clear()
+            self.hooks.clear()
+            for blob in (self.root / "blobs").iterdir():
+                blob.unlink()
 
     def stop(self) -> None:
         if self._server is not None:
@@ -239,6 +252,13 @@ class FakeHub:
         match = re.match(r"^---\s*\n(.*?)\n---\s*\n", text, re.S)
         data = yaml.safe_load(match.group(1)) if match else None
         return data if isinstance(data, dict) else None
+
+    def card_errors(self, text: bytes) -> list[str]:
+        match = re.match(r"^---\s*\n(.*?)\n---\s*\n", text.decode("utf-8", errors="replace"), re.S)
+        try:
+            return card_metadata_errors(yaml.safe_load(match.group(1)) if match else None)
+        except yaml.YAMLError as e:
+            return [f"Invalid YAML: {e}"]
 
     def model_info(self, repo: Repo, commit: Commit, *, blobs: bool) -> dict[str, Any]:
         card = self.card_data(commit) or {}
@@ -469,7 +489,7 @@ class _Handler(BaseHTTPRequestHandler):
         except yaml.YAMLError as e:
             self._send(400, {"errors": [{"message": f"Invalid YAML: {e}"}], "warnings": []})
             return
-        errors = [] if isinstance(data, dict) or data is None else [{"message": "metadata must be a mapping"}]
+        errors = [{"message": m} for m in card_metadata_errors(data)]
         self._send(400 if errors else 200, {"errors": errors, "warnings": []})
 
     def preupload(self, ns: str, name: str, rev: str, *, query: dict, body: bytes) -> None:
@@ -532,7 +552,11 @@ class _Handler(BaseHTTPRequestHandler):
         for line in lines[1:]:
             key, value = line["key"], line["value"]
             if key == "file":
-                tree[value["path"]] = self.fake._store_blob(base64.b64decode(value["content"]), False)
+                content = base64.b64decode(value["content"])
+                if value["path"] == "README.md" and (problems := self.fake.card_errors(content)):
+                    self._error(400, f"Invalid metadata in README.md: {problems[0]}")  # the Hub re-checks on push
+                    return
+                tree[value["path"]] = self.fake._store_blob(content, False)
             elif key == "lfsFile":
                 blob = self.fake.root / "blobs" / value["oid"]
                 if not blob.exists():
@@ -600,7 +624,8 @@ class _Handler(BaseHTTPRequestHandler):
             if repo.private and not (user and (user[0] == ns or user[0] in self.fake.orgs.get(ns, set()))):
                 continue
             info = self.fake.model_info(repo, repo.commits[repo.branches["main"]], blobs=False)
-            if search and search not in repo.id.lower():
+            # the Hub matches each word of the query in the id ("pixel art" finds pixel-art-xl)
+            if search and not all(word in repo.id.lower() for word in search.split()):
                 continue
             if author and ns != author:
                 continue

@@ -1,9 +1,13 @@
-"""Helpers shared by the sync tests: a registered adapter with triggers, tags, a description and a preview."""
+"""Helpers shared by the sync tests: a registered adapter with triggers, tags, a description and a preview;
+`hub` run as a user runs it (a fresh process)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from hub.models import AdapterDetail
@@ -12,6 +16,7 @@ from hub.testing import write_lora
 
 WRITE_TOKEN = "hf_write_alice"  # tokens the fake Hub knows (see FakeHub.tokens)
 READ_TOKEN = "hf_read_alice"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def png_bytes(color: tuple[int, int, int]) -> bytes:
@@ -40,3 +45,13 @@ def make_adapter(
         license=kw.get("license"),  # type: ignore[arg-type]
     )
     return library.resolve(a.id)
+
+
+def hub_process(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`hub ARGS` in a new process with its own home, HF_HUB_OFFLINE unset, the loopback Hub as endpoint."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env["LORAHUB_HOME"] = str(home)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, timeout=180, cwd=REPO_ROOT
+    )

@@ -94,3 +94,39 @@ def test_base_model_and_specs():
     for bad in ("../x", "/etc/x", "a/../../x", "C:evil", "a\\b", ""):
         assert not is_safe_repo_path(bad), bad
     assert is_safe_repo_path("images/a.png")
+
+
+def test_licences_become_hub_identifiers():
+    from hub.sync.licenses import card_license
+
+    assert card_license("CreativeML Open RAIL-M", "sd1") == {"license": "creativeml-openrail-m"}
+    assert card_license("creativeml-openrail-m", "sdxl") == {"license": "creativeml-openrail-m"}
+    assert card_license("CreativeML Open RAIL++-M License", "sdxl") == {"license": "openrail++"}
+    assert card_license("Apache License 2.0", "sd1") == {"license": "apache-2.0"}
+    assert card_license("MIT License", "sd1") == {"license": "mit"}
+    assert card_license("CC BY-NC 4.0", "sd1") == {"license": "cc-by-nc-4.0"}
+    assert card_license(None, "sd1") == {"license": "creativeml-openrail-m"}  # the base's licence
+    assert card_license(None, "sdxl") == {"license": "openrail++"}
+    assert card_license(None, "mystery") == {"license": "unknown"}
+    faipl = card_license("Fair AI Public License 1.0-SD", "sdxl")
+    assert faipl == {
+        "license": "other",
+        "license_name": "fair-ai-public-license-1.0-sd",
+        "license_link": "https://freedevproject.org/faipl-1.0-sd/",
+    }
+    assert card_license(None, "flux")["license_name"] == "flux-1-dev-non-commercial-license"
+    assert card_license("My Own Terms v2", "sd1") == {"license": "other", "license_name": "my-own-terms-v2"}
+    url = card_license("https://example.com/terms.txt", "sd1")
+    assert url == {"license": "other", "license_name": "example.com-terms.txt", "license_link": url["license_link"]}
+
+
+def test_the_card_writes_the_hub_identifier_and_keeps_the_adapters_words():
+    text = build_card(_spec(license="CreativeML Open RAIL-M", arch="sd1"))
+    data, _ = split_card(text)
+    assert data["license"] == "creativeml-openrail-m" and "license_name" not in data
+    assert parse_card(text).license == "CreativeML Open RAIL-M"  # ours: the marker keeps the original
+    data, body = split_card(build_card(_spec(license="Fair AI Public License 1.0-SD")))
+    assert (data["license"], data["license_name"]) == ("other", "fair-ai-public-license-1.0-sd")
+    assert "Licence: Fair AI Public License 1.0-SD (https://freedevproject.org/faipl-1.0-sd/)." in body
+    theirs = parse_card("---\nlicense: other\nlicense_name: yi-license\nlicense_link: LICENSE\n---\n# T\n")
+    assert theirs.license == "yi-license"

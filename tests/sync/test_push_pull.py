@@ -13,7 +13,7 @@ from hub.errors import UsageError
 from hub.models import AdapterDetail
 from hub.registry import api as library
 from hub.sync import api as sync
-from hub.sync.model_card import DIFFUSERS_WEIGHT_NAME, parse_card
+from hub.sync.model_card import DIFFUSERS_WEIGHT_NAME, parse_card, split_card
 from hub.testing import write_lora
 
 
@@ -242,3 +242,65 @@ def test_the_licence_travels_with_the_card(tmp_path, fake_hub, write_token, monk
     monkeypatch.setenv("LORAHUB_HOME", str(tmp_path / "another-home"))
     sync.pull("alice/mit-style")
     assert library.resolve("mit-style").license == "mit"
+
+
+def test_a_free_text_licence_is_pushed_as_the_hubs_identifier(tmp_path, fake_hub, write_token):
+    from huggingface_hub import ModelCard
+
+    make_adapter(tmp_path / "src", "rail-style", license="CreativeML Open RAIL-M")  # as modelspec.license says it
+    sync.push("rail-style")
+    text = fake_hub.file_bytes("alice/rail-style", "README.md").decode()
+    assert split_card(text)[0]["license"] == "creativeml-openrail-m"
+    ModelCard(text).validate()  # the loopback Hub checks the licence against the Hub's list
+    make_adapter(tmp_path / "src2", "faipl-style", seed=9, license="Fair AI Public License 1.0-SD")
+    sync.push("faipl-style")
+    data = split_card(fake_hub.file_bytes("alice/faipl-style", "README.md").decode())[0]
+    assert (data["license"], data["license_name"]) == ("other", "fair-ai-public-license-1.0-sd")
+    assert data["license_link"] == "https://freedevproject.org/faipl-1.0-sd/"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "license: CreativeML Open RAIL-M",
+        "license: other",  # without license_name
+        "license: mit\nlicense_name: mit-ish",  # license_name only goes with other
+        "tags: lora",
+        "tags: [lora, 3]",
+        "base_model: {id: a/b}",
+        "base_model: not a model id",
+        "base_model_relation: child",
+        "widget: a picture",
+    ],
+)
+def test_the_loopback_hub_refuses_card_metadata_the_hub_refuses(fake_hub, bad):
+    import httpx2
+
+    # posted as written: ModelCard.validate() would first re-serialise (a string of tags becomes a list)
+    r = httpx2.post(f"{fake_hub.endpoint}/api/validate-yaml", json={"content": f"---\n{bad}\n---\n# x\n"})
+    assert r.status_code == 400 and len(r.json()["errors"]) == 1, r.json()
+
+
+def test_the_loopback_hub_accepts_documented_metadata_and_checks_commits_too(fake_hub, write_token):
+    import base64
+
+    import httpx2
+    from huggingface_hub import ModelCard
+
+    ModelCard(
+        "---\nlicense: other\nlicense_name: yi-license\nlicense_link: LICENSE\nbase_model: [a/b, c/d]\n"
+        "base_model_relation: merge\ntags: [x]\nlanguage: en\nwidget:\n- text: hi\n---\n# ok\n"
+    ).validate()
+    fake_hub.create_repo("alice/raw")
+    bad = base64.b64encode(b"---\nlicense: CreativeML Open RAIL-M\n---\n# x\n").decode()
+    lines = [
+        {"key": "header", "value": {"summary": "a commit that skipped validate-yaml"}},
+        {"key": "file", "value": {"path": "README.md", "content": bad, "encoding": "base64"}},
+    ]
+    r = httpx2.post(
+        f"{fake_hub.endpoint}/api/models/alice/raw/commit/main",
+        content="\n".join(json.dumps(x) for x in lines),
+        headers={"Authorization": f"Bearer {write_token}", "Content-Type": "application/x-ndjson"},
+    )
+    assert r.status_code == 400 and "license" in r.headers["X-Error-Message"]
+    assert fake_hub.commits("alice/raw") == ["initial commit"]

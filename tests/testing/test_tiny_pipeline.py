@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,20 @@ def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def offline(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """No network at all: huggingface_hub's offline switch on (its constant: the variable is read only at
+    import, so setting HF_HUB_OFFLINE now would change nothing) and every socket connection refused."""
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    attempts: list[object] = []
+
+    def refuse(sock: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError(f"offline test: connection to {address} refused")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    return attempts
 
 
 def _run(pipe, seed: int = 0):
@@ -35,7 +48,7 @@ def _run(pipe, seed: int = 0):
     ).images
 
 
-def test_sd1_saves_reloads_offline_and_runs_two_steps(tiny_dirs: dict[str, Path], offline: None) -> None:
+def test_sd1_saves_reloads_offline_and_runs_two_steps(tiny_dirs: dict[str, Path], offline: list[object]) -> None:
     from diffusers import StableDiffusionPipeline
 
     folder = tiny_dirs["sd1"]
@@ -52,9 +65,10 @@ def test_sd1_saves_reloads_offline_and_runs_two_steps(tiny_dirs: dict[str, Path]
     assert images.std() > 0.0
     # Same seed, same pixels.
     assert (_run(pipe) == images).all()
+    assert offline == []  # nothing even tried the network
 
 
-def test_sdxl_saves_reloads_offline_and_runs_two_steps(tiny_dirs: dict[str, Path], offline: None) -> None:
+def test_sdxl_saves_reloads_offline_and_runs_two_steps(tiny_dirs: dict[str, Path], offline: list[object]) -> None:
     from diffusers import StableDiffusionXLPipeline
 
     pipe = StableDiffusionXLPipeline.from_pretrained(tiny_dirs["sdxl"], local_files_only=True)
@@ -65,6 +79,7 @@ def test_sdxl_saves_reloads_offline_and_runs_two_steps(tiny_dirs: dict[str, Path
     images = _run(pipe)
     assert images.shape == (1, 64, 64, 3)
     assert torch.isfinite(torch.from_numpy(images)).all()
+    assert offline == []
 
 
 def test_sd1_unet_has_lora_and_locon_targets(tiny_dirs: dict[str, Path]) -> None:
@@ -127,3 +142,17 @@ def test_tiny_pipeline_dir_builds_once_under_lorahub_home(lorahub_home: Path) ->
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown tiny pipeline kind"):
         build_tiny_pipeline(tmp_path, kind="sd3")  # type: ignore[arg-type]
+
+
+def test_building_the_tiny_base_in_a_fresh_process_prints_nothing(tmp_path: Path) -> None:
+    """`make demo` builds it first: transformers' torchvision notes and its "Writing model shards" bar stay out."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from hub.bases.tiny import tiny_pipeline_dir; tiny_pipeline_dir('sd1')"
+    env = {**os.environ, "LORAHUB_HOME": str(tmp_path / "home")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (r.stdout, r.stderr) == ("", "")
+    assert (tmp_path / "home" / "cache" / "tiny-sd1-v1" / "model_index.json").is_file()
