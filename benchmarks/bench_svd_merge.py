@@ -1,7 +1,8 @@
 """Factored SVD merge vs the dense method (form ΔW, full SVD: what kohya's svd_merge_lora.py and PEFT do).
 
 Generates two kohya LoRA files per arch with the real module sets and shapes (rank 32, text encoders and 3x3
-convs, via ``hub.testing.lora_targets``), merges them at weights 0.7/0.5 to rank 32 and reports, per arch:
+convs, via ``hub.testing.lora_targets``: the packaged module tables), merges them at weights 0.7/0.5 to rank 32
+and reports, per arch:
 
 - full file, in process: our merge (``hub.compose.ops.svd_merge``, best of ``--repeat``), and the dense baseline
   (per module ΔW = Σ w_i s_i up_i down_i, ``torch.linalg.svd(full_matrices=True)`` as kohya calls it, truncate).
@@ -155,7 +156,9 @@ def run_timed(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float,
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **extra}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **extra}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: compiled modules cached after the first run
+    return env
 
 
 def ours_cli(files: list[Path], rank: int, out: Path, home: Path, repeat: int) -> tuple[float, float]:
@@ -268,11 +271,16 @@ def bench(arch: str, args, tmp: Path, cache: DenseCache) -> dict:
     if args.cli:
         full_out = tmp / f"{arch}_ours_full.safetensors"
         res["cli_s"], res["cli_rss"] = ours_cli(files, args.rank, full_out, tmp / "home", args.repeat)
+    print(f"\n[{arch}] {res['modules']} modules ({res['shapes']} distinct shapes), {res['file_mb']:.1f} MB per file")
+    best = f"best of {args.repeat}" if args.repeat > 1 else "one run"
+    if args.dense == "none":  # ours only: the in-process merge and (with --cli) the whole command
+        print(f"  factored (ours), in process:   {res['ours_s']:8.2f} s   ({best})")
+        if args.cli:
+            print(f"  ours, `hub mix` CLI end to end: {res['cli_s']:8.2f} s   peak RSS {res['cli_rss']:.0f} MB")
+        return res
     res |= dense_baseline(sets, red, args.rank, args.dense, cache)
     how = (f"extrapolated: one module per shape, {res['timed']} timed here, {res['shapes'] - res['timed']} shape(s)"
            " reused from the previous arch" if res["extrapolated"] else "every module timed")  # fmt: skip
-    best = f"best of {args.repeat}" if args.repeat > 1 else "one run"
-    print(f"\n[{arch}] {res['modules']} modules ({res['shapes']} distinct shapes), {res['file_mb']:.1f} MB per file")
     print(f"  factored (ours), in process:   {res['ours_s']:8.2f} s   ({best})")
     if args.cli:
         print(f"  ours, `hub mix` CLI end to end: {res['cli_s']:8.2f} s   peak RSS {res['cli_rss']:.0f} MB   ({best})")
@@ -299,7 +307,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", nargs="+", default=["sd1", "sdxl"], choices=["sd1", "sd2", "sdxl"])
     parser.add_argument("--rank", type=int, default=32)
-    parser.add_argument("--dense", choices=["shapes", "all"], default="shapes", help="dense baseline modules")
+    parser.add_argument("--dense", choices=["shapes", "all", "none"], default="shapes",
+                        help="dense baseline modules (none: time ours only)")  # fmt: skip
     parser.add_argument("--modules", type=modules_arg, default="shapes",
                         help="modules in the files both CLIs get (with KOHYA_SD_SCRIPTS): shapes, N or all",
                         )  # fmt: skip

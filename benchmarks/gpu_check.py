@@ -95,14 +95,15 @@ def write_sd15_base(folder: Path) -> None:
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from hub.testing.arch_shapes import CLIP_L, SD1_UNET
-    from hub.testing.tiny_pipeline import build_tiny_pipeline
+    from hub.bases.tiny import build_tiny_pipeline
+    from hub.formats.module_tables import table_configs
 
     build_tiny_pipeline(folder)  # model_index, tokenizer, scheduler, VAE; the UNet and text encoder are replaced
+    configs = table_configs("sd1")  # the configs the packaged SD1.5 module table was generated from
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(**SD1_UNET).half()
+    unet = UNet2DConditionModel(**configs["unet"]).half()
     unet.save_pretrained(folder / "unet")
-    te = CLIPTextModel(CLIPTextConfig(**CLIP_L)).half()
+    te = CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])).half()
     te.save_pretrained(folder / "text_encoder")
 
 

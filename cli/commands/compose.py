@@ -18,6 +18,11 @@ OutOpt = Annotated[str | None, typer.Option("--out", help="Also write the output
 FormatOpt = Annotated[str, typer.Option("--format", help="Output format: kohya (default) or diffusers.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
 DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="Output dtype: float32, float16, bfloat16.")]
+BaseOpt = Annotated[
+    str | None,
+    typer.Option("--base", help="The base the adapters are for (folder, .safetensors, HF id or tiny): its modules "
+                 "place kohya names (needed for diffusers output of a base hub has no table of)."),
+]  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +63,7 @@ def mix(
     fmt: FormatOpt = "kohya",
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = None,
+    base: BaseOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Merge adapters into a new one and register it with lineage.
@@ -85,6 +91,7 @@ def mix(
             device=device,
             dtype=dtype,
             progress=progress,
+            base=base,
             ctx=hub_context(),
         )
     _print_output(result, json_out, _kept(result.reduction))
@@ -103,6 +110,7 @@ def resize(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the kept energy of every module.")] = False,
+    base: BaseOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Rank-reduce an adapter (best approximation per module; alpha/rank kept) and report the kept energy."""
@@ -120,6 +128,7 @@ def resize(
             device=device,
             dtype=dtype,
             progress=progress,
+            base=base,
             ctx=hub_context(),
         )
     if verbose and not json_out:
@@ -137,12 +146,13 @@ def convert(
     name: NameOpt = None,
     out: OutOpt = None,
     dtype: DtypeOpt = None,
+    base: BaseOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Rewrite an adapter in another format (kohya for A1111/ComfyUI, diffusers/PEFT); every delta kept."""
     from hub.compose import api as compose
 
-    _print_output(compose.convert(ref, to=to, name=name, out=out, dtype=dtype, ctx=hub_context()), json_out)
+    _print_output(compose.convert(ref, to=to, name=name, out=out, dtype=dtype, base=base, ctx=hub_context()), json_out)
 
 
 def scale(
@@ -152,12 +162,15 @@ def scale(
     out: OutOpt = None,
     fmt: FormatOpt = "kohya",
     dtype: DtypeOpt = None,
+    base: BaseOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Multiply an adapter's strength (folded into alpha; exact)."""
     from hub.compose import api as compose
 
-    _print_output(compose.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype, ctx=hub_context()), json_out)
+    _print_output(
+        compose.scale(ref, weight, name=name, out=out, fmt=fmt, dtype=dtype, base=base, ctx=hub_context()), json_out
+    )
 
 
 def fuse(

@@ -33,6 +33,7 @@ from hub.models import AdapterDetail, ParentLink, Progress
 if TYPE_CHECKING:
     from hub.compose.ops import Reduction
     from hub.formats.lora_set import LoraSet
+    from hub.formats.module_tables import ModuleTable
 
 Loaded = tuple[str, float, AdapterDetail, "LoraSet"]  # (reference as given, weight, registry entry, adapter)
 FORMATS = ("kohya", "diffusers")
@@ -56,7 +57,7 @@ def parse_spec(spec: str) -> tuple[str, float]:
     return spec, 1.0
 
 
-def _load(ctx: Context, ref: str) -> tuple[AdapterDetail, LoraSet]:
+def _load(ctx: Context, ref: str, table: ModuleTable | None = None) -> tuple[AdapterDetail, LoraSet]:
     from hub.formats.load import load_lora_set
     from hub.registry.api import resolve
 
@@ -70,14 +71,27 @@ def _load(ctx: Context, ref: str) -> tuple[AdapterDetail, LoraSet]:
         raise UnsupportedFormatError(f"'{detail.name}' ({detail.format}) cannot be loaded yet: {detail.note}")
     arch = detail.arch if detail.arch != "unknown" else None
     # A stored file's name is its hash: errors name the adapter the user asked for instead.
-    return detail, load_lora_set(detail.path, arch=arch, label=f"'{detail.name}'" if detail.id else None)
+    label = f"'{detail.name}'" if detail.id else None
+    return detail, load_lora_set(detail.path, arch=arch, label=label, table=table)
 
 
-def _load_weighted(ctx: Context, specs: Sequence[str | tuple[str, float]], verb: str, hint: str) -> list[Loaded]:
+def _base_table(ctx: Context, base: str | None) -> ModuleTable | None:
+    """The modules of the user's base, read from its files (safetensors headers), to place kohya names on."""
+    if base is None:
+        return None
+    from hub.bases.api import resolve_base
+    from hub.compose.model_files import open_base
+
+    return open_base(resolve_base(base, paths=ctx.paths)).module_table(name=base)
+
+
+def _load_weighted(
+    ctx: Context, specs: Sequence[str | tuple[str, float]], verb: str, hint: str, table: ModuleTable | None = None
+) -> list[Loaded]:
     pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
     if not pairs:
         raise UsageError(f"nothing to {verb}", hint=hint)
-    return [(ref, w, *_load(ctx, ref)) for ref, w in pairs]
+    return [(ref, w, *_load(ctx, ref, table)) for ref, w in pairs]
 
 
 def _use(ref: str, detail: AdapterDetail, weight: float = 1.0) -> ParentUse:
@@ -223,6 +237,7 @@ def mix(
     device: str = "auto",
     dtype: str | None = None,
     progress: Progress | None = None,
+    base: str | None = None,
     ctx: Context | None = None,
 ) -> MixResult:
     """Combine adapters by one of :data:`hub.compose.methods.MERGE_METHODS`: ``concat`` (exact), ``svd`` (best
@@ -242,7 +257,7 @@ def mix(
         raise UsageError(f"--method {method} is exact and keeps rank = Σ ranks", hint="use --method svd to set a rank")
     with using(ctx) as c:
         started = time.perf_counter()
-        loaded = _load_weighted(c, specs, "mix", hint="hub mix A:0.7 B:0.5")
+        loaded = _load_weighted(c, specs, "mix", hint="hub mix A:0.7 B:0.5", table=_base_table(c, base))
         weighted = [(lora_set, w) for _, w, _, lora_set in loaded]
         rank_cap = wanted if isinstance(wanted, int) else None
         if chosen.reduces and rank_cap is None and rule is None:
@@ -268,6 +283,7 @@ def mix(
                 "dynamic": str(rule) if rule and wanted != "auto" else None,
                 "density": params.density if chosen.uses_density else None,
                 "seed": seed if chosen.uses_seed else None,
+                "base": base,
                 **output_params(fmt, dtype, out_name),
             },
         )
@@ -310,6 +326,7 @@ def resize(
     device: str = "auto",
     dtype: str | None = None,
     progress: Progress | None = None,
+    base: str | None = None,
     ctx: Context | None = None,
 ) -> ResizeResult:
     """Rank-reduce one adapter (kohya resize_lora: alpha/r kept); reports the Frobenius fraction kept per module."""
@@ -317,7 +334,7 @@ def resize(
 
     with using(ctx) as c:
         started = time.perf_counter()
-        detail, lora_set = _load(c, ref)
+        detail, lora_set = _load(c, ref, _base_table(c, base))
         rule = ops.Dynamic.parse(dynamic) if dynamic else None
         red = ops.resize(lora_set, rank, dynamic=rule, conv_rank=conv_rank, device=_device(device),
                          progress=_counter(progress, len(lora_set.modules)))  # fmt: skip
@@ -327,7 +344,7 @@ def resize(
             operation="resize",
             inputs=[_input(ref, detail)],
             params={"rank": rank, "dynamic": str(rule) if rule else None, "conv_rank": conv_rank or None,
-                    **output_params(fmt, dtype, out_name)},
+                    "base": base, **output_params(fmt, dtype, out_name)},
         )  # fmt: skip
         edge: dict[str, Any] = {"rank": rank, "dynamic": str(rule) if rule else None}
         written = _register(c, red.lora_set, recipe=recipe, source=f"resized:{detail.name}",
@@ -344,6 +361,7 @@ def convert(
     name: str | None = None,
     out: str | Path | None = None,
     dtype: str | None = None,
+    base: str | None = None,
     ctx: Context | None = None,
 ) -> ConvertResult:
     """Rewrite one adapter in another format (every delta preserved; LoHa/LoKr become exact LoRA factors)."""
@@ -351,10 +369,10 @@ def convert(
         raise UsageError(f"cannot convert to {to!r}", hint="--to kohya or --to diffusers")
     with using(ctx) as c:
         started = time.perf_counter()
-        detail, lora_set = _load(c, ref)
+        detail, lora_set = _load(c, ref, _base_table(c, base))
         out_name = name or f"{detail.name}-{to}"
         recipe = Recipe(operation="convert", inputs=[_input(ref, detail)],
-                        params={"to": to, **output_params("kohya", dtype, out_name)})  # fmt: skip
+                        params={"to": to, "base": base, **output_params("kohya", dtype, out_name)})  # fmt: skip
         written = _register(c, lora_set, recipe=recipe, source=f"converted:{detail.name}",
                             lineage=[_link(ref, detail, "converted-from", {"to": to})], fmt=to, out=out,
                             dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
@@ -369,6 +387,7 @@ def scale(
     out: str | Path | None = None,
     fmt: str = "kohya",
     dtype: str | None = None,
+    base: str | None = None,
     ctx: Context | None = None,
 ) -> ScaleResult:
     """Multiply an adapter's deltas by ``weight`` (exact: folded into alpha)."""
@@ -376,10 +395,10 @@ def scale(
 
     with using(ctx) as c:
         started = time.perf_counter()
-        detail, lora_set = _load(c, ref)
+        detail, lora_set = _load(c, ref, _base_table(c, base))
         out_name = name or f"{detail.name}-x{weight:g}"
         recipe = Recipe(operation="scale", inputs=[_input(ref, detail, weight)],
-                        params=output_params(fmt, dtype, out_name))  # fmt: skip
+                        params={"base": base, **output_params(fmt, dtype, out_name)})  # fmt: skip
         written = _register(c, ops.scale(lora_set, weight), recipe=recipe, source=f"scaled:{detail.name}",
                             lineage=[_link(ref, detail, "scaled-from", {"weight": weight})], fmt=fmt,
                             out=out, dtype=dtype, inputs=[lora_set], merged_from=detail.name,
@@ -404,8 +423,9 @@ def fuse(
 
     with using(ctx) as c:
         started = time.perf_counter()
-        loaded = _load_weighted(c, specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR")
         model = open_base(resolve_base(base, paths=c.paths))
+        table = model.module_table(name=base)
+        loaded = _load_weighted(c, specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR", table=table)
         dev = _device(device)
         total = sum(len(s.modules) for *_, s in loaded)
         report = fuse_into(model, [(s, w) for _, w, _, s in loaded], Path(out).expanduser(), device=dev,

@@ -10,7 +10,6 @@ quantile of their signed values (±hi).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,22 +19,10 @@ from hub.compose.model_files import ModelFiles, open_base
 from hub.compose.ops import Dynamic, Reduction, rank_for, reduce_dense
 from hub.errors import IncompatibleError, UsageError
 from hub.formats.lora_set import LoraModule, LoraSet
+from hub.formats.module_tables import is_kohya_target
 
 if TYPE_CHECKING:
     import torch
-
-_UNET_LINEAR = re.compile(
-    r"unet\..*attentions\.\d+\.(proj_in|proj_out|transformer_blocks\.\d+\.(attn[12]\.(to_q|to_k|to_v|to_out\.0)"
-    r"|ff\.net\.0\.proj|ff\.net\.2))$"
-)
-_UNET_CONV = re.compile(
-    r"unet\..*(resnets\.\d+\.(conv1|conv2|conv_shortcut|time_emb_proj)|downsamplers\.0\.conv|upsamplers\.0\.conv)$"
-)
-_TEXT = re.compile(r"text_encoder(_2)?\.text_model\.encoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|mlp\.fc[12])$")
-
-
-def is_target(module_key: str, *, conv: bool) -> bool:
-    return bool(_UNET_LINEAR.match(module_key) or _TEXT.match(module_key) or (conv and _UNET_CONV.match(module_key)))
 
 
 def _read(model: ModelFiles, handles: dict, module_key: str, entry) -> torch.Tensor:
@@ -66,7 +53,7 @@ def extract_models(
     if rank < 1:
         raise UsageError(f"rank must be at least 1, got {rank}")
     base_modules, tuned_modules = base.module_keys(), tuned.module_keys()
-    keys = sorted(k for k in base_modules if k in tuned_modules and is_target(k, conv=conv_rank is not None))
+    keys = sorted(k for k in base_modules if k in tuned_modules and is_kohya_target(k, conv=conv_rank is not None))
     if not keys:
         raise IncompatibleError("the two models have no LoRA-targetable module in common")
     bh: dict = {}

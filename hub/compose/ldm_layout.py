@@ -1,37 +1,38 @@
 """Where a diffusers module's weight lives in an original-layout (LDM/SGM) single-file checkpoint.
 
-The UNet map is the one of diffusers' ``scripts/convert_diffusers_to_original_stable_diffusion.py``, generalised
-from SD1's fixed 4 blocks × 2 layers to any layout read off the checkpoint's own keys (SDXL: 3 blocks, no
-attention in the outer ones). Text encoders: HF CLIP keys under ``cond_stage_model.transformer.`` (SD1) or
-``conditioner.embedders.0.transformer.`` (SDXL te1); OpenCLIP ``…transformer.resblocks.N`` (SD2's te, SDXL te2),
+The UNet map is :class:`hub.formats.unet_layout.UnetLayout` (the one LDM<->diffusers map), read off the
+checkpoint's own keys (SDXL: 3 blocks, no attention in the outer ones), under ``model.diffusion_model.``. Text
+encoders: HF CLIP keys under ``cond_stage_model.transformer.`` (SD1) or ``conditioner.embedders.0.transformer.``
+(SDXL te1); OpenCLIP ``…transformer.resblocks.N`` (SD2's te, SDXL te2),
 where q/k/v are packed row-wise in ``attn.in_proj_weight``. Pure functions on key strings.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-UNET_PREFIX = "model.diffusion_model."
+from hub.formats.unet_layout import UnetLayout
 
-_TOP_LEVEL = [
-    ("conv_in.", "input_blocks.0.0."),
-    ("time_embedding.linear_1.", "time_embed.0."),
-    ("time_embedding.linear_2.", "time_embed.2."),
-    ("add_embedding.linear_1.", "label_emb.0.0."),
-    ("add_embedding.linear_2.", "label_emb.0.2."),
-    ("conv_norm_out.", "out.0."),
-    ("conv_out.", "out.2."),
-]
-_RESNET = [
-    ("norm1.", "in_layers.0."),
-    ("conv1.", "in_layers.2."),
-    ("norm2.", "out_layers.0."),
-    ("conv2.", "out_layers.3."),
-    ("time_emb_proj.", "emb_layers.1."),
-    ("conv_shortcut.", "skip_connection."),
-]
+UNET_PREFIX = "model.diffusion_model."
+# The text encoders of a single-file checkpoint: (key prefix, component, OpenCLIP or HF CLIP naming).
+TEXT_ENCODER_PREFIXES = (
+    ("cond_stage_model.transformer.", "text_encoder", False),
+    ("conditioner.embedders.0.transformer.", "text_encoder", False),
+    ("cond_stage_model.model.", "text_encoder", True),
+    ("conditioner.embedders.1.model.", "text_encoder_2", True),
+)
+
+
+def unet_key_to_ldm(unet: UnetLayout, diffusers_key: str) -> str | None:
+    """``down_blocks.0.resnets.0.conv1.weight`` -> ``model.diffusion_model.input_blocks.1.0.in_layers.2.weight``."""
+    ldm = unet.to_ldm(diffusers_key)
+    return None if ldm is None else UNET_PREFIX + ldm
+
+
+def unet_key_from_ldm(unet: UnetLayout, ldm_key: str) -> str | None:
+    """The inverse of :func:`unet_key_to_ldm`; None for a key outside the UNet or the layout."""
+    return unet.from_ldm(ldm_key[len(UNET_PREFIX) :]) if ldm_key.startswith(UNET_PREFIX) else None
 
 
 @dataclass(frozen=True)
@@ -42,103 +43,6 @@ class Placement:
     rows: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True)
-class UnetLayout:
-    layers_per_block: int
-    down_attn: tuple[bool, ...]
-    up_attn: tuple[bool, ...]
-
-    @classmethod
-    def from_config(cls, config: dict) -> UnetLayout:
-        """From a diffusers UNet2DConditionModel config (``unet/config.json``)."""
-        layers = config["layers_per_block"]
-        if not isinstance(layers, int):
-            raise ValueError("per-block layers_per_block is not supported")
-        return cls(
-            layers_per_block=layers,
-            down_attn=tuple("CrossAttn" in t for t in config["down_block_types"]),
-            up_attn=tuple("CrossAttn" in t for t in config["up_block_types"]),
-        )
-
-    @classmethod
-    def from_ldm_keys(cls, keys: Iterable[str]) -> UnetLayout | None:
-        """Read the layout off an LDM checkpoint's UNet keys; None when it has no UNet."""
-        inputs: dict[int, set[str]] = {}
-        outputs: dict[int, set[str]] = {}
-        for key in keys:
-            m = re.match(r"model\.diffusion_model\.(input|output)_blocks\.(\d+)\.(\d+)\.(.*)", key)
-            if m:
-                table = inputs if m[1] == "input" else outputs
-                table.setdefault(int(m[2]), set()).add(f"{m[3]}.{m[4]}")
-        if not inputs:
-            return None
-        # The down blocks: resnets until a downsampler (`N.0.op.*`); the last block has none.
-        blocks: list[list[int]] = [[]]
-        for idx in sorted(i for i in inputs if i > 0):
-            if any(k.startswith("0.op.") for k in inputs[idx]):
-                blocks.append([])
-            else:
-                blocks[-1].append(idx)
-        layers = len(blocks[0])
-        down_attn = tuple(any(k.startswith("1.") for k in inputs[b[0]]) for b in blocks)
-        up_attn = tuple(
-            any(k.startswith("1.transformer_blocks.") for k in outputs.get(i * (layers + 1), ()))
-            for i in range(len(blocks))
-        )
-        return cls(layers, down_attn, up_attn)
-
-    def prefix_pairs(self) -> list[tuple[str, str]]:
-        """(diffusers prefix, LDM prefix) for every block, as the conversion script builds them."""
-        L = self.layers_per_block
-        pairs = list(_TOP_LEVEL)
-        for i, attn in enumerate(self.down_attn):
-            for j in range(L):
-                pairs.append((f"down_blocks.{i}.resnets.{j}.", f"input_blocks.{(L + 1) * i + j + 1}.0."))
-                if attn:
-                    pairs.append((f"down_blocks.{i}.attentions.{j}.", f"input_blocks.{(L + 1) * i + j + 1}.1."))
-            if i < len(self.down_attn) - 1:
-                pairs.append((f"down_blocks.{i}.downsamplers.0.conv.", f"input_blocks.{(L + 1) * (i + 1)}.0.op."))
-        for i, attn in enumerate(self.up_attn):
-            for j in range(L + 1):
-                pairs.append((f"up_blocks.{i}.resnets.{j}.", f"output_blocks.{(L + 1) * i + j}.0."))
-                if attn:
-                    pairs.append((f"up_blocks.{i}.attentions.{j}.", f"output_blocks.{(L + 1) * i + j}.1."))
-            if i < len(self.up_attn) - 1:
-                pairs.append((f"up_blocks.{i}.upsamplers.0.", f"output_blocks.{(L + 1) * i + L}.{2 if attn else 1}."))
-        pairs.append(("mid_block.attentions.0.", "middle_block.1."))
-        pairs += [(f"mid_block.resnets.{j}.", f"middle_block.{2 * j}.") for j in range(2)]
-        return pairs
-
-    def to_ldm(self, diffusers_key: str) -> str | None:
-        """E.g. ``down_blocks.0.resnets.0.conv1.weight`` -> ``…input_blocks.1.0.in_layers.2.weight``."""
-        for hf, sd in self.prefix_pairs():
-            if diffusers_key.startswith(hf):
-                rest = diffusers_key[len(hf) :]
-                if ".resnets." in hf:
-                    for hf_r, sd_r in _RESNET:
-                        if rest.startswith(hf_r):
-                            rest = sd_r + rest[len(hf_r) :]
-                            break
-                return UNET_PREFIX + sd + rest
-        return None
-
-    def from_ldm(self, ldm_key: str) -> str | None:
-        """The inverse of :meth:`to_ldm`."""
-        if not ldm_key.startswith(UNET_PREFIX):
-            return None
-        key = ldm_key[len(UNET_PREFIX) :]
-        for hf, sd in self.prefix_pairs():
-            if key.startswith(sd):
-                rest = key[len(sd) :]
-                if ".resnets." in hf:
-                    for hf_r, sd_r in _RESNET:
-                        if rest.startswith(sd_r):
-                            rest = hf_r + rest[len(sd_r) :]
-                            break
-                return hf + rest
-        return None
-
-
 _OPENCLIP = {
     "self_attn.q_proj": ("attn.in_proj_weight", 0),
     "self_attn.k_proj": ("attn.in_proj_weight", 1),
@@ -147,6 +51,22 @@ _OPENCLIP = {
     "mlp.fc1": ("mlp.c_fc.weight", None),
     "mlp.fc2": ("mlp.c_proj.weight", None),
 }
+
+
+def openclip_modules(rest: str, shape: tuple[int, ...]) -> list[tuple[str, tuple[int, ...]]]:
+    """An OpenCLIP tensor key (after its prefix) -> the CLIP modules it holds, with their shapes: the packed
+    ``attn.in_proj_weight`` holds q, k and v (a third of its rows each)."""
+    m = re.fullmatch(r"transformer\.resblocks\.(\d+)\.(.+)", rest)
+    if not m:
+        return []
+    layer = f"text_model.encoder.layers.{m[1]}"
+    found = [(module, part) for module, (name, part) in _OPENCLIP.items() if name == m[2]]
+    if not found:
+        return []
+    if found[0][1] is not None:
+        rows = shape[0] // 3
+        return [(f"{layer}.{module}", (rows, *shape[1:])) for module, _ in found]
+    return [(f"{layer}.{found[0][0]}", shape)]
 
 
 def _openclip(prefix: str, module_path: str, out_features: int) -> Placement | None:
@@ -168,7 +88,7 @@ def place_module(
     if component == "unet":
         if unet is None:
             return None, "no UNet"
-        key = unet.to_ldm(path + ".weight")
+        key = unet_key_to_ldm(unet, path + ".weight")
         return (Placement(key) if key in keys else None), "ldm unet"
     if component == "text_encoder":
         for prefix in ("cond_stage_model.transformer.", "conditioner.embedders.0.transformer."):

@@ -15,8 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub.compose.ldm_layout import Placement, UnetLayout, place_module
+from hub.compose.ldm_layout import (
+    TEXT_ENCODER_PREFIXES,
+    Placement,
+    openclip_modules,
+    place_module,
+    unet_key_from_ldm,
+)
 from hub.errors import BadFileError, NotFoundError, UnsupportedFormatError
+from hub.formats.module_tables import ModuleTable, canonical_text_encoder_key
+from hub.formats.unet_layout import UnetLayout
 
 if TYPE_CHECKING:
     import torch
@@ -36,6 +44,7 @@ class WeightFile:
     rel: str  # relative to the model root ("unet/diffusion_pytorch_model.safetensors" or the file name)
     component: str | None  # diffusers component; None for a single-file checkpoint
     keys: list[str] = field(default_factory=list)
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)  # from the header
 
 
 @dataclass
@@ -45,7 +54,7 @@ class ModelFiles:
     root: Path
     layout: str  # "diffusers" | "single-file"
     files: list[WeightFile]
-    unet: UnetLayout | None = None  # single-file only
+    unet: UnetLayout | None = None  # the UNet's LDM layout (a single file's is read off its keys)
 
     def locate(self, module_key: str, out_features: int) -> tuple[WeightFile, Placement] | None:
         if self.layout == "single-file":
@@ -76,7 +85,7 @@ class ModelFiles:
         f = self.files[0]
         for key in f.keys:
             if self.unet is not None and key.endswith(".weight"):
-                hf = self.unet.from_ldm(key)
+                hf = unet_key_from_ldm(self.unet, key)
                 if hf:
                     out["unet." + hf.removesuffix(".weight")] = (f, Placement(key))
             for prefix, comp in (("cond_stage_model.transformer.", "text_encoder"),
@@ -87,15 +96,38 @@ class ModelFiles:
                     out[f"{comp}.{path}"] = (f, Placement(key))
         return out
 
+    def module_table(self, name: str | None = None) -> ModuleTable:
+        """Every Linear/Conv2d-shaped weight (2-D or 4-D ``*.weight``) by canonical module name, read from the
+        safetensors headers alone, with the UNet layout: what a LoRA for this base is placed on."""
+        modules: dict[str, tuple[int, ...]] = {}
+        for f in self.files:
+            for key in f.keys:
+                shape = f.shapes.get(key, ())
+                if not key.endswith(".weight") or len(shape) not in (2, 4):
+                    continue
+                path = key.removesuffix(".weight")
+                if f.component is not None:
+                    modules[canonical_text_encoder_key(f"{f.component}.{path}")] = shape
+                    continue
+                if self.unet is not None and (hf := unet_key_from_ldm(self.unet, key)):
+                    modules["unet." + hf.removesuffix(".weight")] = shape
+                for prefix, component, openclip in TEXT_ENCODER_PREFIXES:
+                    if not key.startswith(prefix):
+                        continue
+                    if openclip:
+                        for module, part in openclip_modules(key[len(prefix) :], shape):
+                            modules[f"{component}.{module}"] = part
+                    else:
+                        modules[canonical_text_encoder_key(f"{component}.{path[len(prefix) :]}")] = shape
+        return ModuleTable(name or str(self.root), detect_arch(self), modules, self.unet)
 
-def _keys(path: Path) -> list[str]:
-    from safetensors import safe_open
 
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return list(f.keys())
-    except Exception as e:  # safetensors raises its own error types for a bad header
-        raise BadFileError(f"not a readable safetensors file ({e})", path=str(path)) from None
+def _header(path: Path) -> tuple[list[str], dict[str, tuple[int, ...]]]:
+    """Tensor names and shapes from the safetensors header (no torch, no tensor data)."""
+    from hub.formats.safetensors_header import read_header
+
+    header = read_header(path)
+    return list(header.tensors), {k: tuple(t.shape) for k, t in header.tensors.items()}
 
 
 def _component_files(folder: Path) -> list[Path]:
@@ -126,20 +158,22 @@ def open_base(path: str | os.PathLike[str]) -> ModelFiles:
         files = []
         for comp in COMPONENTS:
             for p in _component_files(root / comp):
-                files.append(WeightFile(p, p.relative_to(root).as_posix(), comp, _keys(p)))
+                files.append(WeightFile(p, p.relative_to(root).as_posix(), comp, *_header(p)))
         if not files:
             raise BadFileError("no safetensors weights for unet/text_encoder", path=str(root))
-        return ModelFiles(root, "diffusers", files)
+        unet_config = root / "unet" / "config.json"
+        unet = UnetLayout.from_config(json.loads(unet_config.read_text())) if unet_config.is_file() else None
+        return ModelFiles(root, "diffusers", files, unet)
     if root.is_file():
         if root.suffix != ".safetensors":
             raise UnsupportedFormatError(
                 "single-file bases must be .safetensors", path=str(root), hint="pickled .ckpt files are not read"
             )
-        keys = _keys(root)
+        keys, shapes = _header(root)
         unet = UnetLayout.from_ldm_keys(keys)
         if unet is None and not any(k.startswith(("cond_stage_model.", "conditioner.")) for k in keys):
             raise BadFileError("not a Stable Diffusion checkpoint in the original layout", path=str(root))
-        return ModelFiles(root.parent, "single-file", [WeightFile(root, root.name, None, keys)], unet)
+        return ModelFiles(root.parent, "single-file", [WeightFile(root, root.name, None, keys, shapes)], unet)
     raise NotFoundError(f"no such base model: {path}")
 
 

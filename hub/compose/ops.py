@@ -72,7 +72,8 @@ class Reduction:
 
 
 def check_compatible(sets: Sequence[LoraSet]) -> str:
-    """The common arch of ``sets``; IncompatibleError when two known archs differ or a module's shapes do."""
+    """The common arch of ``sets``; IncompatibleError when two known archs differ or a module's shapes do (a 1x1
+    conv read as (out, in) in one input takes the (out, in, 1, 1) of another)."""
     if not sets:
         raise UsageError("nothing to combine", hint="give at least one adapter")
     archs = sorted({s.arch for s in sets if s.arch != "unknown"})
@@ -84,13 +85,25 @@ def check_compatible(sets: Sequence[LoraSet]) -> str:
     shapes: dict[str, tuple[int, ...]] = {}
     for s in sets:
         for key, mod in s.modules.items():
-            seen = shapes.setdefault(key, tuple(mod.weight_shape))
-            if seen != tuple(mod.weight_shape):
+            shape = tuple(mod.weight_shape)
+            seen = shapes.setdefault(key, shape)
+            if seen != shape and _squeeze_1x1(seen) == _squeeze_1x1(shape):
+                shapes[key] = max(seen, shape, key=len)  # a 1x1 conv, seen as (out, in) through 2-D factors
+            elif seen != shape:
                 raise IncompatibleError(
-                    f"module {key} has weight shape {seen} in one input and {tuple(mod.weight_shape)} in another",
+                    f"module {key} has weight shape {seen} in one input and {shape} in another",
                     hint="the adapters were trained on different base models",
                 )
+    # Files name modules, not layer types: LoHa/LoKr factors of a 1x1 conv are 2-D, a LoRA's are 4-D. With no
+    # module table to say which, the 4-D shape another input states is the layer's (the delta is the same).
+    for s in sets:
+        for key, mod in s.modules.items():
+            mod.weight_shape = shapes[key]
     return archs[0] if archs else "unknown"
+
+
+def _squeeze_1x1(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return shape[:2] if shape[2:] == (1, 1) else shape
 
 
 def _union_keys(sets: Sequence[LoraSet]) -> list[str]:
@@ -111,15 +124,19 @@ def module_delta(mod: LoraModule, *, device: torch.device | str = "cpu") -> torc
 
 
 def _carry(sets: Sequence[LoraSet], arch: str, modules: dict[str, LoraModule], note: str) -> LoraSet:
-    """The output LoraSet: the inputs' notes plus ``note``; metadata and embeddings kept from a single input."""
+    """The output LoraSet: the inputs' notes plus ``note``; metadata and embeddings kept from a single input; the
+    inputs' module table when they share one; names-only when any input's kohya names were not placed."""
     notes = [n for s in sets for n in s.notes]
     notes.append(note)
+    tables = {id(s.table): s.table for s in sets}
+    table = next(iter(tables.values())) if len(tables) == 1 else None
+    names_only = any(s.names_only for s in sets)
     if len(sets) == 1:
         return LoraSet(arch=arch, modules=modules, embeddings=dict(sets[0].embeddings),
-                       metadata=dict(sets[0].metadata), notes=notes)  # fmt: skip
+                       metadata=dict(sets[0].metadata), notes=notes, table=table, names_only=names_only)  # fmt: skip
     if any(s.embeddings for s in sets):
         notes.append("embeddings of the inputs were not merged (tokens may clash); they are left out")
-    return LoraSet(arch=arch, modules=modules, notes=notes)
+    return LoraSet(arch=arch, modules=modules, notes=notes, table=table, names_only=names_only)
 
 
 def _approximations(mods: Sequence[LoraModule | None]) -> str | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.formats.load import load_lora_set
+from hub.formats.module_tables import ModuleTable
 from hub.formats.write import save_lora_set
 
 
@@ -17,14 +18,16 @@ def convert_file(
     dtype: Any = None,
     adapter_config: dict[str, Any] | None = None,
     arch: str | None = None,
+    table: ModuleTable | None = None,
 ) -> Path:
     """Write ``src`` (any format :func:`load_lora_set` reads) to ``dst`` as ``to`` ("kohya" or "diffusers").
 
     Every delta is kept exactly (scales folded into alpha / lora_alpha); the source's header metadata is
     kept for kohya output (minus stale hashes), and the conversion is noted in ``ss_training_comment``.
+    ``table``: the base's modules, to place kohya names of a base without a packaged table (needed for diffusers).
     """
     src, dst = Path(src), Path(dst)
-    lora_set = load_lora_set(src, adapter_config=adapter_config, arch=arch)
+    lora_set = load_lora_set(src, adapter_config=adapter_config, arch=arch, table=table)
     extra: dict[str, str] = {}
     if to == "kohya":
         kept = {

@@ -23,8 +23,9 @@ from typing import Any
 
 from hub.errors import BadFileError, IncompatibleError, UnsupportedFormatError
 from hub.formats.key_styles import DIFFUSERS_PREFIXES, KOHYA_ROLES, LYCORIS_ROLES
-from hub.formats.kohya_names import canonical_text_encoder_key, from_kohya
+from hub.formats.kohya_names import from_kohya
 from hub.formats.lora_set import LoraModule, LoraSet
+from hub.formats.module_tables import ModuleTable, canonical_text_encoder_key, packaged_table
 
 _KOHYA_PREFIXES = ("lora_unet_", "lora_te_", "lora_te1_", "lora_te2_")
 # LoHa/LoKr parts are brought to LoRA factors; the other LyCORIS kinds (full diff, OFT, norms) are refused
@@ -92,16 +93,6 @@ def _sidecar_config(path: Path) -> dict[str, Any] | None:
 # ----- architecture -----------------------------------------------------------------------------------------
 
 
-def _known_for(arch: str) -> dict[str, tuple[int, ...]] | None:
-    if arch.startswith("tiny-"):
-        from hub.testing.arch_shapes import module_shapes
-
-        return module_shapes(arch)  # type: ignore[arg-type]
-    from hub.formats.known_modules import known_modules
-
-    return known_modules(arch) or None
-
-
 def guess_arch(tensors: dict[str, Any], metadata: dict[str, str], config: dict[str, Any] | None = None) -> str:
     """sd1/sd2/sdxl/flux/unknown from the keys and the cross-attention and text widths (no metadata trusted first)."""
     keys = list(tensors)
@@ -119,10 +110,12 @@ def guess_arch(tensors: dict[str, Any], metadata: dict[str, str], config: dict[s
                 w2 = tensors.get(f"{name}.lokr_w2", tensors.get(f"{name}.lokr_w2_b"))
                 if w2 is not None and w2.dim() == 2:
                     dims.add(int(t.shape[1]) * int(w2.shape[1]))
-    # hub.testing's tiny pipelines: text width 32, SDXL's two encoders concatenated to 64.
-    for width, arch in ((2048, "sdxl"), (1024, "sd2"), (768, "sd1"), (64, "tiny-sdxl"), (32, "tiny-sd1")):
+    for width, arch in ((2048, "sdxl"), (1024, "sd2"), (768, "sd1")):
         if width in dims:
             return arch
+    te_widths = {int(t.shape[-1]) for k, t in tensors.items() if ("q_proj" in k or "q.proj" in k) and t.dim() == 2}
+    if dims or (te_widths and not te_widths & {768, 1024, 1280}):
+        return "unknown"  # text widths no real base has (a small or custom model): no name rule overrides them
     if any(k.startswith(("lora_te1_", "lora_te2_", "text_encoder_2.")) for k in keys):
         return "sdxl"
     base = str((config or {}).get("base_model_name_or_path") or metadata.get("ss_base_model_version") or "").lower()
@@ -130,7 +123,6 @@ def guess_arch(tensors: dict[str, Any], metadata: dict[str, str], config: dict[s
         return "sdxl"
     if any(k.startswith("lora_te_") for k in keys):  # SD1/SD2 kohya naming; kohya records v2 explicitly
         return "sd2" if metadata.get("ss_v2") == "True" else "sd1"
-    te_widths = {int(t.shape[-1]) for k, t in tensors.items() if ("q_proj" in k or "q.proj" in k) and t.dim() == 2}
     if 1024 in te_widths:
         return "sd2"
     if 768 in te_widths or "v1" in base or "1.5" in base or "1-5" in base:
@@ -154,7 +146,7 @@ def _split_kohya_key(key: str) -> tuple[str, str]:
 
 
 def _kohya_modules(
-    tensors: dict[str, Any], arch: str, known: dict | None, lycoris_rank_cap: int | None, notes: list[str]
+    tensors: dict[str, Any], table: ModuleTable | None, lycoris_rank_cap: int | None, notes: list[str]
 ) -> dict[str, LoraModule]:
     import torch
 
@@ -181,13 +173,13 @@ def _kohya_modules(
     modules: dict[str, LoraModule] = {}
     approximations: list[str] = []
     for name, parts in groups.items():
-        canonical = from_kohya(name, arch, known)
+        canonical = from_kohya(name, table)
         if canonical is None:
             unplaced.append(name)
             continue
         parts = {k: (v.float() if isinstance(v, torch.Tensor) else v) for k, v in parts.items()}
         alpha = float(parts["alpha"]) if "alpha" in parts else None
-        target = tuple(known[canonical]) if known and canonical in known else None
+        target = tuple(table.modules[canonical]) if table and canonical in table.modules else None
         if "down" in parts and "up" in parts:
             modules[canonical] = _kohya_lora(canonical, parts, alpha, target)
         elif "hada_w1_a" in parts or "lokr_w1" in parts or "lokr_w1_a" in parts:
@@ -197,7 +189,7 @@ def _kohya_modules(
         else:
             raise IncompatibleError(f"{name}: incomplete module (has only {', '.join(sorted(parts))})")
     if unplaced:
-        raise _fail_unplaced(unplaced, f"{arch} modules")
+        raise _fail_unplaced(unplaced, f"{table.name} modules" if table else "SD module names")
     if approximations:
         kind = "LoHa" if any(a.startswith("loha") for a in approximations) else "LoKr"
         capped = sum("capped" in a for a in approximations)
@@ -385,8 +377,13 @@ def lora_set_from_tensors(
     arch: str | None = None,
     adapter_config: dict[str, Any] | None = None,
     lycoris_rank_cap: int | None = None,
+    table: ModuleTable | None = None,
 ) -> LoraSet:
-    """The pure part of :func:`load_lora_set`: a state dict (+ header metadata, + PEFT config) -> LoraSet."""
+    """The pure part of :func:`load_lora_set`: a state dict (+ header metadata, + PEFT config) -> LoraSet.
+
+    ``table``: the modules of the base the adapter is for (read from the user's base); default: the packaged
+    table of the arch when it is a real base's, else none (kohya names are then only parsed, see
+    :func:`hub.formats.kohya_names.from_kohya`)."""
     metadata = dict(metadata or {})
     if not tensors:
         raise BadFileError("no tensors: not a LoRA")
@@ -397,13 +394,15 @@ def lora_set_from_tensors(
             "the diffusers version that trained it and cannot be placed reliably",
             hint="re-export it with a named format (kohya or diffusers)",
         )
+    arch = arch or (table.arch if table and table.arch != "unknown" else None)
     arch = arch or guess_arch(tensors, metadata, adapter_config)
+    table = table or packaged_table(arch)
     notes: list[str] = []
     kohya = [k for k in keys if k.startswith(_KOHYA_PREFIXES)]
     if kohya and len(kohya) != len(keys):
         raise _fail_unplaced([k for k in keys if not k.startswith(_KOHYA_PREFIXES)], "part of a kohya file")
     if kohya:
-        modules = _kohya_modules(tensors, arch, _known_for(arch), lycoris_rank_cap, notes)
+        modules = _kohya_modules(tensors, table, lycoris_rank_cap, notes)
         lycoris = any(k.rpartition(".")[2].startswith(("hada_", "lokr_")) for k in keys)
         source = (
             "lycoris"
@@ -414,22 +413,23 @@ def lora_set_from_tensors(
             source = "broken-conversion"
     else:
         modules, source = _diffusers_modules(tensors, metadata, adapter_config, notes)
-        _check_placed(modules, arch, _known_for(arch))
-    return LoraSet(arch=arch, modules=modules, metadata=metadata, source_format=source, notes=notes)
+        _check_placed(modules, table)
+    return LoraSet(arch=arch, modules=modules, metadata=metadata, source_format=source, notes=notes, table=table,
+                   names_only=bool(kohya) and table is None)  # fmt: skip
 
 
-def _check_placed(modules: dict[str, LoraModule], arch: str, known: dict[str, tuple[int, ...]] | None) -> None:
+def _check_placed(modules: dict[str, LoraModule], table: ModuleTable | None) -> None:
     """Diffusers-style keys name their module outright; on a base we know, it must exist with that shape."""
-    if not known:
+    if table is None:
         return
-    missing = [k for k in modules if k not in known]
+    missing = [k for k in modules if k not in table.modules]
     if missing:
-        raise _fail_unplaced(missing, f"{arch} modules")
+        raise _fail_unplaced(missing, f"{table.name} modules")
     for key, module in modules.items():
-        if tuple(known[key])[:2] != tuple(module.weight_shape)[:2]:
+        if tuple(table.modules[key])[:2] != tuple(module.weight_shape)[:2]:
             raise IncompatibleError(
-                f"{key}: the adapter's shape {tuple(module.weight_shape)} does not fit the {arch} module "
-                f"{tuple(known[key])}",
+                f"{key}: the adapter's shape {tuple(module.weight_shape)} does not fit the {table.name} module "
+                f"{tuple(table.modules[key])}",
                 hint="is this adapter for another base model?",
             )
 
@@ -442,13 +442,15 @@ def load_lora_set(
     arch: str | None = None,
     lycoris_rank_cap: int | None = None,
     label: str | None = None,
+    table: ModuleTable | None = None,
 ) -> LoraSet:
     """Load ``path`` (safetensors or pickle) into a LoraSet; see the module docstring for formats and scales.
 
     ``probe``: a :class:`hub.models.ProbeResult` whose ``arch`` is trusted when known; ``adapter_config``: the PEFT
     config (default: ``adapter_config.json`` beside the file); ``lycoris_rank_cap``: cap the rank LoHa/LoKr
     modules are brought to (default: their exact rank); ``label``: how errors name the file (default: its
-    path), e.g. a registry name for a store blob whose file name is a hash.
+    path), e.g. a registry name for a store blob whose file name is a hash; ``table``: the base's modules (see
+    :func:`lora_set_from_tensors`).
     """
     path = Path(path)
     tensors, metadata = read_tensors(path)
@@ -459,7 +461,7 @@ def load_lora_set(
         config = _sidecar_config(path)
     try:
         return lora_set_from_tensors(
-            tensors, metadata, arch=arch, adapter_config=config, lycoris_rank_cap=lycoris_rank_cap
+            tensors, metadata, arch=arch, adapter_config=config, lycoris_rank_cap=lycoris_rank_cap, table=table
         )
     except BadFileError as e:
         if e.path is None:

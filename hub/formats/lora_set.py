@@ -4,7 +4,8 @@ A module's weight delta is ``scale * up @ down`` reshaped to the target weight's
 folds alpha/rank (kohya, PEFT) or any other multiplier in explicitly, so two LoraSets from
 different formats are compared and combined without knowing where they came from.
 
-Module keys are canonical: ``<component>.<dotted module path in the diffusers model>``, e.g.
+Module keys are canonical: ``<component>.<dotted module path in the diffusers model>`` (see ``names_only`` for
+kohya files read without a module table), e.g.
 ``unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k`` or
 ``text_encoder.text_model.encoder.layers.0.self_attn.q_proj``; components are ``unet``,
 ``text_encoder``, ``text_encoder_2`` (and ``transformer`` for FLUX).
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
+
+    from hub.formats.module_tables import ModuleTable
 
 
 @dataclass
@@ -42,6 +45,11 @@ class LoraSet:
     metadata: dict[str, str] = field(default_factory=dict)  # safetensors __metadata__ of the source
     source_format: str | None = None
     notes: list[str] = field(default_factory=list)  # e.g. "LoKr materialised and reduced by SVD"
+    # The model table the keys were placed on (a real base's, or the user's --base); None when they were not.
+    table: ModuleTable | None = None
+    # Keys parsed from kohya names with no table: they combine with the same names of other files and write back
+    # to the same kohya names, but translating them to diffusers paths (or fusing) needs the base's table.
+    names_only: bool = False
 
     def components(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import IncompatibleError, UsageError
-from hub.formats.kohya_names import LDM_LAYOUTS, ldm_names_fit, to_kohya
+from hub.formats.kohya_names import is_ldm_key, ldm_names_fit, to_kohya
 from hub.formats.lora_set import LoraModule, LoraSet
+from hub.formats.module_tables import packaged_table
 
 if TYPE_CHECKING:
     import torch
@@ -37,8 +38,6 @@ BASE_METADATA = {
     "sd1": ("sd_v1", "stable-diffusion-v1", "512x512"),
     "sd2": ("sd_v2", "stable-diffusion-v2-512", "512x512"),
     "sdxl": ("sdxl_base_v1-0", "stable-diffusion-xl-v1-base", "1024x1024"),
-    "tiny-sd1": ("sd_v1", "stable-diffusion-v1", "64x64"),
-    "tiny-sdxl": ("sdxl_base_v1-0", "stable-diffusion-xl-v1-base", "64x64"),
 }
 
 
@@ -87,7 +86,14 @@ def to_kohya_state_dict(lora_set: LoraSet, *, dtype: Any = None) -> tuple[dict[s
     unsupported = [k for k in lora_set.modules if k.split(".", 1)[0] not in ("unet", "text_encoder", "text_encoder_2")]
     if unsupported:
         raise IncompatibleError(f"kohya format cannot name {unsupported[0]} ({arch}); write diffusers format instead")
-    ldm = arch in ("sdxl", "tiny-sdxl") and arch in LDM_LAYOUTS and ldm_names_fit(list(lora_set.modules), arch)
+    keys = list(lora_set.modules)
+    table = lora_set.table or packaged_table(arch)
+    # kohya's SDXL naming: UNet modules by their LDM paths, lora_te1_/lora_te2_ for the two encoders. A set read
+    # from kohya names without a table keeps the paths it was read with (LDM ones stay LDM).
+    sdxl = arch == "sdxl" or (table is not None and table.arch == "sdxl")
+    ldm = table.unet if sdxl and table is not None and table.unet and ldm_names_fit(keys, table.unet) else None
+    two_te = sdxl or any(k.startswith("text_encoder_2.") or is_ldm_key(k) for k in keys)
+    two_te |= table is not None and "text_encoder_2" in table.components
     # One alpha for every module (the most common scale * r): diffusers' kohya loader (0.42) maps per-module
     # alphas to alpha_pattern keys that match no module and silently falls back to one alpha, so a module
     # whose scale * r differs gets that difference folded into its up factor instead. Exact in every reader.
@@ -96,7 +102,9 @@ def to_kohya_state_dict(lora_set: LoraSet, *, dtype: Any = None) -> tuple[dict[s
         common_alpha = 1.0
     tensors: dict[str, torch.Tensor] = {}
     for key, module in lora_set.modules.items():
-        name = to_kohya(key, arch, ldm_unet=ldm)
+        name = to_kohya(key, ldm_unet=ldm, two_text_encoders=two_te)
+        if f"{name}.alpha" in tensors:
+            raise IncompatibleError(f"two modules of the adapter have the kohya name {name}")
         down, up = _factors_4d(module)
         factor = float(module.scale) * module.rank / common_alpha
         if factor != 1.0:
@@ -155,6 +163,12 @@ def _pattern_path(component: str, path: str) -> str:
 
 def to_diffusers_state_dict(lora_set: LoraSet, *, dtype: Any = None) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(tensors, metadata with ``lora_adapter_metadata``) in diffusers' ``pytorch_lora_weights.safetensors`` layout."""
+    if lora_set.names_only:
+        raise IncompatibleError(
+            "diffusers format names modules by their paths in the model, and this adapter's kohya names were not "
+            "placed on one (no module table for its base)",
+            hint="give the base it was made for: --base DIR|FILE|HF_ID|tiny",
+        )
     dtype = _torch_dtype(dtype)
     tensors: dict[str, torch.Tensor] = {}
     per_component: dict[str, list[tuple[str, LoraModule]]] = collections.defaultdict(list)

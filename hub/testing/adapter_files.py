@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from hub.testing.arch_shapes import lora_targets, module_shapes
+from hub.testing.arch_shapes import lora_targets, unet_layout
 
 if TYPE_CHECKING:
     import torch
@@ -44,45 +43,7 @@ _BASE_METADATA = {
 
 def _sgm_unet_path(path: str, arch: str) -> str:
     """diffusers UNet path -> the sgm/LDM path in kohya's SDXL UNet (down_blocks.1.attentions.0: input_blocks.4.1)."""
-    layers = 2 if arch == "sdxl" else 1
-    resnet_parts = {"conv1": "in_layers.2", "conv2": "out_layers.3", "time_emb_proj": "emb_layers.1"}
-    resnet_parts["conv_shortcut"] = "skip_connection"
-
-    def resnet_tail(tail: str) -> str:
-        head, _, rest = tail.partition(".")
-        return ".".join(filter(None, [resnet_parts.get(head, head), rest]))
-
-    if m := re.fullmatch(r"down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)", path):
-        block, kind, layer, tail = int(m[1]), m[2], int(m[3]), m[4]
-        index = 1 + block * (layers + 1) + layer
-        if kind == "resnets":
-            return f"input_blocks.{index}.0.{resnet_tail(tail)}"
-        return f"input_blocks.{index}.1.{tail}"
-    if m := re.fullmatch(r"down_blocks\.(\d+)\.downsamplers\.0\.conv(.*)", path):
-        return f"input_blocks.{1 + int(m[1]) * (layers + 1) + layers}.0.op{m[2]}"
-    if m := re.fullmatch(r"mid_block\.resnets\.(\d)\.(.+)", path):
-        return f"middle_block.{2 * int(m[1])}.{resnet_tail(m[2])}"
-    if m := re.fullmatch(r"mid_block\.attentions\.0\.(.+)", path):
-        return f"middle_block.1.{m[1]}"
-    if m := re.fullmatch(r"up_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)", path):
-        block, kind, layer, tail = int(m[1]), m[2], int(m[3]), m[4]
-        index = block * (layers + 1) + layer
-        if kind == "resnets":
-            return f"output_blocks.{index}.0.{resnet_tail(tail)}"
-        return f"output_blocks.{index}.1.{tail}"
-    if m := re.fullmatch(r"up_blocks\.(\d+)\.upsamplers\.0\.conv(.*)", path):
-        block = int(m[1])
-        has_attention = f"unet.up_blocks.{block}.attentions.0.proj_in" in module_shapes(arch)  # type: ignore[arg-type]
-        return f"output_blocks.{block * (layers + 1) + layers}.{2 if has_attention else 1}.conv{m[2]}"
-    fixed = {
-        "conv_in": "input_blocks.0.0",
-        "conv_out": "out.2",
-        "time_embedding.linear_1": "time_embed.0",
-        "time_embedding.linear_2": "time_embed.2",
-        "add_embedding.linear_1": "label_emb.0.0",
-        "add_embedding.linear_2": "label_emb.0.2",
-    }
-    return fixed.get(path, path)
+    return unet_layout(arch).to_ldm(path) or path  # type: ignore[arg-type]
 
 
 def kohya_name(canonical: str, *, arch: str | None = None) -> str:

@@ -13,11 +13,12 @@ from safetensors.torch import load_file, save_file
 from hub.compose import ops
 from hub.compose.extract import extract
 from hub.compose.fuse import fuse
-from hub.compose.ldm_layout import UnetLayout
+from hub.compose.ldm_layout import unet_key_to_ldm
 from hub.compose.model_files import write_safetensors_streaming
 from hub.errors import IncompatibleError
-from hub.formats.kohya_names import canonical_text_encoder_key
 from hub.formats.lora_set import LoraModule, LoraSet
+from hub.formats.module_tables import canonical_text_encoder_key
+from hub.formats.unet_layout import UnetLayout
 from hub.paths import Paths
 from hub.testing import lora_targets, tiny_pipeline_dir
 
@@ -101,7 +102,7 @@ def test_fuse_folder_equals_diffusers_fuse_lora(tiny, tmp_path, text):
 def to_ldm_checkpoint(tiny: Path, dest: Path) -> None:
     """The tiny pipeline in the original single-file layout (UNet via our map, CLIP under cond_stage_model)."""
     layout = UnetLayout.from_config(json.loads((tiny / "unet" / "config.json").read_text()))
-    sd = {layout.to_ldm(k): v for k, v in load_file(tiny / UNET_W).items()}
+    sd = {unet_key_to_ldm(layout, k): v for k, v in load_file(tiny / UNET_W).items()}
     assert None not in sd
     sd.update({f"cond_stage_model.transformer.{k}": v for k, v in load_file(tiny / TE_W).items()})
     sd.update(

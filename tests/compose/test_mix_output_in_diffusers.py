@@ -48,7 +48,10 @@ def test_mix_output_fused_by_diffusers_equals_hub_fuse(tiny: Path, tmp_path: Pat
     b = write_lora(tmp_path / "b" / "b.safetensors", arch="tiny-sd1", style="diffusers", rank=2, alpha=4,
                    components=components, dtype="float32", seed=2)  # fmt: skip
     mixed = tmp_path / f"mixed-{fmt}.safetensors"
-    hub("mix", f"{a}:0.7", f"{b}:-0.4", "--method", "concat", "--format", fmt, "--out", str(mixed), "--name", "m")
+    # kohya output combines the inputs by name; diffusers output names modules by model path: from the base's files
+    base_flag = ["--base", str(tiny)] if fmt == "diffusers" else []
+    hub("mix", f"{a}:0.7", f"{b}:-0.4", "--method", "concat", "--format", fmt, "--out", str(mixed), "--name", "m",
+        *base_flag)  # fmt: skip
     hub("fuse", str(tiny), f"{a}:0.7", f"{b}:-0.4", "--out", str(tmp_path / "fused"))
 
     theirs = diffusers_fused(tiny, mixed)

@@ -8,12 +8,13 @@ import pytest
 import torch
 
 from hub.formats.convert import convert_file
-from hub.formats.known_modules import generate_table, known_modules
 from hub.formats.kohya_names import from_kohya, to_kohya
 from hub.formats.load import load_lora_set
 from hub.formats.lora_set import LoraSet
+from hub.formats.module_tables import packaged_table
 from hub.formats.write import kohya_hashes, save_lora_set
 from hub.testing import write_lora
+from hub.testing.arch_shapes import table as arch_table
 
 
 def _deltas(s: LoraSet) -> dict[str, torch.Tensor]:
@@ -32,10 +33,10 @@ def _assert_same(a: LoraSet, b: LoraSet) -> None:
 @pytest.mark.parametrize("algo", ["lora", "locon", "loha", "lokr"])
 def test_roundtrip_keeps_deltas(tmp_path: Path, arch: str, algo: str) -> None:
     src = write_lora(tmp_path / "a.safetensors", arch=arch, algo=algo, rank=4, alpha=3.0, conv=True, dtype="float32")
-    first = load_lora_set(src)
-    assert first.arch == arch
+    first = load_lora_set(src, table=arch_table(arch))
+    assert first.arch == "unknown" and not first.names_only  # no packaged table: placed on the tiny base's
     assert any(len(m.weight_shape) == 4 and m.weight_shape[2] == 3 for m in first.modules.values())
-    diffusers = convert_file(src, tmp_path / "b.safetensors", to="diffusers")
+    diffusers = convert_file(src, tmp_path / "b.safetensors", to="diffusers", table=arch_table(arch))
     second = load_lora_set(diffusers)
     kohya = convert_file(diffusers, tmp_path / "c.safetensors", to="kohya")
     third = load_lora_set(kohya)
@@ -45,7 +46,7 @@ def test_roundtrip_keeps_deltas(tmp_path: Path, arch: str, algo: str) -> None:
 
 def test_mixed_scales_and_ranks_survive_both_formats(tmp_path: Path) -> None:
     src = write_lora(tmp_path / "a.safetensors", arch="tiny-sd1", rank=4, alpha=2.0, conv=True, dtype="float32")
-    lora_set = load_lora_set(src)
+    lora_set = load_lora_set(src, table=arch_table("tiny-sd1"))
     for i, m in enumerate(lora_set.modules.values()):
         m.scale = -0.5 + 0.3 * (i % 4)
         if i % 3 == 0:
@@ -82,25 +83,30 @@ def test_kohya_metadata_and_hashes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("arch", ["sd1", "sd2", "sdxl"])
 def test_kohya_names_round_trip_for_every_real_module(arch: str) -> None:
-    for key in known_modules(arch):
-        for ldm in (False, True):
-            assert from_kohya(to_kohya(key, arch, ldm_unet=ldm), arch) == key
+    table = packaged_table(arch)
+    assert table is not None and table.unet is not None
+    two = arch == "sdxl"
+    for key in (k for k in table.modules if k.startswith("unet.") or ".text_model.encoder." in k):
+        assert from_kohya(to_kohya(key, two_text_encoders=two), table) == key
+        if key.startswith("unet.") and table.unet.to_ldm(key[5:]) is not None:
+            assert from_kohya(to_kohya(key, ldm_unet=table.unet, two_text_encoders=two), table) == key
 
 
 def test_sdxl_names_both_styles() -> None:
+    sdxl = packaged_table("sdxl")
+    assert sdxl is not None
     key = "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q"
-    assert to_kohya(key, "sdxl") == "lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q"
-    assert from_kohya("lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q", "sdxl") == key
-    assert from_kohya("lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q", "sdxl") == key
-    assert from_kohya("lora_te2_text_model_encoder_layers_31_mlp_fc2", "sdxl") == (
+    assert to_kohya(key, ldm_unet=sdxl.unet) == "lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q"
+    assert from_kohya("lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q", sdxl) == key
+    assert from_kohya("lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q", sdxl) == key
+    assert from_kohya("lora_te2_text_model_encoder_layers_31_mlp_fc2", sdxl) == (
         "text_encoder_2.text_model.encoder.layers.31.mlp.fc2"
     )
-    assert to_kohya("text_encoder.encoder.layers.0.self_attn.q_proj", "sd1") == (
+    assert to_kohya("text_encoder.encoder.layers.0.self_attn.q_proj") == (
         "lora_te_text_model_encoder_layers_0_self_attn_q_proj"
     )
-
-
-def test_shipped_module_table_matches_diffusers() -> None:
-    table = generate_table()
-    for arch in ("sd1", "sd2", "sdxl"):
-        assert {k: tuple(v) for k, v in table[arch].items()} == known_modules(arch)
+    # without a table a name is only parsed: LDM paths stay LDM paths, and write back to the same name
+    ldm = "lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q"
+    parsed = from_kohya(ldm)
+    assert parsed == "unet.input_blocks.4.1.transformer_blocks.0.attn1.to_q"
+    assert to_kohya(parsed) == ldm

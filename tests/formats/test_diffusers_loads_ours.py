@@ -10,6 +10,7 @@ import torch
 from hub.formats.load import load_lora_set
 from hub.formats.write import save_lora_set
 from hub.testing import tiny_pipeline_dir, write_lora
+from hub.testing.arch_shapes import table as arch_table
 
 
 def _module(root: torch.nn.Module, path: str) -> torch.nn.Module:
@@ -36,7 +37,7 @@ def test_diffusers_fuses_exactly_what_we_wrote(tmp_path: Path, fmt: str, compone
         components=components,
         seed=7,
     )
-    lora_set = load_lora_set(source)
+    lora_set = load_lora_set(source, table=arch_table("tiny-sd1"))
     # make the scales differ per module, so alpha_pattern / per-module alpha must carry them
     for i, module in enumerate(lora_set.modules.values()):
         module.scale = 0.25 + 0.125 * (i % 5)

@@ -104,7 +104,7 @@ def test_synthetic_lycoris_materialises_exactly(tmp_path: Path, algo: str) -> No
 def _same_module(kohya_key: str, canonical: str) -> bool:
     from hub.formats.kohya_names import to_kohya
 
-    return kohya_key.rpartition(".")[0] == to_kohya(canonical, "tiny-sd1")
+    return kohya_key.rpartition(".")[0] == to_kohya(canonical)
 
 
 def test_tucker_weight_matches_lycoris_einsum() -> None:

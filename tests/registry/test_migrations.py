@@ -29,8 +29,8 @@ def test_schema_file_is_the_packaged_one(tmp_path: Path) -> None:
         packaged = z.read("hub/registry/registry.db.sql").decode()
         # the other data file the library reads beside its modules
         assert (
-            z.read("hub/formats/data/known_modules.json.gz")
-            == (REPO / "hub/formats/data/known_modules.json.gz").read_bytes()
+            z.read("hub/formats/data/module_tables.json.gz")
+            == (REPO / "hub/formats/data/module_tables.json.gz").read_bytes()
         )
         # and the web UI's templates and static files, every one of them
         web = [str(p.relative_to(REPO)) for d in ("templates", "static") for p in (REPO / "hub/web" / d).iterdir()]

@@ -82,12 +82,17 @@ def test_real_base_shapes() -> None:
 
 
 def test_shapes_are_cached_and_fast() -> None:
-    lora_targets("sdxl")
     start = time.perf_counter()
-    for arch in ("sd1", "sd2", "sdxl", "tiny-sd1", "tiny-sdxl"):
+    for arch in ("sd1", "sd2", "sdxl"):  # the packaged tables: no model is built
         module_shapes(arch)  # type: ignore[arg-type]
         lora_targets(arch, conv=True)  # type: ignore[arg-type]
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 2
+    for arch in ("tiny-sd1", "tiny-sdxl"):  # built once on the meta device, then cached
+        module_shapes(arch)  # type: ignore[arg-type]
+    start = time.perf_counter()
+    for arch in ("tiny-sd1", "tiny-sdxl"):
+        lora_targets(arch, conv=True)  # type: ignore[arg-type]
+    assert time.perf_counter() - start < 1
     start = time.perf_counter()
     lora_targets("sdxl")
     assert time.perf_counter() - start < 0.1
