@@ -43,21 +43,22 @@ class Renderers:
         self._renderer: Any = None
 
     def generate(self, spec: dict[str, Any], *, out: Path, settings: Settings, progress: Any = None) -> Any:
-        """``hub gen`` for a validated test-page request: its GenResult."""
+        """``hub gen`` for a validated test-page request: its GenResult. Runs in the job thread (its context too)."""
         api = gen_api()
         options = {k: v for k, v in spec.items() if k not in ("prompt", "loras")}
-        if not spec.get("base"):
-            # no base given: hub gen picks the adapters' recorded one (and loads it for this job only)
-            return api.generate(
-                spec["prompt"], loras=spec["loras"], out=out, settings=settings, progress=progress, **options
-            )
-        request = api.make_request(spec["prompt"], loras=spec["loras"], **options)
-        key = (str(settings.home), spec["base"])
-        if self._key != key:
-            self._key, self._renderer = None, None  # free the old pipeline before loading the next
-            self._renderer = api.Renderer(spec["base"], settings=settings)
-            self._key = key
-        return self._renderer.render(request, out=out, progress=progress)
+        with Context(settings) as ctx:
+            if not spec.get("base"):
+                # no base given: hub gen picks the adapters' recorded one (and loads it for this job only)
+                return api.generate(
+                    spec["prompt"], loras=spec["loras"], out=out, progress=progress, ctx=ctx, **options
+                )
+            request = api.make_request(spec["prompt"], loras=spec["loras"], **options)
+            key = (str(settings.home), spec["base"])
+            if self._key != key:
+                self._key, self._renderer = None, None  # free the old pipeline before loading the next
+                self._renderer = api.Renderer(spec["base"], settings=settings)
+                self._key = key
+            return self._renderer.render(request, out=out, progress=progress, ctx=ctx)
 
 
 def grid(
@@ -71,9 +72,8 @@ def grid(
     **options: Any,
 ) -> Any:
     """``hub grid``: one PNG of the weights' X/Y grid (the pipeline is loaded once for the whole grid)."""
-    return gen_api().grid(
-        prompt, axes=axes, seeds=seeds or (1,), out=out, settings=settings, progress=progress, **options
-    )
+    with Context(settings) as ctx:
+        return gen_api().grid(prompt, axes=axes, seeds=seeds or (1,), out=out, progress=progress, ctx=ctx, **options)
 
 
 def gen_api() -> Any:
