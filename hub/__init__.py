@@ -42,6 +42,13 @@ _EXPORTS: dict[str, str] = {
     "push_all": "hub.sync.api",
     "pull": "hub.sync.api",
     "search": "hub.sync.api",
+    # generation (issue 10)
+    "gen": "hub.gen.api",
+    "generate": "hub.gen.api",
+    "grid": "hub.gen.api",
+    "read_png": "hub.gen.api",
+    "rerender": "hub.gen.api",
+    "Renderer": "hub.gen.api",
     "run_demo": "hub.demo",
     "gallery": "hub.registry.api",
     # the web UI (issue 10)

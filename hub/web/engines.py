@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from hub.context import Context
-from hub.errors import DependencyError
 from hub.settings import Settings
 
 
@@ -77,11 +76,7 @@ def grid(
 
 
 def gen_api() -> Any:
-    """``hub.gen.api`` (generate, grid), or a clear error while this build has no generation."""
-    try:
-        from hub.gen import api
-    except ImportError as e:
-        raise DependencyError(
-            f"image generation is not available in this build ({e})", hint="hub gen arrives with issue 10's gen work"
-        ) from e
+    """``hub.gen.api`` (generate, grid, Renderer), imported on the first generation job."""
+    import hub.gen.api as api
+
     return api

@@ -87,7 +87,6 @@ def test_gallery_search_detail_edit_and_mix_in_a_browser(library, tmp_path: Path
 
 
 def test_generate_on_the_tiny_base_in_a_browser(library, tmp_path: Path) -> None:
-    pytest.importorskip("hub.gen.api", reason="generation (hub.gen) is not in this build")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait

@@ -1,19 +1,16 @@
 """The test page on the tiny base: a queued generation whose PNGs carry their recipe, "make preview", the X/Y
-grid, and refusals that leave nothing queued. Skipped while this build has no ``hub.gen``."""
+grid, and refusals that leave nothing queued."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from markupsafe import escape
 from PIL import Image
 from web_helpers import token
 
 import hub
 from hub.settings import load_settings
-
-pytest.importorskip("hub.gen.api", reason="generation (hub.gen) is not in this build")
 
 
 def _run(client, form: dict) -> dict:

@@ -82,7 +82,6 @@ def out_dir(request: Request) -> Any:
 def submit_generate(request: Request, spec: dict[str, Any]) -> Any:
     """Check the adapters now (a typo is reported on the form), then queue the render."""
     settings = settings_of(request)
-    engines.gen_api()  # a build without generation says so on the form, not in a failed job
     out = out_dir(request)
     spec = {**spec, "loras": [(registered_name(request, ref), w) for ref, w in spec["loras"]]}
     renderers = request.app.state.renderers
@@ -97,7 +96,6 @@ def submit_generate(request: Request, spec: dict[str, Any]) -> Any:
 
 def submit_grid(request: Request, spec: dict[str, Any], axes: list[tuple[str, list[float]]], seeds: list[int]) -> Any:
     settings = settings_of(request)
-    engines.gen_api()
     out = out_dir(request)
     keep = {k: spec[k] for k in ("negative", "base", "steps", "cfg", "width", "height")}
     # LoRAs with a weight but no grid weights are in every cell, at that weight
