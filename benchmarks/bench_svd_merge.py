@@ -22,6 +22,10 @@ and reports, per arch:
   against the optimum (the tail of the singular values of ΣwΔW, computed densely). A full-file time for kohya
   is then estimated (labelled as such) by scaling its compute time by the dense baseline's full/subset ratio.
 
+Every figure comes from this one run: it first prints a machine-speed reference (``sha256sum`` GB/s on a
+temporary file, a fixed fp32 matmul in GFLOP/s on one thread, the load average, before and after), and ends with a
+table of ratios, each labelled measured or extrapolated. Absolute times hold only for this machine at this load.
+
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_svd_merge.py [--arch sd1 sdxl] [--modules shapes|N|all]``
 """
 
@@ -228,6 +232,8 @@ def compare_kohya(arch: str, sets: list[LoraSet], files: list[Path], args, tmp: 
     runs = [run_timed(kohya_cmd(root, sub_files, args.rank, theirs_out), cwd=Path(root),
                       env=child_env(PYTHONPATH=root)) for _ in range(args.repeat)]  # fmt: skip
     theirs_s, theirs_rss = min(r[0] for r in runs), max(r[1] for r in runs)
+    res.update(kohya_s=theirs_s, kohya_net_s=theirs_s - res["startup"][1], ours_sub_s=ours_s,
+               kohya_modules=len(keys))  # fmt: skip
     errs = output_errors(sets, keys, {"ours": ours_out, "kohya": theirs_out}, args.rank)
     su_ours, su_theirs = res["startup"]
     net_theirs = theirs_s - su_theirs
@@ -252,6 +258,49 @@ def compare_kohya(arch: str, sets: list[LoraSet], files: list[Path], args, tmp: 
             f"  kohya on the full file (ESTIMATE: start-up + {net_theirs:.1f} s × dense full/subset "
             f"{res['dense_s']:.0f}/{sub_dense:.1f}): ~{est:.0f} s, ~{est / res['cli_s']:.0f}x our full-file CLI"
         )
+
+
+def machine_reference(tmp: Path, mb: int = 256) -> dict[str, float]:
+    """How fast this machine is right now: sha256sum of a temp file (GB/s), a 1024² fp32 matmul loop (GFLOP/s,
+    one thread), the 1-minute load average."""
+    blob = tmp / "reference.bin"
+    with blob.open("wb") as f:
+        for _ in range(mb):
+            f.write(os.urandom(1 << 20))
+    subprocess.run(["sha256sum", str(blob)], capture_output=True, check=True)  # warm the page cache
+    t0 = time.perf_counter()
+    subprocess.run(["sha256sum", str(blob)], capture_output=True, check=True)
+    sha = mb * 2**20 / 1e9 / (time.perf_counter() - t0)
+    blob.unlink()
+    a = torch.randn(1024, 1024, generator=torch.Generator().manual_seed(0))
+    a @ a
+    t0 = time.perf_counter()
+    for _ in range(20):
+        a @ a
+    flops = 20 * 2 * 1024**3 / (time.perf_counter() - t0) / 1e9
+    return {"sha_gbps": sha, "matmul_gflops": flops, "load": os.getloadavg()[0]}
+
+
+def print_reference(label: str, ref: dict[str, float]) -> None:
+    print(f"machine reference ({label}): sha256sum {ref['sha_gbps']:.2f} GB/s, fp32 matmul 1024² "
+          f"{ref['matmul_gflops']:.1f} GFLOP/s (1 thread), load average {ref['load']:.1f} "
+          f"on {os.cpu_count()} CPU(s)")  # fmt: skip
+
+
+def print_ratios(results: dict[str, dict]) -> None:
+    """The headline table: every ratio from this run, ours and the other side timed here."""
+    print("\nratios from this run (x = how many times longer the other side took):")
+    print(f"  {'arch':5} {'comparison':58} {'ratio':>8}  how")
+    for arch, r in results.items():
+        if "dense_s" in r:
+            how = "dense EXTRAPOLATED from one module per shape" if r["extrapolated"] else "measured, every module"
+            print(f"  {arch:5} {'dense full SVD / ours factored (in process, full file)':58} "
+                  f"{r['dense_s'] / r['ours_s']:7.1f}x  {how}")  # fmt: skip
+        if "kohya_s" in r:
+            what = f"kohya svd_merge_lora.py / hub mix (CLIs, same {r['kohya_modules']}-module files)"
+            print(f"  {arch:5} {what:58} {r['kohya_s'] / r['ours_sub_s']:7.1f}x  measured (wall, start-ups included)")
+            print(f"  {arch:5} {'  the same, kohya start-up left out':58} "
+                  f"{r['kohya_net_s'] / r['ours_sub_s']:7.1f}x  measured")  # fmt: skip
 
 
 def bench(arch: str, args, tmp: Path, cache: DenseCache) -> dict:
@@ -323,9 +372,13 @@ def main() -> None:
     args.cli = args.cli or bool(os.environ.get("KOHYA_SD_SCRIPTS"))
     args.startup = startup_s(os.environ.get("KOHYA_SD_SCRIPTS")) if args.cli else None
     cache: DenseCache = {}
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-svd-") as tmp:
+        print_reference("start", machine_reference(Path(tmp)))
         for arch in args.arch:
-            bench(arch, args, Path(tmp), cache)
+            results[arch] = bench(arch, args, Path(tmp), cache)
+        print_reference("end", machine_reference(Path(tmp)))
+    print_ratios(results)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from hub import __version__
+
+        print(f"hub {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -31,6 +39,10 @@ def _root(
         Path | None,
         typer.Option("--home", metavar="PATH", help="Registry home for this command (wins over $LORAHUB_HOME)."),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     # Settings are read here, once per command, and reach every hub verb as one context (cli.context).
     open_context(ctx, home)
@@ -44,11 +56,33 @@ for _module in (registry, compose, gen, sync, web, demo):
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turn every HubError into one ``error:`` line and its exit code.
 
-    typer (standalone mode) prints its own usage errors and exits 2; only our errors arrive here.
+    Not in click's standalone mode: click would turn a closed pipe (``hub ls | head -1``) into exit 1, where
+    Unix tools end quietly; usage errors are printed here as click prints them (exit 2).
     """
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv)
+        code = app(args=args, prog_name="hub", standalone_mode=False)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit where Python would print a warning
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(0)
+    except SystemExit:
+        # typer turns a closed pipe (EPIPE) raised inside a command into exit 1 after wrapping the streams;
+        # `hub ls | head -1` is not a failure: end quietly with 0, as other Unix tools do.
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            _quiet_stdout()
+            sys.exit(0)
+        raise
+    except typer.TyperException as e:  # click's usage errors (and no-args help): printed as click prints them
+        show = getattr(e, "show", None)
+        show() if show else _print_error(e.format_message(), None)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        _print_error("aborted", None)
+        sys.exit(1)
     except HubError as e:
+        if "--json" in args:  # scripts asked for JSON: the error is JSON too, on stdout (exit code kept)
+            _print_json_error(e)
         _print_error(str(e), e.hint)
         _debug_traceback()
         sys.exit(e.exit_code)
@@ -70,6 +104,24 @@ def main(argv: list[str] | None = None) -> None:
         _print_error(f"{e.strerror or e}{where}", None)
         _debug_traceback()
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _quiet_stdout() -> None:
+    """The reader went away: point stdout at /dev/null so the exit flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _print_json_error(e: HubError) -> None:
+    import json
+
+    error = {"error": str(e), "hint": e.hint, "exit_code": e.exit_code, "kind": type(e).__name__}
+    try:
+        sys.stdout.write(json.dumps(error, indent=2) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
 
 
 def _debug_traceback() -> None:

@@ -6,6 +6,7 @@ rich is imported only when something is drawn, so ``hub ls --json`` never pays f
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,15 +32,21 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any] | list[An
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 when the reader went away (`hub ls | head -1`); cli.app.main ends quietly with 0.
+            raise BrokenPipeError
+
     stream = sys.stderr if stderr else sys.stdout
-    # Piped output has no terminal width; 80 columns would fold every table row.
-    width = None if stream.isatty() else 160
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+    # $COLUMNS wins (scripts, tests); a terminal says its width; piped output has none, and 80 would cut tables.
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else None if stream.isatty() else 160
+    return PipeConsole(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def message(text: str) -> None:
     """A status line for people, on stderr so stdout stays clean for pipes."""
-    console(stderr=True).print(text)
+    console(stderr=True).print(text, soft_wrap=True)  # one line stays one line in a log
 
 
 def human_size(n: int | None) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from hub.errors import ConfigError
 from hub.paths import Paths
 from hub.settings import Settings, load_settings
 
@@ -37,8 +38,19 @@ class Context:
             # Imported here: the registry sits above this core module, and `hub --help` never opens it.
             from hub.registry.db import Registry
 
+            self.check_home()
             self._registry = Registry.open(self.paths.registry_db)
         return self._registry
+
+    def check_home(self) -> None:
+        """A home that is a file: say which setting points there and what to do (not "File exists")."""
+        home = self.settings.home
+        if home.exists() and not home.is_dir():
+            raise ConfigError(
+                f"{self.settings.home_from} points at a file, not a folder: {home}",
+                hint=f"point {self.settings.home_from} at a folder (it is created when missing), or leave it out"
+                " for the default home",
+            )
 
     def close(self) -> None:
         if self._registry is not None:

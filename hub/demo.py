@@ -6,11 +6,16 @@ so the demo runs offline on a fresh machine.
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hub.context import Context, using
 from hub.errors import UsageError
 from hub.models import Adapter, DemoResult, Progress
+from hub.paths import Paths
 
 
 def run_demo(*, base: str = "tiny", ctx: Context | None = None, progress: Progress | None = None) -> DemoResult:
@@ -21,23 +26,60 @@ def run_demo(*, base: str = "tiny", ctx: Context | None = None, progress: Progre
 
     if base != "tiny":
         raise UsageError(f"the demo knows only the embedded base 'tiny', not '{base}'", hint="hub demo --base tiny")
-    with using(ctx) as c:  # one home, one registry connection: the demo lists the registry it mixed into
-        c.paths.ensure()
-        base_dir = tiny_pipeline_dir("sd1", paths=c.paths)
-        samples = samples_dir(c)
-        if not samples.is_dir() or not any(samples.rglob("*.safetensors")):
-            write_sample_library(samples, base=base_dir)
-        report = registry.import_dir(samples, progress=progress, ctx=c)
-        mixed, command = _mix_two(c)
-        return DemoResult(
-            base=base,
-            base_dir=str(base_dir),
-            samples_dir=str(samples),
-            report=report,
-            mixed=mixed,
-            mix_command=command,
-            adapters=registry.ls(ctx=c),
-        )
+    with using(ctx) as user, _quiet_libraries():
+        # The demo's own registry, inside the user's home: it never adds rows to the user's registry, and it
+        # starts empty on every run so that a rerun gives the same result (no demo-mix-2). The tiny base and
+        # the samples are kept (cache/, demo-samples/): a rerun does not rebuild them.
+        demo = Context(user.settings.model_copy(update={"home": demo_home(user)}))
+        with demo as c:
+            _reset_registry(c.paths)
+            c.paths.ensure()
+            base_dir = tiny_pipeline_dir("sd1", paths=c.paths)
+            samples = samples_dir(c)
+            if not samples.is_dir() or not any(samples.rglob("*.safetensors")):
+                write_sample_library(samples, base=base_dir)
+            report = registry.import_dir(samples, progress=progress, ctx=c)
+            mixed, command = _mix_two(c)
+            return DemoResult(
+                home=str(c.paths.home),
+                base=base,
+                base_dir=str(base_dir),
+                samples_dir=str(samples),
+                report=report,
+                mixed=mixed,
+                mix_command=command,
+                adapters=registry.ls(ctx=c),
+            )
+
+
+def demo_home(ctx: Context) -> Path:
+    """Where the demo keeps its registry: ``<home>/demo`` (look at it with ``hub --home <that> ls``)."""
+    return ctx.paths.home / "demo"
+
+
+def _reset_registry(paths: Paths) -> None:
+    """Empty the demo's registry (rows, stored blobs, previews); keep the cached base and the samples."""
+    for name in ("registry.db", "registry.db-wal", "registry.db-shm"):
+        (paths.home / name).unlink(missing_ok=True)
+    for folder in (paths.store, paths.previews, paths.tmp):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    """A first run shows what hub says, not transformers' advice or its "Writing model shards" bar.
+
+    These libraries read the variables when first imported (in this block); a user's own setting wins."""
+    quiet = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error", "DIFFUSERS_VERBOSITY": "error"}
+    saved = {k: os.environ.get(k) for k in quiet}
+    for k, v in quiet.items():
+        os.environ.setdefault(k, v)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
 
 
 def _mix_two(ctx: Context) -> tuple[Adapter | None, str | None]:

@@ -144,7 +144,12 @@ class AddOutcome(Frozen):
 
 
 class ImportReport(Frozen):
-    outcomes: list[AddOutcome]
+    outcomes: list[AddOutcome]  # one per file seen, skipped ones (not an adapter's extension) included
+    interrupted: bool = False  # Ctrl-C: the outcomes are the files finished before it; the rest were not read
+
+    @property
+    def skipped(self) -> list[AddOutcome]:
+        return [o for o in self.outcomes if o.status == "skipped"]
 
     @property
     def added(self) -> list[AddOutcome]:
@@ -163,7 +168,7 @@ class VerifyResult(Frozen):
     adapter_id: str
     name: str
     path: str
-    status: Literal["ok", "missing", "changed", "unhashed"]
+    status: Literal["ok", "missing", "changed", "unhashed", "orphan"]  # orphan: a stored blob no row points at
     expected_sha256: str | None = None
     actual_sha256: str | None = None
 
@@ -195,6 +200,7 @@ class GalleryResult(Frozen):
 class DemoResult(Frozen):
     """``hub demo``: the tiny base, its sample adapters imported, two of them mixed."""
 
+    home: str  # the demo's own registry home (``<home>/demo``), never the user's registry
     base: str
     base_dir: str
     samples_dir: str

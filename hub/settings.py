@@ -18,6 +18,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     home: Path
+    home_from: str = "the default home"  # where `home` came from, for error messages: --home, LORAHUB_HOME
     debug: bool = False
     # "auto" uses CUDA when torch sees a GPU; compute-heavy operations take this as their default.
     device: str = "auto"
@@ -34,5 +35,9 @@ def load_settings(**overrides: object) -> Settings:
         "debug": _env_flag("LORAHUB_DEBUG"),
         "device": os.environ.get("LORAHUB_DEVICE", "auto"),
     }
+    if os.environ.get("LORAHUB_HOME"):
+        values["home_from"] = "LORAHUB_HOME"
+    if overrides.get("home") is not None:
+        values["home_from"] = "--home"
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]

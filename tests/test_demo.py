@@ -1,24 +1,48 @@
-"""The README's main job (`make demo` = `hub demo --base tiny`) works offline on an empty home."""
+"""The README's main job (`make demo` = `hub demo --base tiny`) works offline, in its own home, and reruns alike."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import hub
+from hub.context import Context
+from hub.settings import load_settings
+
+HUB = Path(sys.executable).parent / "hub"
+QUIET_ALREADY = ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY")
 
 
-def test_demo_imports_samples_and_mixes_two() -> None:
+def test_demo_imports_samples_and_mixes_two_in_its_own_home(lorahub_home: Path) -> None:
     result = hub.run_demo(base="tiny")
+    assert Path(result.home) == lorahub_home / "demo"
     assert len(result.report.added) >= 8 and not result.report.rejected
     assert result.report.duplicates  # the sample folder holds a copy under another name on purpose
     assert result.mixed is not None and result.mix_command and result.mix_command.startswith("hub mix ")
     names = {a.name for a in result.adapters}
-    assert result.mixed.name in names
-    assert len(hub.show(result.mixed.name).parents) == 2
-    again = hub.run_demo(base="tiny")  # a second run adds nothing
-    assert not again.report.added
+    assert result.mixed.name == "demo-mix" and result.mixed.name in names
+    with Context(load_settings(home=Path(result.home))) as demo:
+        assert len(hub.show(result.mixed.name, ctx=demo).parents) == 2
+    assert hub.ls() == []  # the user's own registry got nothing
+    again = hub.run_demo(base="tiny")  # a rerun gives the same registry: no demo-mix-2
+    assert sorted(a.name for a in again.adapters) == sorted(names)
+    assert again.mixed is not None and again.mixed.name == "demo-mix" and again.mixed.rank == result.mixed.rank
 
 
-def test_demo_cli_lists_the_registry() -> None:
-    r = subprocess.run([sys.executable, "-m", "cli", "demo"], capture_output=True, text=True, timeout=300)
+def test_demo_process_says_only_what_hub_says(tmp_path: Path) -> None:
+    """A real `hub demo` process (what `make demo` runs), with the libraries' own noise switches unset."""
+    env = {k: v for k, v in os.environ.items() if k not in QUIET_ALREADY}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    home = tmp_path / "home"
+    r = subprocess.run([str(HUB), "--home", str(home), "demo"], capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr
-    assert "demo-mix" in r.stdout and "added" in r.stderr
+    assert "demo-mix" in r.stdout and "added" in r.stdout
+    for noise in ("torchvision", "Writing model shards", "it/s]", "Warning", "warn("):
+        assert noise not in r.stderr, r.stderr
+    assert f"hub --home {home / 'demo'} ls" in r.stderr  # where it is and how to look at it
+    looked = subprocess.run(
+        [str(HUB), "--home", str(home / "demo"), "ls", "-q"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "demo-mix" in looked.stdout.split()
+    user = subprocess.run([str(HUB), "--home", str(home), "ls", "-q"], capture_output=True, text=True, env=env)
+    assert user.stdout.split() == []

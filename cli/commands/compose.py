@@ -8,6 +8,7 @@ import typer
 
 from cli.context import hub_context
 from cli.output import message, print_json, progress_bar
+from cli.parsing import DASH_ARGUMENTS
 
 if TYPE_CHECKING:  # results are pydantic models: building their classes would slow every `hub ls`
     from hub.compose.results import OutputResult, ReductionStats
@@ -27,7 +28,8 @@ BaseOpt = Annotated[
 
 def register(app: typer.Typer) -> None:
     for command in (mix, resize, convert, scale, fuse, extract):
-        app.command(name=command.__name__)(command)
+        settings = DASH_ARGUMENTS if command is scale else None  # `hub scale NAME -0.5`
+        app.command(name=command.__name__, context_settings=settings)(command)
 
 
 def _print_output(result: OutputResult, json_out: bool, extra: str = "") -> None:
@@ -143,16 +145,32 @@ def resize(
 def convert(
     ref: Annotated[str, typer.Argument(help="Adapter (name, id, hash or path).")],
     to: Annotated[str, typer.Option("--to", help="kohya or diffusers.")],
+    rank: Annotated[
+        int | None,
+        typer.Option(
+            "--rank",
+            "-r",
+            help="LyCORIS to diffusers: the rank to expand to (default: per module, keep 99% of the Frobenius "
+            "norm; refused past 8x the file's size).",
+        ),
+    ] = None,
     name: NameOpt = None,
     out: OutOpt = None,
     dtype: DtypeOpt = None,
     base: BaseOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Rewrite an adapter in another format (kohya for A1111/ComfyUI, diffusers/PEFT); every delta kept."""
+    """Rewrite an adapter in another format (kohya for A1111/ComfyUI, diffusers/PEFT); every LoRA delta kept,
+    a LyCORIS file kept as it is for kohya and expanded by kept energy for diffusers."""
     from hub.compose import api as compose
 
-    _print_output(compose.convert(ref, to=to, name=name, out=out, dtype=dtype, base=base, ctx=hub_context()), json_out)
+    result = compose.convert(ref, to=to, rank=rank, name=name, out=out, dtype=dtype, base=base, ctx=hub_context())
+    exp = result.expansion
+    extra = ""
+    if exp is not None:
+        extra = (f"\nexpanded LyCORIS to rank <= {exp.rank}: kept fro mean {exp.mean_kept:.4f} min "
+                 f"{exp.min_kept:.4f}; {exp.bytes_in:,} -> {exp.bytes_out:,} bytes ({exp.growth:.1f}x)")  # fmt: skip
+    _print_output(result, json_out, extra)
 
 
 def scale(

@@ -25,7 +25,7 @@ def demo(
     \b
       hub demo --base tiny
     """
-    from cli.commands.registry import _report, ls
+    from cli.commands.registry import _report, print_table
     from hub.demo import run_demo
 
     message("building the tiny base and sample adapters (offline)…")
@@ -34,22 +34,12 @@ def demo(
     if json_out:
         print_json(result)
         return
+    message(f"demo registry: {result.home} (its own: your registry is untouched)")
     message(f"base: {result.base_dir}")
     message(f"samples: {result.samples_dir}")
     _report(result.report, json_out=False)
     if result.mixed:
         message(f"mixed two samples into [bold]{result.mixed.name}[/] (rank {result.mixed.rank}, lineage recorded)")
-        message(f"[dim]rebuild: {result.mix_command}[/]")
-    ls(
-        query=None,
-        arch=None,
-        kind=None,
-        format=None,
-        tag=None,
-        base=None,
-        remote=None,
-        sort="name",
-        limit=None,
-        json_out=False,
-        quiet=False,
-    )
+        message(f"[dim]rebuild: hub --home {result.home} {result.mix_command.removeprefix('hub ')}[/]")
+    print_table(result.adapters)
+    message(f"look at it again: hub --home {result.home} ls   (`hub demo` rebuilds it from scratch)")

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from cli.context import hub_context
-from cli.output import human_size, message, print_json, progress_bar, short_path, short_source
-from hub.models import AdapterDetail, ImportReport
+from cli.output import console, human_size, message, print_json, progress_bar, short_path, short_source
+from cli.parsing import DASH_ARGUMENTS, looks_like_option
+from hub.models import Adapter, AdapterDetail, ImportReport
 from hub.registry import api
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -18,7 +19,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 def register(app: typer.Typer) -> None:
     for command in (add, import_, ls, show, tag, rm, verify, dupes, probe, gallery):
         name = command.__name__.rstrip("_").replace("_", "-")
-        app.command(name=name)(command)
+        settings = DASH_ARGUMENTS if command is tag else None  # `hub tag NAME -wip`
+        app.command(name=name, context_settings=settings)(command)
 
 
 def add(
@@ -82,24 +84,33 @@ def import_(
 
 
 def _report(report: ImportReport, json_out: bool) -> None:
+    """One line per file on stdout (each path once, never folded), the counts on stderr."""
     if json_out:
         print_json(report.outcomes)
-        return
-    for o in report.outcomes:
-        if o.status == "added" and o.adapter:
-            a = o.adapter
-            rank = f" r{a.rank}" if a.rank else ""
-            message(f"[green]added[/]      {a.name}  [dim]{a.kind} {a.format} {a.arch}{rank}[/]")
-            if not a.usable and a.note:
-                message(f"            [yellow]not usable yet:[/] {a.note}")
-        elif o.status == "duplicate":
-            message(f"[cyan]duplicate[/]  {short_path(o.path)}: {o.message}")
-        else:
-            message(f"[red]rejected[/]   {short_path(o.path)}: {o.message}")
-    message(
-        f"{len(report.added)} added, {len(report.duplicates)} duplicate, {len(report.rejected)} rejected"
-        f" ({len(report.outcomes)} files)"
+    else:
+        from rich.markup import escape
+
+        out = console()
+        for o in report.outcomes:
+            where = escape(short_path(o.path))
+            if o.status == "added" and o.adapter:
+                a = o.adapter
+                rank = f" r{a.rank}" if a.rank else ""
+                line = f"[green]added[/]      {escape(a.name)}  [dim]{a.kind} {a.format} {a.arch}{rank}  {where}[/]"
+                if not a.usable and a.note:
+                    line += f"  [yellow]not usable yet: {escape(a.note)}[/]"
+            else:
+                colour = {"duplicate": "cyan", "skipped": "yellow"}.get(o.status, "red")
+                line = f"[{colour}]{o.status:<10}[/] {where}: {escape(o.message or '')}"
+            out.print(line, soft_wrap=True)
+    counts = (
+        f"{len(report.added)} added, {len(report.duplicates)} duplicate, {len(report.rejected)} rejected,"
+        f" {len(report.skipped)} skipped ({len(report.outcomes)} files)"
     )
+    if report.interrupted:
+        message(f"[red]interrupted[/]: {counts} before Ctrl-C; the rest were not read (import again to finish)")
+        raise typer.Exit(130)
+    message(counts)
 
 
 def ls(
@@ -159,35 +170,41 @@ def ls(
         for a in adapters:
             print(a.name)
         return
-    from rich.table import Table
+    print_table(adapters)
 
-    from cli.output import console
 
-    table = Table(show_lines=False, header_style="bold", pad_edge=False, box=None)
-    for col, kw in (
-        ("name", {"style": "bold", "no_wrap": True, "min_width": 12}),
-        ("kind", {"no_wrap": True}),
-        ("arch", {"no_wrap": True}),
-        ("rank", {"justify": "right", "no_wrap": True}),
-        ("size", {"justify": "right", "no_wrap": True}),
-        ("triggers", {"overflow": "ellipsis", "max_width": 28, "no_wrap": True}),
-        ("source", {"overflow": "ellipsis", "style": "dim", "max_width": 32, "no_wrap": True}),
-    ):
-        table.add_column(col, **kw)
-    for a in adapters:
-        kind_text = a.kind if a.format.startswith(("kohya", "diffusers", "peft")) else f"{a.kind} ({a.format})"
-        table.add_row(
-            a.name if a.usable else f"{a.name} [yellow](not usable)[/]",
-            kind_text,
-            a.arch,
-            str(a.rank) if a.rank else "-",
-            human_size(a.size),
-            ", ".join(a.triggers[:3]) + (" …" if len(a.triggers) > 3 else ""),
-            short_source(a.source),
-        )
+def print_table(adapters: list[Adapter]) -> None:
+    """The `hub ls` table, fitted to the terminal (cli.ls_table), and the count."""
+    from rich.markup import escape
+
+    from cli.ls_table import GAP, Row, fit
+
     out = console()
+    rows = [
+        Row(
+            name=a.name if a.usable else f"{a.name} (not usable)",
+            kind=a.kind if a.format.startswith(("kohya", "diffusers", "peft")) else f"{a.kind} ({a.format})",
+            kind_short=a.kind,
+            arch=a.arch,
+            rank=str(a.rank) if a.rank else "-",
+            size=human_size(a.size),
+            triggers=", ".join(a.triggers[:3]) + (" …" if len(a.triggers) > 3 else ""),
+            source=short_source(a.source),
+        )
+        for a in adapters
+    ]
+    headers, cells = fit(rows, out.width)
+    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    right = {"rank", "size"}
+
+    def line(values: list[str]) -> str:
+        parts = [v.rjust(w) if h in right else v.ljust(w) for h, v, w in zip(headers, values, widths, strict=True)]
+        return (" " * GAP).join(parts).rstrip()
+
     if adapters:
-        out.print(table)
+        out.print(f"[bold]{escape(line(headers))}[/]", soft_wrap=True)
+        for c in cells:
+            out.print(escape(line(c)), soft_wrap=True)
     out.print(f"[dim]{len(adapters)} adapter{'s' if len(adapters) != 1 else ''}[/]")
 
 
@@ -212,8 +229,6 @@ def show(
 
 def _print_detail(d: AdapterDetail) -> None:
     from rich.table import Table
-
-    from cli.output import console
 
     out = console()
     out.print(f"[bold]{d.name}[/]  [dim]{d.id or '(not registered)'}[/]")
@@ -298,6 +313,11 @@ def tag(
     \b
       hub tag my_style +anime +favourite -wip
     """
+    from hub.errors import UsageError
+
+    for change in [ref, *changes]:
+        if looks_like_option(change):
+            raise UsageError(f"no such option: {change}", hint="hub tag --help lists the options")
     adapter = api.tag(ref, changes, ctx=hub_context())
     if json_out:
         print_json(adapter)
@@ -319,21 +339,33 @@ def rm(
 
 def verify(
     ref: Annotated[str | None, typer.Argument(help="One adapter (default: all).")] = None,
+    collect: Annotated[bool, typer.Option("--collect", help="Remove orphan blobs (stored, no entry).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Rehash stored files and report missing or changed ones (and hash --no-hash imports)."""
+    """Rehash stored files and report missing or changed ones, and stored bytes no entry owns (orphans).
+
+    Examples:
+
+    \b
+      hub verify
+      hub verify --collect
+    """
     with progress_bar("verifying") as update:
-        results = api.verify(ref, progress=update, ctx=hub_context())
+        results = api.verify(ref, collect=collect, progress=update, ctx=hub_context())
     if json_out:
         print_json(results)
     else:
         for r in results:
-            colour = {"ok": "green", "unhashed": "cyan", "missing": "red", "changed": "red"}[r.status]
-            message(f"[{colour}]{r.status:<9}[/] {r.name}  [dim]{short_path(r.path)}[/]")
-        bad = [r for r in results if r.status in ("missing", "changed")]
+            print(f"{r.status:<9} {r.name}  {short_path(r.path)}")  # results: stdout, one line each
+        bad = [r for r in results if r.status in PROBLEMS]
         message(f"{len(results)} checked, {len(bad)} problem{'s' if len(bad) != 1 else ''}")
-    if any(r.status in ("missing", "changed") for r in results):
+        if any(r.status == "orphan" for r in results):
+            message("orphan: stored bytes with no entry (an interrupted import); `hub verify --collect` removes them")
+    if any(r.status in PROBLEMS for r in results):
         raise typer.Exit(1)
+
+
+PROBLEMS = ("missing", "changed", "orphan")
 
 
 def dupes(json_out: JsonOpt = False) -> None:

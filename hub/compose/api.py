@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from hub.compose.recipe import Recipe, RecipeInput, output_params
 from hub.compose.results import (
     ConvertResult,
+    ExpansionStats,
     ExtractResult,
     FuseResult,
     MixResult,
@@ -27,7 +28,7 @@ from hub.compose.results import (
     ScaleResult,
 )
 from hub.context import Context, using
-from hub.errors import IncompatibleError, UnsupportedFormatError, UsageError
+from hub.errors import IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
 from hub.models import AdapterDetail, ParentLink, Progress
 
 if TYPE_CHECKING:
@@ -57,8 +58,8 @@ def parse_spec(spec: str) -> tuple[str, float]:
     return spec, 1.0
 
 
-def _load(ctx: Context, ref: str, table: ModuleTable | None = None) -> tuple[AdapterDetail, LoraSet]:
-    from hub.formats.load import load_lora_set
+def _resolve(ctx: Context, ref: str) -> AdapterDetail:
+    """The registry entry (or probed file) of ``ref``, checked loadable; reads no tensor."""
     from hub.registry.api import resolve
 
     detail = resolve(ref, ctx=ctx)
@@ -69,10 +70,21 @@ def _load(ctx: Context, ref: str, table: ModuleTable | None = None) -> tuple[Ada
         )
     if not detail.usable:
         raise UnsupportedFormatError(f"'{detail.name}' ({detail.format}) cannot be loaded yet: {detail.note}")
+    return detail
+
+
+def _load_detail(detail: AdapterDetail, table: ModuleTable | None = None) -> LoraSet:
+    from hub.formats.load import load_lora_set
+
     arch = detail.arch if detail.arch != "unknown" else None
     # A stored file's name is its hash: errors name the adapter the user asked for instead.
     label = f"'{detail.name}'" if detail.id else None
-    return detail, load_lora_set(detail.path, arch=arch, label=label, table=table)
+    return load_lora_set(detail.path, arch=arch, label=label, table=table)
+
+
+def _load(ctx: Context, ref: str, table: ModuleTable | None = None) -> tuple[AdapterDetail, LoraSet]:
+    detail = _resolve(ctx, ref)
+    return detail, _load_detail(detail, table)
 
 
 def _base_table(ctx: Context, base: str | None) -> ModuleTable | None:
@@ -85,13 +97,51 @@ def _base_table(ctx: Context, base: str | None) -> ModuleTable | None:
     return open_base(resolve_base(base, paths=ctx.paths)).module_table(name=base)
 
 
+def _resolve_spec(ctx: Context, ref: str) -> AdapterDetail:
+    """``_resolve`` of one NAME[:WEIGHT] reference; a ``name:word`` whose name exists is a weight that is not a
+    number (a usage error), not a missing adapter."""
+    from hub.registry.api import resolve
+
+    try:
+        return _resolve(ctx, ref)
+    except NotFoundError:
+        head, sep, tail = ref.rpartition(":")
+        if sep and head:
+            try:
+                resolve(head, ctx=ctx)
+            except NotFoundError:
+                pass
+            else:
+                raise UsageError(
+                    f"the weight in '{ref}' is not a number: '{tail}'", hint=f"NAME[:WEIGHT], e.g. {head}:0.7"
+                ) from None
+        raise
+
+
+def _check_archs(details: Sequence[AdapterDetail], refs: Sequence[str]) -> None:
+    """Adapters for different bases are refused from their registry rows, before any tensor is read."""
+    archs: dict[str, str] = {}
+    for ref, d in zip(refs, details, strict=True):
+        if d.arch != "unknown":
+            archs.setdefault(d.arch, d.name if d.id else Path(ref).name)
+    if len(archs) > 1:
+        named = ", ".join(f"'{name}' is {arch}" for arch, name in sorted(archs.items()))
+        raise IncompatibleError(
+            f"cannot combine adapters for different base models: {' + '.join(sorted(archs))} ({named})",
+            hint="mix only adapters trained on the same architecture (hub ls --arch ...)",
+        )
+
+
 def _load_weighted(
     ctx: Context, specs: Sequence[str | tuple[str, float]], verb: str, hint: str, table: ModuleTable | None = None
 ) -> list[Loaded]:
     pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
     if not pairs:
         raise UsageError(f"nothing to {verb}", hint=hint)
-    return [(ref, w, *_load(ctx, ref, table)) for ref, w in pairs]
+    # Every name is resolved and every arch checked from the registry before the first (slow) load.
+    details = [_resolve_spec(ctx, ref) for ref, _ in pairs]
+    _check_archs(details, [ref for ref, _ in pairs])
+    return [(ref, w, d, _load_detail(d, table)) for (ref, w), d in zip(pairs, details, strict=True)]
 
 
 def _use(ref: str, detail: AdapterDetail, weight: float = 1.0) -> ParentUse:
@@ -152,7 +202,7 @@ def _input_dtype(sets: Sequence[LoraSet]):
 
 def _register(
     ctx: Context,
-    lora_set: LoraSet,
+    lora_set: LoraSet | None,
     *,
     recipe: Recipe,
     source: str,
@@ -163,11 +213,13 @@ def _register(
     inputs: Sequence[LoraSet],
     merged_from: str,
     started: float,
+    raw: tuple[dict[str, Any], dict[str, str]] | None = None,
 ) -> OutputResult:
     """Write ``lora_set`` (in ``dtype``, default: the inputs' dtype), register it with its recipe, copy it to
-    ``out``; what every writing operation returns, before its own fields are added."""
+    ``out``; what every writing operation returns, before its own fields are added. ``raw``: (tensors, metadata)
+    written as they are instead of a LoraSet (a LyCORIS file kept in its own algorithm)."""
     from hub.compose.fuse import resolve_dtype
-    from hub.formats.write import save_lora_set
+    from hub.formats.write import save_lora_set, write_safetensors
     from hub.registry.api import add_one
 
     name = recipe.params["name"]
@@ -177,15 +229,19 @@ def _register(
     command = recipe.command()
     with tempfile.TemporaryDirectory(prefix="hub-compose-") as tmp:
         filename = f"{name}.safetensors" if fmt == "kohya" else "pytorch_lora_weights.safetensors"
-        path = save_lora_set(
-            lora_set,
-            Path(tmp) / filename,
-            fmt=fmt,
-            dtype=out_dtype,
-            title=name,
-            merged_from=merged_from,
-            metadata={"lorahub.recipe": command},
-        )
+        if raw is not None:
+            path = write_safetensors(raw[0], {**raw[1], "lorahub.recipe": command}, Path(tmp) / filename)
+        else:
+            assert lora_set is not None
+            path = save_lora_set(
+                lora_set,
+                Path(tmp) / filename,
+                fmt=fmt,
+                dtype=out_dtype,
+                title=name,
+                merged_from=merged_from,
+                metadata={"lorahub.recipe": command},
+            )
         adapter = add_one(path, name=name, source=source, lineage=lineage, recipe=recipe.stored(), ctx=ctx)
         if out is not None:
             dest = Path(out).expanduser()
@@ -199,11 +255,17 @@ def _register(
         out=out,
         command=command,
         recipe=recipe,
-        modules=len(lora_set.modules),
-        ranks=sorted({m.rank for m in lora_set.modules.values()}),
-        notes=list(lora_set.notes),
+        modules=len(lora_set.modules) if lora_set else len({k.rpartition(".")[0] for k in raw[0]} if raw else ()),
+        ranks=sorted({m.rank for m in lora_set.modules.values()}) if lora_set else _raw_ranks(raw),
+        notes=list(lora_set.notes) if lora_set else ["LyCORIS tensors written as they are (nothing to expand)"],
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _raw_ranks(raw: tuple[dict[str, Any], dict[str, str]] | None) -> list[int]:
+    """The nominal ranks of LyCORIS tensors written as they are (the inner dimension of their factors)."""
+    inner = (".lokr_w1_b", ".lokr_w2_b", ".hada_w1_b", ".lora_down.weight")
+    return sorted({int(t.shape[0]) for k, t in (raw[0] if raw else {}).items() if k.endswith(inner)})
 
 
 def _input(ref: str, detail: AdapterDetail, weight: float = 1.0) -> RecipeInput:
@@ -358,25 +420,61 @@ def convert(
     ref: str,
     *,
     to: str,
+    rank: int | None = None,
     name: str | None = None,
     out: str | Path | None = None,
     dtype: str | None = None,
     base: str | None = None,
     ctx: Context | None = None,
 ) -> ConvertResult:
-    """Rewrite one adapter in another format (every delta preserved; LoHa/LoKr become exact LoRA factors)."""
+    """Rewrite one adapter in another format. Plain LoRA: every delta preserved. A kohya-named LyCORIS file to
+    kohya: its LoHa/LoKr tensors written as they are. A LyCORIS file to diffusers: expanded to LoRA factors of the
+    rank keeping 99% of each module's Frobenius norm (or ``rank``), refused past 8x the source's size without
+    ``rank`` (see :func:`hub.formats.convert.expand_lycoris`)."""
+    from hub.formats.convert import expand_lycoris, lycoris_passthrough
+
     if to not in FORMATS:
         raise UsageError(f"cannot convert to {to!r}", hint="--to kohya or --to diffusers")
+    if rank is not None and rank < 1:
+        raise UsageError(f"--rank must be at least 1, got {rank}")
     with using(ctx) as c:
         started = time.perf_counter()
-        detail, lora_set = _load(c, ref, _base_table(c, base))
+        detail = _resolve(c, ref)
+        lycoris = detail.format.startswith("lycoris")
+        if rank is not None and not (lycoris and to != "kohya"):
+            raise UsageError("--rank sets the rank a LyCORIS file is expanded to (--to diffusers); this conversion "
+                             "keeps every delta exactly", hint=f"hub resize {ref} --rank {rank}")  # fmt: skip
         out_name = name or f"{detail.name}-{to}"
         recipe = Recipe(operation="convert", inputs=[_input(ref, detail)],
-                        params={"to": to, "base": base, **output_params("kohya", dtype, out_name)})  # fmt: skip
+                        params={"to": to, "rank": rank, "base": base,
+                                **output_params("kohya", dtype, out_name)})  # fmt: skip
+        lora_set, raw, expansion = None, None, None
+        if lycoris and to == "kohya":
+            raw = lycoris_passthrough(detail.path)
+        elif lycoris:
+            from hub.compose.fuse import resolve_dtype
+
+            lora_set, expansion = expand_lycoris(
+                detail.path,
+                rank=rank,
+                dtype=resolve_dtype(dtype),
+                label=f"'{detail.name}'" if detail.id else None,
+                arch=detail.arch if detail.arch != "unknown" else None,
+                table=_base_table(c, base),
+                rank_hint=f"hub convert {ref} --to {to} --rank N",
+            )
+        else:
+            lora_set = _load_detail(detail, _base_table(c, base))
         written = _register(c, lora_set, recipe=recipe, source=f"converted:{detail.name}",
-                            lineage=[_link(ref, detail, "converted-from", {"to": to})], fmt=to, out=out,
-                            dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
-        return ConvertResult(**dict(written), parent=_use(ref, detail), to=to)
+                            lineage=[_link(ref, detail, "converted-from", {"to": to, "rank": rank})], fmt=to,
+                            out=out, dtype=dtype, inputs=[lora_set] if lora_set else [], merged_from=detail.name,
+                            started=started, raw=raw)  # fmt: skip
+        expanded = None
+        if expansion is not None:
+            expanded = ExpansionStats(rank=expansion.rank, keep=expansion.keep, mean_kept=expansion.mean_kept,
+                                      min_kept=expansion.min_kept, bytes_in=expansion.bytes_in,
+                                      bytes_out=Path(written.adapter.path).stat().st_size)  # fmt: skip
+        return ConvertResult(**dict(written), parent=_use(ref, detail), to=to, expansion=expanded)
 
 
 def scale(

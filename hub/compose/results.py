@@ -51,9 +51,25 @@ class ResizeResult(OutputResult):
     reduction: ReductionStats
 
 
+class ExpansionStats(Frozen):
+    """How a LyCORIS adapter was expanded to plain LoRA factors (hub convert --to diffusers)."""
+
+    rank: int  # the largest rank written
+    keep: float | None = None  # Frobenius fraction asked per module; None when --rank chose the rank
+    mean_kept: float
+    min_kept: float
+    bytes_in: int
+    bytes_out: int
+
+    @property
+    def growth(self) -> float:
+        return self.bytes_out / self.bytes_in if self.bytes_in else 1.0
+
+
 class ConvertResult(OutputResult):
     parent: ParentUse
     to: str
+    expansion: ExpansionStats | None = None
 
 
 class ScaleResult(OutputResult):

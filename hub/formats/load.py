@@ -146,7 +146,11 @@ def _split_kohya_key(key: str) -> tuple[str, str]:
 
 
 def _kohya_modules(
-    tensors: dict[str, Any], table: ModuleTable | None, lycoris_rank_cap: int | None, notes: list[str]
+    tensors: dict[str, Any],
+    table: ModuleTable | None,
+    lycoris_rank_cap: int | None,
+    notes: list[str],
+    lycoris_keep: float | None = None,
 ) -> dict[str, LoraModule]:
     import torch
 
@@ -183,7 +187,7 @@ def _kohya_modules(
         if "down" in parts and "up" in parts:
             modules[canonical] = _kohya_lora(canonical, parts, alpha, target)
         elif "hada_w1_a" in parts or "lokr_w1" in parts or "lokr_w1_a" in parts:
-            module = _lycoris_module(parts, alpha, target, lycoris_rank_cap)
+            module = _lycoris_module(parts, alpha, target, lycoris_rank_cap, lycoris_keep)
             modules[canonical] = module
             approximations.append(module.approximation or "")
         else:
@@ -193,9 +197,16 @@ def _kohya_modules(
     if approximations:
         kind = "LoHa" if any(a.startswith("loha") for a in approximations) else "LoKr"
         capped = sum("capped" in a for a in approximations)
+        how = (
+            f"rank {lycoris_rank_cap}"
+            if lycoris_rank_cap
+            else f"{lycoris_keep:.2%} of the Frobenius norm"
+            if lycoris_keep
+            else "their numerical rank"
+        )
         notes.append(
             f"{kind} materialised as exact LoRA factors for {len(approximations)} modules"
-            + (f" ({capped} capped at rank {lycoris_rank_cap})" if capped else "")
+            + (f" ({capped} reduced to {how})" if capped else "")
         )
     return modules
 
@@ -221,7 +232,7 @@ def _kohya_lora(
 
 
 def _lycoris_module(
-    parts: dict[str, Any], alpha: float | None, target: tuple[int, ...] | None, cap: int | None
+    parts: dict[str, Any], alpha: float | None, target: tuple[int, ...] | None, cap: int | None, keep: float | None
 ) -> LoraModule:
     from hub.formats.lycoris import loha_factors, lokr_factors, reduce_factors
 
@@ -234,7 +245,7 @@ def _lycoris_module(
         kind = "lokr"
         # LyCORIS forces alpha = r when both Kronecker sides are full matrices (scale 1).
         scale = alpha / rank if (alpha and rank) else 1.0
-    new_up, new_down, kept = reduce_factors(up, down, cap=cap)
+    new_up, new_down, kept = reduce_factors(up, down, cap=cap, keep=keep)
     n_out, n_in = new_up.shape[0], new_down.shape[1]
     if shape4 is not None and math.prod(shape4) == n_out * n_in:
         shape: tuple[int, ...] = shape4
@@ -244,7 +255,7 @@ def _lycoris_module(
         shape = (n_out, n_in)
     note = f"{kind} materialised, svd rank {new_up.shape[1]}"
     note += " (exact)" if kept > 1 - 1e-6 else f" (capped, {kept:.4%} of the Frobenius norm kept)"
-    return LoraModule(up=new_up, down=new_down, scale=float(scale), weight_shape=shape, approximation=note)
+    return LoraModule(up=new_up, down=new_down, scale=float(scale), weight_shape=shape, approximation=note, kept=kept)
 
 
 # ----- diffusers and PEFT --------------------------------------------------------------------------------------------
@@ -378,6 +389,7 @@ def lora_set_from_tensors(
     adapter_config: dict[str, Any] | None = None,
     lycoris_rank_cap: int | None = None,
     table: ModuleTable | None = None,
+    lycoris_keep: float | None = None,
 ) -> LoraSet:
     """The pure part of :func:`load_lora_set`: a state dict (+ header metadata, + PEFT config) -> LoraSet.
 
@@ -402,7 +414,7 @@ def lora_set_from_tensors(
     if kohya and len(kohya) != len(keys):
         raise _fail_unplaced([k for k in keys if not k.startswith(_KOHYA_PREFIXES)], "part of a kohya file")
     if kohya:
-        modules = _kohya_modules(tensors, table, lycoris_rank_cap, notes)
+        modules = _kohya_modules(tensors, table, lycoris_rank_cap, notes, lycoris_keep)
         lycoris = any(k.rpartition(".")[2].startswith(("hada_", "lokr_")) for k in keys)
         source = (
             "lycoris"
@@ -443,12 +455,14 @@ def load_lora_set(
     lycoris_rank_cap: int | None = None,
     label: str | None = None,
     table: ModuleTable | None = None,
+    lycoris_keep: float | None = None,
 ) -> LoraSet:
     """Load ``path`` (safetensors or pickle) into a LoraSet; see the module docstring for formats and scales.
 
     ``probe``: a :class:`hub.models.ProbeResult` whose ``arch`` is trusted when known; ``adapter_config``: the PEFT
     config (default: ``adapter_config.json`` beside the file); ``lycoris_rank_cap``: cap the rank LoHa/LoKr
-    modules are brought to (default: their exact rank); ``label``: how errors name the file (default: its
+    modules are brought to (default: their exact rank); ``lycoris_keep``: bring each to the
+    smallest rank keeping this Frobenius fraction; ``label``: how errors name the file (default: its
     path), e.g. a registry name for a store blob whose file name is a hash; ``table``: the base's modules (see
     :func:`lora_set_from_tensors`).
     """
@@ -461,7 +475,13 @@ def load_lora_set(
         config = _sidecar_config(path)
     try:
         return lora_set_from_tensors(
-            tensors, metadata, arch=arch, adapter_config=config, lycoris_rank_cap=lycoris_rank_cap, table=table
+            tensors,
+            metadata,
+            arch=arch,
+            adapter_config=config,
+            lycoris_rank_cap=lycoris_rank_cap,
+            table=table,
+            lycoris_keep=lycoris_keep,
         )
     except BadFileError as e:
         if e.path is None:

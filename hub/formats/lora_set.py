@@ -30,6 +30,8 @@ class LoraModule:
     weight_shape: tuple[int, ...]  # shape of the target weight: (out, in) or (out, in, kh, kw)
     # How the delta was obtained when the source was not a plain LoRA (e.g. "loha materialised, svd rank 8").
     approximation: str | None = None
+    # Frobenius fraction of the source delta these factors keep, when loading reduced them (LyCORIS expansion).
+    kept: float | None = None
 
     @property
     def rank(self) -> int:

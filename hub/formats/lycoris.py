@@ -90,9 +90,17 @@ def lokr_factors(t: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor
 
 
 def reduce_factors(
-    up: torch.Tensor, down: torch.Tensor | None, *, cap: int | None = None, rtol: float | None = None
+    up: torch.Tensor,
+    down: torch.Tensor | None,
+    *,
+    cap: int | None = None,
+    rtol: float | None = None,
+    keep: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """The best rank-k factors of ``up @ down`` (k = numerical rank, or ``cap`` if smaller), in float64 maths.
+
+    ``keep``: the smallest k whose factors keep this fraction of the Frobenius norm (kohya's ``sv_fro``), so an
+    expansion's rank follows the energy of the delta rather than the nominal r1*r2 of a LoHa/LoKr.
 
     ``down=None`` means ``up`` is the dense delta itself. Returns (up' [m, k], down' [k, n], kept energy
     = ||S[:k]|| / ||S||).
@@ -111,6 +119,9 @@ def reduce_factors(
         rtol = max(up.shape[0], n_cols) * torch.finfo(torch.float32).eps
     k = int((s > (s[0] * rtol if s.numel() else 0)).sum()) if s.numel() else 0
     k = max(k, 1)
+    if keep is not None and s.numel():
+        energy = torch.cumsum(s * s, 0)
+        k = min(k, int((energy < keep * keep * energy[-1]).sum()) + 1)
     if cap is not None:
         k = min(k, cap)
     total = float(torch.linalg.vector_norm(s))

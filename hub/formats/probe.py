@@ -166,7 +166,11 @@ def _probe_a1111(p: Path, obj: dict[str, Any]) -> ProbeResult:
     evidence = [f"A1111 textual inversion (string_to_param), width {dim} -> {arch}"]
     if obj.get("sd_checkpoint_name"):
         evidence.append(f"trained on {obj['sd_checkpoint_name']!r} (step {obj.get('step')})")
-    name = obj.get("name") if isinstance(obj.get("name"), str) else p.stem
+    # A1111 types an embedding by its file's stem and ignores the `name` saved inside (badhandv4.pt says
+    # "badhandv3"): the stem is the token; the saved name stays as metadata.
+    metadata = {"a1111.name": obj["name"]} if isinstance(obj.get("name"), str) else {}
+    if metadata and obj["name"] != p.stem:
+        evidence.append(f"saved name {obj['name']!r}: A1111 ignores it, the trigger is the file's stem")
     return ProbeResult(
         kind="embedding",
         format="ti-a1111",
@@ -175,7 +179,8 @@ def _probe_a1111(p: Path, obj: dict[str, Any]) -> ProbeResult:
         dtype=t.dtype,
         tensor_count=len(params),
         vectors=vectors,
-        tokens=[name],
+        tokens=[p.stem],
+        metadata=metadata,
         evidence=evidence,
     )
 

@@ -84,6 +84,14 @@ def read_header(path: str | os.PathLike[str]) -> SafetensorsHeader:
                     raise BadFileError(
                         "this is a text/JSON file, not safetensors (it only has a .safetensors name)", path=p
                     )
+                if n <= MAX_HEADER_BYTES and f.read(2) in (b'{"', b"{}"):
+                    # A plausible length followed by the header's JSON: a real safetensors file, cut short.
+                    raise BadFileError(
+                        f"a cut-off safetensors file (an interrupted download?): its header needs {8 + n} bytes,"
+                        f" the file ends after {size}",
+                        path=p,
+                        hint="download it again",
+                    )
                 raise BadFileError(
                     f"not a safetensors file: its first 8 bytes announce a {n}-byte header in a {size}-byte file",
                     path=p,

@@ -113,20 +113,23 @@ def to_kohya_state_dict(lora_set: LoraSet, *, dtype: Any = None) -> tuple[dict[s
         tensors[f"{name}.lora_up.weight"] = _cast(up, dtype)
         # float32 so a fractional alpha survives (kohya reads it as a float).
         tensors[f"{name}.alpha"] = torch.tensor(common_alpha, dtype=torch.float32)
-    return tensors, _kohya_metadata(lora_set)
+    return tensors, _kohya_metadata(lora_set, common_alpha)
 
 
-def _kohya_metadata(lora_set: LoraSet) -> dict[str, str]:
+def _kohya_metadata(lora_set: LoraSet, alpha: float) -> dict[str, str]:
+    """The ``ss_*`` header describing what the tensors hold: ``alpha`` is the one alpha every module stores (see
+    :func:`to_kohya_state_dict`), so a tool that trusts ``ss_network_alpha``/``conv_alpha`` gets the same scale
+    as one that reads each module's alpha tensor."""
     linear = [m for m in lora_set.modules.values() if tuple(m.weight_shape[2:]) in ((), (1, 1))]
     conv = [m for m in lora_set.modules.values() if tuple(m.weight_shape[2:]) not in ((), (1, 1))]
     meta: dict[str, str] = {"ss_network_module": "networks.lora"}
     if linear:
         meta["ss_network_dim"] = str(_common([m.rank for m in linear]))
-        meta["ss_network_alpha"] = _alpha_text(_common([m.scale * m.rank for m in linear]))
+        meta["ss_network_alpha"] = _alpha_text(alpha)
     if conv:
         args = {
             "conv_dim": str(_common([m.rank for m in conv])),
-            "conv_alpha": _alpha_text(_common([m.scale * m.rank for m in conv])),
+            "conv_alpha": _alpha_text(alpha),
         }
         meta["ss_network_args"] = json.dumps(args)
     base = BASE_METADATA.get(lora_set.arch)
@@ -213,9 +216,19 @@ def to_diffusers_state_dict(lora_set: LoraSet, *, dtype: Any = None) -> tuple[di
 
 
 def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None) -> bytes:
+    """The file's bytes, the same for the same tensors and metadata: safetensors writes its header's metadata in
+    hash-map order (different on each call), so the header is re-serialised with sorted keys. The data section
+    does not move (offsets are relative to it); the header is padded with spaces to 8 bytes as safetensors does."""
     from safetensors.torch import save
 
-    return save(tensors, metadata=metadata or None)
+    blob = save(tensors, metadata=metadata or None)
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + n])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + blob[8 + n :]
 
 
 def _data_section(blob: bytes) -> bytes:
@@ -261,7 +274,13 @@ def save_lora_set(
         meta.update(metadata or {})
     else:
         raise UsageError(f"unknown LoRA format {fmt!r}; expected 'kohya' or 'diffusers'")
-    blob = safetensors_bytes(tensors, meta)
+    return write_safetensors(tensors, meta, path)
+
+
+def write_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: str | Path) -> Path:
+    """Write a safetensors file atomically (temp file in the same folder + ``os.replace``); returns the path."""
+    path = Path(path)
+    blob = safetensors_bytes(tensors, metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -226,10 +226,15 @@ def _registered(ref: str, ctx: Context) -> AdapterDetail:
 
 # -- checking ------------------------------------------------------------------------------------
 def verify(
-    ref: str | None = None, *, progress: Progress | None = None, ctx: Context | None = None
+    ref: str | None = None, *, collect: bool = False, progress: Progress | None = None, ctx: Context | None = None
 ) -> list[VerifyResult]:
-    """Rehash files and compare with the registry; unhashed (--no-hash) rows get their hashes now."""
+    """Rehash files and compare with the registry; unhashed (--no-hash) rows get their hashes now.
+
+    Without ``ref``, stored blobs no row points at are reported as ``orphan`` (``collect=True`` removes them)."""
     with using(ctx) as c:
+        if collect:
+            c.registry.require_writable()
+            store.garbage_collect(c.paths, c.registry.paths_in_use())
         reg = c.registry
         if ref:
             ids = [_registered(ref, c).id]
@@ -243,7 +248,20 @@ def verify(
             results.append(_verify_row(reg, row))
         if progress:
             progress(len(ids), len(ids))
+        if not ref:
+            results.extend(_orphans(c))
         return results
+
+
+def _orphans(ctx: Context) -> list[VerifyResult]:
+    """Blobs in the store that no row points at (a crash between storing and registering): bytes nobody lists."""
+    in_use = ctx.registry.paths_in_use()
+    root = ctx.paths.store / "sha256"
+    blobs = sorted(b for b in root.glob("*/*") if b.is_file() and str(b) not in in_use) if root.is_dir() else []
+    return [
+        VerifyResult(adapter_id="", name="(no entry)", path=str(b), status="orphan", actual_sha256=b.name)
+        for b in blobs
+    ]
 
 
 def _verify_row(reg: Registry, row: Any) -> VerifyResult:

@@ -8,6 +8,7 @@ connection. Every change happens in one transaction (``with registry.transaction
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -53,15 +54,24 @@ def new_id() -> str:
     return secrets.token_hex(5)
 
 
+def _writable(db: Path) -> bool:
+    """Can this process change the registry? (``os.access`` also answers no for root on an immutable file.)"""
+    return os.access(db.parent, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
+
+
 class Registry:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
 
     # -- connection -------------------------------------------------------------------------
+    read_only = False  # True when the home cannot be written: reads work, writers call require_writable first
+
     @classmethod
     def open(cls, path: Path) -> Registry:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not _writable(path):
+            return cls._open_read_only(path)
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction means one.
             conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -79,6 +89,41 @@ class Registry:
         conn.row_factory = sqlite3.Row
         return cls(conn, path)
 
+    @classmethod
+    def _open_read_only(cls, path: Path) -> Registry:
+        """A home nobody may write (a read-only mount, an immutable file): `hub ls` and `show` still work.
+
+        ``immutable=1``: SQLite takes no locks and needs no -wal/-shm files, which it could not create here;
+        a registry that cannot be written cannot change under us either."""
+        from urllib.parse import quote
+
+        if not path.is_file():
+            raise RegistryError(
+                f"the registry home {path.parent} cannot be written and holds no registry yet",
+                hint="make it writable, or use another home (--home PATH or LORAHUB_HOME)",
+            )
+        try:
+            conn = sqlite3.connect(f"file:{quote(str(path))}?immutable=1", uri=True, isolation_level=None)
+            if schema.applied(conn) != schema.head():
+                raise RegistryError(
+                    f"the registry at {path} needs a schema upgrade, and it cannot be written",
+                    hint="make the home writable once, run any hub command, then protect it again",
+                )
+        except sqlite3.DatabaseError as e:
+            raise RegistryError(f"cannot open the registry at {path}: {e}", hint=None) from e
+        conn.row_factory = sqlite3.Row
+        registry = cls(conn, path)
+        registry.read_only = True
+        return registry
+
+    def require_writable(self) -> None:
+        """One clear error before a writer reads anything, instead of one failure per file."""
+        if self.read_only:
+            raise RegistryError(
+                f"the registry at {self.path} is read-only: nothing can be added or changed",
+                hint="`hub ls` and `hub show` still work; make the home writable, or use another (--home PATH)",
+            )
+
     def close(self) -> None:
         self.conn.close()
 
@@ -92,6 +137,7 @@ class Registry:
     def transaction(self) -> Iterator[None]:
         # IMMEDIATE takes the write lock up front, so concurrent writers queue on busy_timeout
         # instead of failing half-way with "database is locked".
+        self.require_writable()
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from hub.registry.sidecars import SidecarInfo
 
+ADAPTER_EXTENSIONS = (".safetensors", ".pt", ".bin", ".ckpt", ".pth")  # what `hub import` picks up
+
 # Stems that say nothing about the adapter: the folder name is a better name for these.
 GENERIC_STEMS = {
     "pytorch_lora_weights",
@@ -36,6 +38,17 @@ BASE_VERSION_LABELS = {
 }
 
 
+def file_stem(path: Path) -> str:
+    """The name A1111, ComfyUI and Civitai give a file: all of it but a known adapter extension.
+
+    ``my-style-v1.5.safetensors`` is ``my-style-v1.5`` (``<lora:my-style-v1.5:0.8>``), never ``my-style-v1``."""
+    name = path.name
+    for ext in ADAPTER_EXTENSIONS:
+        if name.lower().endswith(ext) and len(name) > len(ext):
+            return name[: -len(ext)]
+    return path.stem
+
+
 def derive_name(path: Path, metadata: dict[str, str], sidecars: SidecarInfo) -> str:
     for candidate in (
         metadata.get("ss_output_name"),
@@ -44,7 +57,7 @@ def derive_name(path: Path, metadata: dict[str, str], sidecars: SidecarInfo) -> 
     ):
         if candidate and candidate.strip() and candidate.strip().lower() not in GENERIC_STEMS:
             return candidate.strip()
-    stem = path.name.split(".")[0] if path.name.count(".") > 1 else path.stem
+    stem = file_stem(path)
     if stem.lower() in GENERIC_STEMS and path.parent.name:
         parent = path.parent.name
         return parent if parent.lower() not in {"", ".", "/"} else stem

@@ -18,10 +18,9 @@ from hub.models import Adapter, AddOutcome, FileHashes, ImportReport, ParentLink
 from hub.paths import Paths
 from hub.registry import describe, store
 from hub.registry.db import Registry, adapter_from_row, new_id, now
+from hub.registry.describe import ADAPTER_EXTENSIONS
 from hub.registry.hashing import hash_file
 from hub.registry.sidecars import read_sidecars
-
-ADAPTER_EXTENSIONS = (".safetensors", ".pt", ".bin", ".ckpt", ".pth")
 
 
 # -- probing ------------------------------------------------------------------------------------
@@ -93,6 +92,7 @@ def add_one(
     """Register one file; returns its row (the existing row when the same bytes are already there)."""
     entry = Entry(name, source, tuple(tags), tuple(triggers), base_label, description, license, tuple(lineage), recipe)
     with using(ctx) as c:
+        c.registry.require_writable()
         outcome = _add(Path(path), entry, in_place=in_place, link=link, hash=hash, ctx=c)
     assert outcome.adapter is not None
     return outcome.adapter
@@ -111,9 +111,12 @@ def add(
 ) -> ImportReport:
     """Register files (a folder is imported recursively). A bad file is reported, never fatal to the rest."""
     files: list[Path] = []
+    skipped: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(find_adapter_files(p))
+            found, ignored = scan_folder(p)
+            files.extend(found)
+            skipped.extend(ignored)
         else:
             files.append(p)
     if name and len(files) > 1:
@@ -129,6 +132,7 @@ def add(
         progress=progress,
         ctx=ctx,
         single=single,
+        skipped=skipped,
     )
 
 
@@ -145,18 +149,39 @@ def import_dir(
     folder = Path(folder)
     if not folder.is_dir():
         raise NotFoundError(f"no such folder: {folder}")
-    files = find_adapter_files(folder)
-    return _add_many(files, in_place=in_place, link=link, hash=hash, name=None, tags=tags, progress=progress, ctx=ctx)
+    files, skipped = scan_folder(folder)
+    return _add_many(
+        files,
+        in_place=in_place,
+        link=link,
+        hash=hash,
+        name=None,
+        tags=tags,
+        progress=progress,
+        ctx=ctx,
+        skipped=skipped,
+    )
 
 
 def find_adapter_files(folder: Path) -> list[Path]:
-    out = []
+    return scan_folder(folder)[0]
+
+
+def scan_folder(folder: Path) -> tuple[list[Path], list[Path]]:
+    """``(adapter files, skipped files)`` under ``folder``: skipped ones are neither an adapter's extension nor
+    a companion (sidecar, preview, notes) — e.g. ``x.safetensors@1a2b`` — and are reported, never dropped."""
+    found, skipped = [], []
     for root, dirs, names in os.walk(folder, followlinks=True):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for n in sorted(names):
-            if n.lower().endswith(ADAPTER_EXTENSIONS) and not n.startswith("."):
-                out.append(Path(root) / n)
-    return out
+            if n.startswith("."):
+                continue
+            lower = n.lower()
+            if lower.endswith(ADAPTER_EXTENSIONS):
+                found.append(Path(root) / n)
+            elif not lower.endswith(COMPANION_EXTENSIONS):
+                skipped.append(Path(root) / n)
+    return found, skipped
 
 
 def _add_many(
@@ -170,25 +195,65 @@ def _add_many(
     progress: Progress | None,
     ctx: Context | None,
     single: bool = False,
+    skipped: Sequence[Path] = (),
 ) -> ImportReport:
     with using(ctx) as shared:  # one registry connection for the whole run, not one per file
-        outcomes = []
-        for i, f in enumerate(files):
-            if progress:
-                progress(i, len(files))
-            try:
-                entry = Entry(name=name, tags=tuple(tags))
-                outcomes.append(_add(f, entry, in_place=in_place, link=link, hash=hash, ctx=shared))
-            except HubError as e:
-                if single:  # one file named by the user: its error is the answer
-                    raise
-                outcomes.append(AddOutcome(path=str(f), status="rejected", message=str(e), exit_code=e.exit_code))
+        shared.registry.require_writable()  # one error before any file is read, not one per file
+        outcomes: list[AddOutcome] = []
+        not_read = [AddOutcome(path=str(p.absolute()), status="skipped", message=SKIPPED_MESSAGE) for p in skipped]
+        try:
+            for i, f in enumerate(files):
+                if progress:
+                    progress(i, len(files))
+                try:
+                    entry = Entry(name=name, tags=tuple(tags))
+                    outcomes.append(_add(f, entry, in_place=in_place, link=link, hash=hash, ctx=shared))
+                except HubError as e:
+                    if single:  # one file named by the user: its error is the answer
+                        raise
+                    outcomes.append(
+                        AddOutcome(path=str(f), status="rejected", message=_without_path(e, f), exit_code=e.exit_code)
+                    )
+        except KeyboardInterrupt:
+            # Ctrl-C: the file being added either committed or rolled back and took its new blob with it (_add);
+            # the caller says what was done rather than nothing.
+            return ImportReport(outcomes=outcomes + not_read, interrupted=True)
         if progress:
             progress(len(files), len(files))
-    return ImportReport(outcomes=outcomes)
+    return ImportReport(outcomes=outcomes + not_read)
+
+
+SKIPPED_MESSAGE = "not an adapter file (" + " ".join(ADAPTER_EXTENSIONS) + "): not read"
+# Files that live beside adapters and are read with them (sidecars, previews) or are notes: not "skipped".
+COMPANION_EXTENSIONS = (".json", ".info", ".txt", ".md", ".yaml", ".yml", ".toml", ".png", ".jpg", ".jpeg", ".webp")
+COMPANION_EXTENSIONS += (".gif", ".mp4", ".webm", ".html", ".log")
+
+
+def _without_path(e: HubError, path: Path) -> str:
+    """The error's message without the path the report already prints."""
+    text = str(e)
+    for shown in (str(path), str(path.absolute())):
+        if text.startswith(shown + ": "):
+            return text[len(shown) + 2 :]
+    return text
+
 
 
 def _add(path: Path, entry: Entry, *, in_place: bool, link: bool, hash: bool, ctx: Context) -> AddOutcome:
+    stored: list[Path] = []  # the blob this call put in the store, if any
+    try:
+        return _add_stored(path, entry, in_place=in_place, link=link, hash=hash, ctx=ctx, stored=stored)
+    except BaseException:
+        # Failed or interrupted (Ctrl-C) before its row was committed: no blob without a row.
+        for blob in stored:
+            if str(blob) not in ctx.registry.paths_in_use():
+                blob.unlink(missing_ok=True)
+        raise
+
+
+def _add_stored(
+    path: Path, entry: Entry, *, in_place: bool, link: bool, hash: bool, ctx: Context, stored: list[Path]
+) -> AddOutcome:
     paths = ctx.paths
     if not path.is_file():
         raise NotFoundError(f"no such file: {path}")
@@ -211,6 +276,7 @@ def _add(path: Path, entry: Entry, *, in_place: bool, link: bool, hash: bool, ct
             hashes = hashes or hash_file(path)
         else:
             hashes, blob = store.hash_into_store(path, paths, link=link)
+            stored.append(blob)
         # Hashing may take minutes; a file rewritten meanwhile must not be cached under the old stat.
         if path.stat().st_mtime_ns == stat.st_mtime_ns:
             reg.cache_hashes(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, hashes)

@@ -73,6 +73,9 @@ class CardSpec(Frozen):
     description: str | None = None
     kohya_file: str
     diffusers_file: str | None = DIFFUSERS_WEIGHT_NAME
+    # How the diffusers copy was made when it is not exact (a LyCORIS expansion: rank, kept energy, size), or why
+    # there is none.
+    diffusers_note: str | None = None
     images: list[CardImage] = Field(default_factory=list)
     lineage: list[CardLineage] = Field(default_factory=list)
     source_sha256: str
@@ -96,6 +99,7 @@ class ParsedCard(Frozen):
     primary_file: str | None = None
     source_sha256: str | None = None
     file_sha256: dict[str, str] = Field(default_factory=dict)
+    diffusers_note: str | None = None  # ours: how the diffusers copy was made
     ours: bool = False  # written by sd-lora-hub (the marker comment is there)
 
 
@@ -145,6 +149,7 @@ def _marker(spec: CardSpec) -> str:
         "license": spec.license,  # the adapter's own words; the front matter has the Hub's identifier
         "source_sha256": spec.source_sha256,
         "files": spec.file_sha256,
+        **({"diffusers_note": spec.diffusers_note} if spec.diffusers_note else {}),
         "lineage": [ln.model_dump() for ln in spec.lineage],
     }
     # "<" and ">" escaped so that no string value can close the HTML comment early.
@@ -179,6 +184,7 @@ def build_card(spec: CardSpec) -> str:
         f'image = pipe("{trigger or "a photo"}").images[0]',
         "```",
         "",
+        *([f"The diffusers copy: {spec.diffusers_note}.", ""] if spec.diffusers_note else []),
         "## Use it in A1111 / Forge / ComfyUI",
         "",
         f"Download [`{spec.kohya_file}`](./{spec.kohya_file}) (kohya format) into `models/Lora`, then add "
@@ -305,5 +311,6 @@ def parse_card(text: str) -> ParsedCard:
         primary_file=marker.get("primary"),
         source_sha256=marker.get("source_sha256"),
         file_sha256={str(k): str(v) for k, v in (marker.get("files") or {}).items()},
+        diffusers_note=marker.get("diffusers_note"),
         ours=bool(marker),
     )

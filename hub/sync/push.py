@@ -72,10 +72,22 @@ def _is_diffusers(detail: AdapterDetail) -> bool:
     return detail.format.startswith("diffusers")
 
 
-def _convert(src: Path, dst: Path, to: str) -> Path:
-    from hub.formats.convert import convert_file
+def _convert(
+    src: Path, dst: Path, to: str, notes: list[str] | None = None, label: str | None = None, arch: str | None = None
+) -> Path:
+    """Convert for the repo; a LyCORIS file's diffusers copy follows :func:`hub.formats.convert.expand_lycoris`
+    (rank by kept energy, bounded growth), and how it was made goes into ``notes`` (the card says it)."""
+    from hub.formats.convert import convert_reporting
 
-    return Path(convert_file(src, dst, to=to))  # type: ignore[arg-type]
+    path, expansion = convert_reporting(src, dst, to=to, label=label, arch=arch)
+    if expansion is not None and notes is not None:
+        notes.append(expansion.describe())
+    return Path(path)
+
+
+def _arch(detail: AdapterDetail) -> str | None:
+    # The registry's arch (probed once, maybe from the header) places kohya names the tensors alone may not.
+    return detail.arch if detail.arch not in ("", "unknown") else None
 
 
 def _lineage(detail: AdapterDetail) -> list[CardLineage]:
@@ -155,6 +167,7 @@ def push(
     staging = Path(tempfile.mkdtemp(prefix="push-", dir=tmp_root))
     try:
         files: dict[str, Path] = {}  # repo path -> local file, for files that may need uploading
+        diffusers_notes: list[str] = []  # how the diffusers copy was made (or why there is none)
         weights: dict[str, str] = {}  # repo path -> sha256 of every weight file in the repo after the push
         reuse = (
             previous is not None
@@ -167,7 +180,7 @@ def push(
             weights.update(previous.file_sha256)
         else:
             say("preparing the kohya file and the diffusers copy")
-            weights.update(_prepare_weights(detail, staging, kohya_name, files, warnings))
+            weights.update(_prepare_weights(detail, staging, kohya_name, files, warnings, diffusers_notes))
         diffusers_file = DIFFUSERS_WEIGHT_NAME if DIFFUSERS_WEIGHT_NAME in weights else None
         images = _previews(detail, slug)
         for repo_path, local in images:
@@ -184,6 +197,7 @@ def push(
             license=detail.license,
             kohya_file=kohya_name,
             diffusers_file=diffusers_file,
+            diffusers_note="; ".join(diffusers_notes) or (previous.diffusers_note if reuse and previous else None),
             images=[CardImage(path=p, prompt=", ".join(detail.triggers) or None) for p, _ in images],
             lineage=_lineage(detail),
             source_sha256=detail.sha256,
@@ -234,17 +248,34 @@ def push(
 
 
 def _prepare_weights(
-    detail: AdapterDetail, staging: Path, kohya_name: str, files: dict[str, Path], warnings: list[str]
+    detail: AdapterDetail,
+    staging: Path,
+    kohya_name: str,
+    files: dict[str, Path],
+    warnings: list[str],
+    notes: list[str],
 ) -> dict[str, str]:
     """Write (or point at) the kohya file and the diffusers copy; returns their sha256 by repo path."""
     source = Path(detail.path)
-    kohya = source if _is_kohya(detail) else _convert(source, staging / kohya_name, "kohya")
+    kohya = source if _is_kohya(detail) else _convert(source, staging / kohya_name, "kohya", arch=_arch(detail))
     files[kohya_name] = kohya
     shas = {kohya_name: detail.sha256 if kohya == source else file_sha256(kohya)}
     try:
-        diffusers = source if _is_diffusers(detail) else _convert(source, staging / DIFFUSERS_WEIGHT_NAME, "diffusers")
+        diffusers = (
+            source
+            if _is_diffusers(detail)
+            else _convert(
+                source, staging / DIFFUSERS_WEIGHT_NAME, "diffusers", notes, f"'{detail.name}'", _arch(detail)
+            )
+        )
     except (IncompatibleError, UnsupportedFormatError) as e:
         warnings.append(f"no diffusers copy: {e}")
+        return shas  # type: ignore[return-value]
+    except UsageError as e:  # a LyCORIS file that would grow past the limit: publish it as it is
+        warnings.append(f"no diffusers copy: {e.message}")
+        notes.append(
+            f"none: {e.message.split(': ', 1)[-1]}; make one with `hub convert {detail.name} --to diffusers --rank N`"
+        )
         return shas  # type: ignore[return-value]
     except HubError:
         raise

@@ -36,7 +36,9 @@ def test_roundtrip_keeps_deltas(tmp_path: Path, arch: str, algo: str) -> None:
     first = load_lora_set(src, table=arch_table(arch))
     assert first.arch == "unknown" and not first.names_only  # no packaged table: placed on the tiny base's
     assert any(len(m.weight_shape) == 4 and m.weight_shape[2] == 3 for m in first.modules.values())
-    diffusers = convert_file(src, tmp_path / "b.safetensors", to="diffusers", table=arch_table(arch))
+    # keep=None: LoHa/LoKr expanded to their exact factors (the default keeps 99% of the energy, bounded in size).
+    exact = {"keep": None, "growth_limit": float("inf")}
+    diffusers = convert_file(src, tmp_path / "b.safetensors", to="diffusers", table=arch_table(arch), **exact)
     second = load_lora_set(diffusers)
     kohya = convert_file(diffusers, tmp_path / "c.safetensors", to="kohya")
     third = load_lora_set(kohya)

@@ -12,7 +12,8 @@ def test_import_real_adapters_folder(real_adapters: Path) -> None:
     manifest = [json.loads(line) for line in (real_adapters / "MANIFEST.jsonl").read_text().splitlines() if line]
     weights = [r for r in manifest if r["expected"]["kind"] != "sidecar"]
     report = hub.import_dir(real_adapters, in_place=True)
-    by_path = {Path(o.path).resolve(): o for o in report.outcomes}
+    by_path = {Path(o.path).resolve(): o for o in report.outcomes if o.status != "skipped"}
+    assert [Path(o.path).name for o in report.skipped] == ["MANIFEST.jsonl"]  # listed, never dropped silently
     assert len(by_path) == len(weights)
 
     for row in weights:

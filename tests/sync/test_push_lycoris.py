@@ -1,0 +1,63 @@
+"""Push of a LyCORIS adapter: its diffusers copy follows the expansion rule (rank by kept energy, at most 8x the
+file) and the card says how the copy was made, or why there is none (issue 8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub.registry import api as library
+from hub.sync import api as sync
+from hub.sync.model_card import DIFFUSERS_WEIGHT_NAME, parse_card
+
+
+def _low_rank_lokr(path: Path) -> Path:
+    """An SD1 text-encoder LoKr whose Kronecker sides are both rank 1: its exact LoRA form is rank 1, ~4x its size."""
+    import torch
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(4)
+    tensors = {}
+    for layer in range(12):
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            n = f"lora_te_text_model_encoder_layers_{layer}_self_attn_{proj}"
+            tensors[f"{n}.lokr_w1_a"] = torch.randn(4, 1, generator=g)
+            tensors[f"{n}.lokr_w1_b"] = torch.randn(1, 4, generator=g)
+            tensors[f"{n}.lokr_w2_a"] = torch.randn(192, 1, generator=g) * 0.1
+            tensors[f"{n}.lokr_w2_b"] = torch.randn(1, 192, generator=g) * 0.1
+            tensors[f"{n}.alpha"] = torch.tensor(1.0)
+    meta = {"ss_network_module": "lycoris.kohya", "ss_network_dim": "1", "ss_network_alpha": "1",
+            "ss_network_args": '{"algo": "lokr"}', "ss_base_model_version": "sd_v1"}  # fmt: skip
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+LOKR4 = "lycoris/KohakuBlueleaf__LyCORIS__result__smart_falcon_4_lokr.safetensors"
+
+
+def test_a_lokr_that_would_explode_is_pushed_without_a_diffusers_copy(real_adapters, fake_hub, write_token):
+    src = real_adapters / LOKR4
+    library.add_one(src, name="falcon")
+    result = sync.push("falcon")
+    files = sorted(fake_hub.repos["alice/falcon"].resolve("main").files)
+    assert files == [".gitattributes", "README.md", "falcon.safetensors"]  # no 68 MB copy of a 648 KB file
+    total = sum(len(fake_hub.file_bytes("alice/falcon", f)) for f in files if f.endswith(".safetensors"))
+    assert total == src.stat().st_size
+    assert any("no diffusers copy" in w and "would grow" in w for w in result.warnings), result.warnings
+    card = fake_hub.file_bytes("alice/falcon", "README.md").decode()
+    assert "The diffusers copy: none:" in card and "hub convert falcon --to diffusers --rank N" in card
+    assert parse_card(card).diffusers_note.startswith("none:")
+    again = sync.push("falcon")
+    assert again.status == "unchanged" and again.uploaded == []
+
+
+def test_a_small_lokr_copy_says_its_rank_and_kept_energy(tmp_path: Path, fake_hub, write_token):
+    src = _low_rank_lokr(tmp_path / "small.safetensors")
+    library.add_one(src, name="small-lokr")
+    result = sync.push("small-lokr")
+    files = fake_hub.repos["alice/small-lokr"].resolve("main").files
+    assert DIFFUSERS_WEIGHT_NAME in files, result.warnings
+    copy = len(fake_hub.file_bytes("alice/small-lokr", DIFFUSERS_WEIGHT_NAME))
+    assert copy <= 8 * src.stat().st_size  # within 8x
+    note = parse_card(fake_hub.file_bytes("alice/small-lokr", "README.md").decode()).diffusers_note
+    assert note and note.startswith("expanded to LoRA rank <= 1 keeping 100.00% of the Frobenius norm"), note
+    again = sync.push("small-lokr")
+    assert again.status == "unchanged" and again.uploaded == []
