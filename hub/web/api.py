@@ -136,6 +136,8 @@ def serve(
 
     try:
         asyncio.run(run())
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it shut down on; for a server that is the normal end, not an error
     finally:
         app.state.jobs.close()
     return ServeResult(url=url, host=host, port=port)
