@@ -49,6 +49,10 @@ _EXPORTS: dict[str, str] = {
     "read_png": "hub.gen.api",
     "rerender": "hub.gen.api",
     "Renderer": "hub.gen.api",
+    # the trainer (issue 9)
+    "train": "hub.train.api",
+    "list_runs": "hub.train.api",
+    "read_run": "hub.train.api",
     "run_demo": "hub.demo",
     "gallery": "hub.registry.api",
     # the web UI (issue 10)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from hub.errors import NotFoundError
+from hub.errors import NotFoundError, RemoteError
 from hub.paths import Paths
 
 if TYPE_CHECKING:
@@ -102,8 +102,12 @@ def load_pipeline(
     paths: Paths | None = None,
     dtype: torch.dtype | None = None,
     device: str | None = None,
+    config: str | None = None,
 ) -> Any:
-    """A diffusers pipeline for ``ref`` (SD1/SD2 or SDXL class chosen from the base), on ``device`` in ``dtype``."""
+    """A diffusers pipeline for ``ref`` (SD1/SD2 or SDXL class chosen from the base), on ``device`` in ``dtype``.
+
+    A single-file checkpoint needs the diffusers configs of its architecture: ``config`` (a local diffusers
+    folder or a Hugging Face id); without it diffusers fetches its reference repo's configs (cached after once)."""
     import torch
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
@@ -115,7 +119,16 @@ def load_pipeline(
     if info.layout == "diffusers":
         pipe = cls.from_pretrained(str(info.path), **kwargs)
     else:
-        pipe = cls.from_single_file(str(info.path), **kwargs)
+        if config:
+            kwargs["config"] = config
+        try:
+            pipe = cls.from_single_file(str(info.path), **kwargs)
+        except (OSError, ValueError) as e:  # no configs offline, or keys diffusers cannot map
+            raise RemoteError(
+                f"cannot load single-file checkpoint {info.path.name} ({info.arch}): {e}".splitlines()[0],
+                hint="give its diffusers configs with --base-config FOLDER (any diffusers folder of the same "
+                "architecture) or go online once so diffusers caches them",
+            ) from None
     if device:
         pipe.to(device)
     pipe.set_progress_bar_config(disable=True)

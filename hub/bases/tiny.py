@@ -90,7 +90,7 @@ def _load_tokenizer(folder: Path, pad_token: str = "<|endoftext|>"):
     return CLIPTokenizer.from_pretrained(str(folder), pad_token=pad_token, model_max_length=TEXT_MAX_LENGTH)
 
 
-def _text_config(*, projection_dim: int | None = None, hidden_act: str = "quick_gelu"):
+def _text_config(*, projection_dim: int | None = None, hidden_act: str = "quick_gelu", layers: int = TEXT_LAYERS):
     from transformers import CLIPTextConfig
 
     vocab, _ = tokenizer_files()
@@ -98,7 +98,7 @@ def _text_config(*, projection_dim: int | None = None, hidden_act: str = "quick_
     return CLIPTextConfig(
         hidden_size=TEXT_HIDDEN,
         intermediate_size=4 * TEXT_HIDDEN,
-        num_hidden_layers=TEXT_LAYERS,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         max_position_embeddings=TEXT_MAX_LENGTH,
         vocab_size=VOCAB_SIZE,
@@ -170,15 +170,18 @@ def _scheduler():
     )
 
 
-def build_tiny_pipeline(out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0) -> Path:
+def build_tiny_pipeline(
+    out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0, text_layers: int = TEXT_LAYERS
+) -> Path:
     """Build a tiny pipeline of ``kind`` with weights drawn from ``seed``, ``save_pretrained`` it into ``out_dir``.
 
     Load it back with ``StableDiffusionPipeline.from_pretrained(out_dir)`` (``StableDiffusionXLPipeline`` for sdxl).
+    ``text_layers`` sets the CLIP depth (the trainer's benchmark uses 4, as the peer measurement did).
     """
     if kind not in ("sd1", "sdxl"):
         raise ValueError(f"unknown tiny pipeline kind {kind!r}; expected 'sd1' or 'sdxl'")
     with _quiet_transformers():
-        return _build(Path(out_dir), kind, seed)
+        return _build(Path(out_dir), kind, seed, text_layers)
 
 
 @contextlib.contextmanager
@@ -198,7 +201,7 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _build(out_dir: Path, kind: TinyKind, seed: int) -> Path:
+def _build(out_dir: Path, kind: TinyKind, seed: int, text_layers: int = TEXT_LAYERS) -> Path:
     import torch
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
@@ -214,7 +217,7 @@ def _build(out_dir: Path, kind: TinyKind, seed: int) -> Path:
     torch.manual_seed(seed + 1)
     vae = _vae()
     torch.manual_seed(seed + 2)
-    text_encoder = CLIPTextModel(_text_config())
+    text_encoder = CLIPTextModel(_text_config(layers=text_layers))
     if kind == "sd1":
         pipe = StableDiffusionPipeline(
             vae=vae,
@@ -228,7 +231,9 @@ def _build(out_dir: Path, kind: TinyKind, seed: int) -> Path:
         )
     else:
         torch.manual_seed(seed + 3)
-        text_encoder_2 = CLIPTextModelWithProjection(_text_config(projection_dim=TEXT_HIDDEN, hidden_act="gelu"))
+        text_encoder_2 = CLIPTextModelWithProjection(
+            _text_config(projection_dim=TEXT_HIDDEN, hidden_act="gelu", layers=text_layers)
+        )
         pipe = StableDiffusionXLPipeline(
             vae=vae,
             text_encoder=text_encoder,

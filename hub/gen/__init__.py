@@ -10,16 +10,6 @@ package, so the package itself is callable and ``hub.gen("a dog", loras=[("dog",
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
+from hub.callable_package import make_callable
 
-
-class _CallablePackage(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from hub.gen.api import generate
-
-        return generate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+make_callable(__name__, "hub.gen.api", "generate")

@@ -238,7 +238,6 @@ def _without_path(e: HubError, path: Path) -> str:
     return text
 
 
-
 def _add(path: Path, entry: Entry, *, in_place: bool, link: bool, hash: bool, ctx: Context) -> AddOutcome:
     stored: list[Path] = []  # the blob this call put in the store, if any
     try:

@@ -30,6 +30,7 @@ def _low_rank_lokr(path: Path) -> Path:
     save_file(tensors, str(path), metadata=meta)
     return path
 
+
 LOKR4 = "lycoris/KohakuBlueleaf__LyCORIS__result__smart_falcon_4_lokr.safetensors"
 
 

@@ -1,0 +1,74 @@
+"""``--caption blip``: a caption per picture from a BLIP captioning model (transformers), with the trigger token
+put in, written to ``<stem>.txt`` beside the picture. Existing caption files are kept unless
+``--overwrite-captions``. ``--caption wd14`` (booru tags, ONNX) needs onnxruntime and is refused without it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from hub.errors import DependencyError, RemoteError
+from hub.train.dataset import CAPTION_EXTENSIONS, Dataset, open_image
+from hub.train.options import DEFAULT_BLIP, TrainOptions
+
+BATCH = 8
+
+
+def with_token(caption: str, token: str, class_word: str) -> str:
+    """``a dog on grass`` -> ``a sks dog on grass``; without the class word: ``sks dog, <caption>``."""
+    caption = " ".join(caption.split())
+    if re.search(rf"\b{re.escape(token)}\b", caption):
+        return caption
+    pattern = re.compile(rf"\b{re.escape(class_word)}\b", re.IGNORECASE)
+    if pattern.search(caption):
+        return pattern.sub(lambda m: f"{token} {m.group(0)}", caption, count=1)
+    return f"{token} {class_word}, {caption}" if caption else f"{token} {class_word}"
+
+
+def _has_caption(image: Path) -> bool:
+    return any(image.with_suffix(ext).is_file() for ext in CAPTION_EXTENSIONS)
+
+
+def _load_blip(model: str, device: Any) -> tuple[Any, Any]:
+    from transformers import BlipForConditionalGeneration, BlipProcessor
+
+    try:
+        processor = BlipProcessor.from_pretrained(model)
+        net = BlipForConditionalGeneration.from_pretrained(model)
+    except OSError as e:
+        raise RemoteError(f"cannot load the captioning model {model}: {e}".splitlines()[0],
+                          hint="--caption-model a local BLIP folder, or check the network") from None  # fmt: skip
+    return processor, net.to(device).eval()
+
+
+def caption_folder(ds: Dataset, o: TrainOptions, *, device: Any) -> int:
+    """Write captions for the instance pictures that need one; returns how many were written."""
+    import torch
+
+    todo = [it.path for it in ds.instance if o.overwrite_captions or not _has_caption(it.path)]
+    if not todo:
+        return 0
+    if o.caption == "wd14":
+        try:
+            import onnxruntime  # type: ignore[import-not-found]  # noqa: F401
+        except ImportError:
+            raise DependencyError("--caption wd14 needs onnxruntime", hint="pip install onnxruntime, "
+                                  "or use --caption blip") from None  # fmt: skip
+        raise DependencyError("--caption wd14 is not available in this build", hint="use --caption blip")
+    processor, net = _load_blip(o.caption_model or DEFAULT_BLIP, device)
+    # Never past the decoder's positions (the prompt's [DEC] token takes one).
+    max_new = max(1, min(40, int(getattr(net.config.text_config, "max_position_embeddings", 512)) - 2))
+    written = 0
+    for start in range(0, len(todo), BATCH):
+        paths = todo[start : start + BATCH]
+        inputs = processor(images=[open_image(p) for p in paths], return_tensors="pt").to(device)
+        with torch.no_grad():
+            out = net.generate(**inputs, max_new_tokens=max_new, num_beams=3)
+        for path, text in zip(paths, processor.batch_decode(out, skip_special_tokens=True), strict=True):
+            for ext in CAPTION_EXTENSIONS:  # one caption file per picture: ours replaces a .caption too
+                path.with_suffix(ext).unlink(missing_ok=True)
+            path.with_suffix(".txt").write_text(with_token(text, o.token, o.class_word) + "\n", encoding="utf-8")
+            written += 1
+    return written

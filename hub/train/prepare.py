@@ -1,0 +1,116 @@
+"""Turn the dataset into what each step reads: latents cached once (the VAE's mean and std per picture, so each
+step still draws its own latent sample), or pictures kept for a per-step random crop; prompt embeddings computed
+once when the text encoders are frozen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hub.train.batches import generator
+from hub.train.dataset import Item, bucket_sizes, fit, nearest_bucket, open_image, to_tensor
+from hub.train.model import Components, PromptEmbeds, encode_prompts
+from hub.train.options import TrainOptions
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+
+@dataclass
+class Pictures:
+    """One set of pictures (instance or class) ready for the loop."""
+
+    captions: list[str]
+    sizes: list[tuple[int, int]]  # (width, height) each picture is trained at
+    buckets: list[int]  # index of its size among the distinct sizes
+    repeats: list[int]
+    means: list[torch.Tensor] = field(default_factory=list)  # cached: [2 (plain, flipped) or 1, 4, h/8, w/8]
+    stds: list[torch.Tensor] = field(default_factory=list)
+    images: list[Image.Image] = field(default_factory=list)  # not cached: covering the size, cropped per step
+    embeds: PromptEmbeds | None = None  # frozen text encoders: one row per picture
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+
+def _sizes(items: list[Item], o: TrainOptions) -> list[tuple[int, int]]:
+    if not o.buckets:
+        return [(o.resolution, o.resolution)] * len(items)
+    sizes = bucket_sizes(o.resolution)
+    return [nearest_bucket(it.size, sizes) for it in items]
+
+
+def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Resized to cover ``size`` (the random crop happens per step)."""
+    from PIL import Image
+
+    w, h = image.size
+    s = max(size[0] / w, size[1] / h)
+    return image.resize((max(size[0], round(w * s)), max(size[1], round(h * s))), Image.Resampling.LANCZOS)
+
+
+def prepare_pictures(items: list[Item], o: TrainOptions, c: Components, device: Any, *, cache: bool) -> Pictures:
+    import torch
+
+    sizes = _sizes(items, o)
+    distinct = sorted(set(sizes))
+    pics = Pictures(
+        captions=[it.caption for it in items],
+        sizes=sizes,
+        buckets=[distinct.index(s) for s in sizes],
+        repeats=[it.repeats for it in items],
+    )
+    for it, size in zip(items, sizes, strict=True):
+        image = open_image(it.path)
+        if not cache:
+            pics.images.append(_cover(image, size))
+            continue
+        pixels = to_tensor(fit(image, size)).unsqueeze(0)
+        if o.flip:
+            pixels = torch.cat([pixels, pixels.flip(-1)])
+        with torch.no_grad():
+            dist = c.vae.encode(pixels.to(device, dtype=c.vae.dtype)).latent_dist
+        pics.means.append(dist.mean.float().cpu())
+        pics.stds.append(dist.std.float().cpu())
+    return pics
+
+
+def embed_captions(pics: Pictures, c: Components, device: Any) -> None:
+    """Frozen text encoders: every caption encoded once, in chunks."""
+    import torch
+
+    rows: list[PromptEmbeds] = []
+    with torch.no_grad():
+        for i in range(0, len(pics.captions), 16):
+            rows.append(encode_prompts(c, c.text_encoders, pics.captions[i : i + 16], device))
+    embeds = torch.cat([r.embeds for r in rows]).cpu()
+    pooled = torch.cat([r.pooled for r in rows]).cpu() if rows[0].pooled is not None else None
+    pics.embeds = PromptEmbeds(embeds, pooled)
+
+
+def latents_for(
+    pics: Pictures, index: list[int], o: TrainOptions, c: Components, seed_parts: tuple[int, ...], device: Any
+) -> torch.Tensor:
+    """Scaled latents of the pictures ``index`` for one step: flips, crops and the latent sample drawn from the
+    step's own generator."""
+    import torch
+
+    g = generator(o.seed, 3, *seed_parts)
+    flips = torch.rand(len(index), generator=g) < 0.5 if o.flip else torch.zeros(len(index), dtype=torch.bool)
+    if pics.means:
+        mean = torch.stack([pics.means[i][int(f) if o.flip else 0] for i, f in zip(index, flips, strict=True)])
+        std = torch.stack([pics.stds[i][int(f) if o.flip else 0] for i, f in zip(index, flips, strict=True)])
+        latents = mean + std * torch.randn(mean.shape, generator=g)
+        return (latents * c.scaling_factor).to(device)
+    pixels = []
+    for i, f in zip(index, flips, strict=True):
+        offset = (torch.rand(2, generator=g).tolist()) if o.crop == "random" else [0.5, 0.5]
+        t = to_tensor(fit(pics.images[i], pics.sizes[i], offset=(offset[0], offset[1])))
+        pixels.append(t.flip(-1) if f else t)
+    batch = torch.stack(pixels).to(device, dtype=c.vae.dtype)
+    with torch.no_grad():
+        dist = c.vae.encode(batch).latent_dist
+    sample = dist.mean + dist.std * torch.randn(dist.mean.shape, generator=g).to(device, dist.mean.dtype)
+    return sample.float() * c.scaling_factor

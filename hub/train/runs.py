@@ -1,0 +1,163 @@
+"""The run folder ``<home>/runs/<run_id>/``: ``run.json`` (rewritten atomically), ``log.jsonl`` (appended one line
+per step), ``samples/``, ``loss.png``, ``checkpoints/``, ``README.md``. Readers never need the process that writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hub.errors import NotFoundError, UsageError
+from hub.paths import Paths
+from hub.train.results import LogRow, RunDetail, RunInfo
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+def runs_root(paths: Paths) -> Path:
+    return paths.home / "runs"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def check_run_id(run_id: str) -> str:
+    if not RUN_ID.match(run_id):
+        raise UsageError(f"bad run id {run_id!r}", hint="letters, digits, '.', '_' and '-' (at most 80)")
+    return run_id
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RunFolder:
+    """The writer's handle on one run folder (only the main process of a distributed run writes)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.dir = folder
+        self.samples = folder / "samples"
+        self.checkpoints = folder / "checkpoints"
+        self.log_path = folder / "log.jsonl"
+        self.loss_png = folder / "loss.png"
+        self.card = folder / "README.md"
+        self.info_path = folder / "run.json"
+
+    @classmethod
+    def create(cls, paths: Paths, run_id: str) -> RunFolder:
+        folder = runs_root(paths) / check_run_id(run_id)
+        for p in (folder, folder / "samples", folder / "checkpoints"):
+            p.mkdir(parents=True, exist_ok=True)
+        return cls(folder)
+
+    def read_info(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.info_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def update(self, **fields: Any) -> None:
+        info = self.read_info()
+        info.update(fields)
+        write_json_atomic(self.info_path, info)
+
+    def log_rows(self) -> list[LogRow]:
+        return read_log(self.log_path)
+
+    def truncate_log(self, last_step: int) -> None:
+        """On resume: keep the rows up to the checkpoint's step (later ones are trained again)."""
+        rows = [r for r in self.log_rows() if r.step <= last_step]
+        self.log_path.write_text("".join(r.model_dump_json() + "\n" for r in rows), encoding="utf-8")
+
+    def append_log(self, row: LogRow) -> None:
+        with self.log_path.open("a", encoding="utf-8") as f:
+            f.write(row.model_dump_json() + "\n")
+
+
+def read_log(path: Path) -> list[LogRow]:
+    rows: list[LogRow] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return rows
+    for line in lines:
+        try:
+            rows.append(LogRow.model_validate_json(line))
+        except ValueError:  # a line being written right now
+            continue
+    return rows
+
+
+def _info(folder: Path, rows: list[LogRow] | None = None) -> RunInfo | None:
+    data = RunFolder(folder).read_info()
+    if not data.get("run_id"):
+        return None
+    if rows is None:
+        rows = read_log(folder / "log.jsonl")
+    if rows:
+        data.setdefault("step", rows[-1].step)
+        data["step"] = rows[-1].step
+        data["last_loss"] = rows[-1].loss
+    if data.get("status") == "running" and not _alive(data.get("pid")):
+        data["status"] = "failed"
+        data.setdefault("error", "the training process ended without finishing")
+    data["run_dir"] = str(folder)
+    try:
+        return RunInfo.model_validate(data)
+    except ValueError:
+        return None
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def list_run_infos(paths: Paths) -> list[RunInfo]:
+    root = runs_root(paths)
+    if not root.is_dir():
+        return []
+    infos = [i for d in root.iterdir() if d.is_dir() and (i := _info(d)) is not None]
+    return sorted(infos, key=lambda i: i.started_at, reverse=True)
+
+
+def read_run_detail(paths: Paths, run_id: str) -> RunDetail:
+    folder = runs_root(paths) / check_run_id(run_id)
+    rows = read_log(folder / "log.jsonl")
+    info = _info(folder, rows)
+    if info is None:
+        raise NotFoundError(f"no training run {run_id!r}", hint="`hub runs` lists them")
+    run = RunFolder(folder)
+    return RunDetail(
+        info=info,
+        log=rows,
+        samples=[str(p) for p in sorted(run.samples.glob("step-*.png"))],
+        loss_curve=str(run.loss_png) if run.loss_png.is_file() else None,
+        checkpoints=[str(p) for p in sorted(run.checkpoints.glob("step-*.pt"))],
+    )

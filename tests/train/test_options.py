@@ -1,0 +1,60 @@
+"""Options: explicit values over the preset over the defaults, refusals in one line, and a recipe whose every
+flag the CLI accepts and parses back to the same options."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+
+from cli.app import app
+from hub.errors import UsageError
+from hub.train.batches import BatchPlan
+from hub.train.options import PRESETS, TrainOptions, resolve_options
+from hub.train.output import recipe_argv
+
+BASE = {"images": "/data", "token": "sks", "class_word": "dog"}
+
+
+def test_explicit_values_win_over_the_preset_which_wins_over_defaults() -> None:
+    o = resolve_options({**BASE, "preset": "cpu-tiny", "steps": 7, "rank": None})
+    assert o.steps == 7 and o.resolution == 64 and o.rank == PRESETS["cpu-tiny"]["rank"] and o.batch_size == 1
+    assert resolve_options(BASE).resolution == 512 and resolve_options(BASE).lora_alpha == 4.0
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"preset": "4gb"}, "unknown preset"),
+        ({"resolution": 60}, "multiple of 8"),
+        ({"steps": 0}, "--steps must be positive"),
+        ({"optimizer": "sgd"}, "unknown optimizer"),
+        ({"caption": "gpt"}, "unknown captioner"),
+        ({"prior_from_base": True, "prior_images": 5}, "needs no class images"),
+        ({"crop": "random", "buckets": True}, "do not mix"),
+        ({"crop": "diagonal"}, "bad training option"),
+    ],
+)
+def test_refusals_are_one_line(change: dict, words: str) -> None:
+    with pytest.raises(UsageError, match=words) as caught:
+        resolve_options({**BASE, **change})
+    assert "\n" not in str(caught.value)
+
+
+def test_the_recipe_parses_back_to_the_same_options() -> None:
+    o = resolve_options({**BASE, "preset": "cpu-tiny", "steps": 12, "conv": True, "flip": True, "cache_latents": False,
+                         "sample_prompts": ["a sks dog", "a dog"], "min_snr_gamma": 5.0, "prior_images": 3,
+                         "class_prompt": "a photo of a dog", "name": "my-dog"})  # fmt: skip
+    argv = recipe_argv(o, "/data")
+    command = typer.main.get_command(app).commands["train"]
+    ctx = command.make_context("train", argv[1:], resilient_parsing=True)
+    seen = {k: v for k, v in ctx.params.items() if v is not None and k not in ("json_out", "run_id")}
+    assert resolve_options(seen) == o.model_copy(update={"preset": None})
+
+
+def test_batches_cover_every_picture_each_epoch_and_are_a_function_of_the_index() -> None:
+    plan = BatchPlan(seed=3, batch_size=2, groups=(0, 0, 1, 1, 1), repeats=(1, 2, 1, 1, 1))
+    epoch = [plan.batch(i) for i in range(plan.per_epoch)]
+    assert sorted(i for b in epoch for i in b) == [0, 1, 1, 2, 3, 4]
+    assert all(len({plan.groups[i] for i in b}) == 1 for b in epoch)  # one bucket per batch
+    assert [plan.batch(i) for i in range(7)] == [plan.batch(i) for i in range(7)]
+    assert TrainOptions(**BASE).prompts_to_sample == ["a photo of sks dog"]

@@ -1,0 +1,111 @@
+"""Training in process on the tiny base: it learns (the denoising loss on the pictures goes down), resumes after
+Ctrl-C on the same trajectory, stops on NaN keeping the last good checkpoint, and refuses bad data in one line
+with nothing registered."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from hub.errors import BadFileError, NotFoundError, UsageError
+from hub.train.api import read_run, train
+from hub.train.loop import TrainingDiverged, TrainingInterrupted
+from tests.train.conftest import draw_pictures, registered, run_hub
+
+FAST = {"token": "sks", "class_word": "dog", "preset": "cpu-tiny", "sample_steps": 1}
+
+
+def test_training_lowers_the_denoising_loss_on_its_pictures(home: Path, pictures: Path, settings) -> None:
+    from diffusers import StableDiffusionPipeline
+
+    from hub.train.evaluate import denoising_loss
+
+    result = train(pictures, **FAST, steps=40, lr=2e-3, settings=settings)
+    assert result.final_loss == result.final_loss and result.steps == 40
+    pipe = StableDiffusionPipeline.from_pretrained(str(home / "cache" / "tiny-sd1-v1"), safety_checker=None)
+    images = sorted(pictures.glob("*.png"))
+    before = denoising_loss(pipe, images, "a photo of sks dog", resolution=64)
+    pipe.load_lora_weights(load_file(result.path))
+    after = denoising_loss(pipe, images, "a photo of sks dog", resolution=64)
+    assert after < before * 0.99, (before, after)
+
+
+def test_ctrl_c_then_resume_follows_the_uninterrupted_trajectory(home: Path, pictures: Path, settings) -> None:
+    options = {**FAST, "steps": 6, "flip": True, "dropout": 0.1, "settings": settings}
+    full = train(pictures, **options, run_id="full")
+
+    def ctrl_c_at_3(step: int, total: int) -> None:
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 3"):
+        train(pictures, **options, run_id="cut", progress=ctrl_c_at_3)
+    cut = read_run("cut", settings=settings)
+    assert cut.info.status == "interrupted" and [Path(p).name for p in cut.checkpoints] == ["step-000003.pt"]
+    assert registered(settings)[0].name == "sks-dog" and len(registered(settings)) == 1  # only the full run's
+
+    resumed = train(pictures, **options, resume="latest")
+    assert resumed.run_id == "cut"
+    a, b = read_run("full", settings=settings).log, read_run("cut", settings=settings).log
+    assert [r.step for r in b] == list(range(1, 7))
+    assert torch.allclose(torch.tensor([r.loss for r in a]), torch.tensor([r.loss for r in b]), rtol=1e-4)
+    wa, wb = load_file(full.path), load_file(resumed.path)
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(home, pictures, settings) -> None:
+    with pytest.raises(TrainingDiverged, match="loss became") as caught:
+        train(pictures, **FAST, steps=30, lr=1e9, max_grad_norm=0, checkpoint_every=1, run_id="nan", settings=settings)
+    run = read_run("nan", settings=settings)
+    assert run.info.status == "failed" and "loss became" in run.info.error
+    assert run.checkpoints and Path(run.checkpoints[-1]).name in str(caught.value)
+    assert registered(settings) == []
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["empty", "no-pictures", "unreadable", "too-small", "missing-base", "missing-folder", "fp16-on-cpu"],
+)
+def test_bad_input_is_one_clear_error_and_registers_nothing(case: str, home, tmp_path: Path, settings) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    kwargs = {**FAST, "steps": 1, "settings": settings}
+    expected: type[Exception] = UsageError
+    if case == "no-pictures":
+        (folder / "a.txt").write_text("caption only")
+    elif case == "unreadable":
+        draw_pictures(folder, 1)
+        (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+        expected = BadFileError
+    elif case == "too-small":
+        draw_pictures(folder, 1, size=(20, 20))
+        expected = BadFileError
+    elif case == "missing-base":
+        draw_pictures(folder, 1)
+        kwargs["base"] = str(tmp_path / "no-such-base")
+        expected = NotFoundError
+    elif case == "missing-folder":
+        folder = tmp_path / "nowhere"
+        expected = NotFoundError
+    elif case == "fp16-on-cpu":
+        draw_pictures(folder, 1)
+        kwargs["mixed_precision"] = "fp16"
+    with pytest.raises(expected) as caught:
+        train(folder, **kwargs)
+    assert "\n" not in str(caught.value)
+    assert registered(settings) == []
+
+
+def test_bad_data_through_the_cli_is_one_error_line(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    proc = run_hub("train", "--images", str(tmp_path / "empty"), "--token", "sks", "--class-word", "dog", home=home)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("error: no training pictures in") and lines[1].startswith("hint:")
+    assert "Traceback" not in proc.stderr
+    runs = list((home / "runs").iterdir())
+    assert len(runs) == 1 and json.loads((runs[0] / "run.json").read_text())["status"] == "failed"
