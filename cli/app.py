@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli.commands import compose, demo, gen, registry, sync, train
+from cli.commands import compose, demo, gen, registry, sync, train, web
 from cli.context import open_context
 from hub.errors import HubError, RegistryError
 
@@ -49,7 +49,7 @@ def _root(
 
 
 # Each command module adds its commands; the order here is the order in `hub --help`.
-for _module in (registry, compose, train, gen, sync, demo):
+for _module in (registry, compose, train, gen, sync, web, demo):
     _module.register(app)
 
 

@@ -17,7 +17,17 @@ from hub.context import Context, using
 from hub.errors import AmbiguousError, NotFoundError, UsageError
 from hub.models import Adapter, AdapterDetail, DupeGroup, GalleryResult, Progress, RemoteRef, VerifyResult
 from hub.registry import store
+from hub.registry.browse import (  # noqa: F401 (re-exported: what a browsing UI reads)
+    SOURCE_KINDS,
+    BrowsePage,
+    adapter_names,
+    browse,
+    find_id,
+    names_by_id,
+    preview_paths,
+)
 from hub.registry.db import Registry, adapter_from_row
+from hub.registry.edit import add_preview, set_tags, set_triggers  # noqa: F401 (re-exported)
 from hub.registry.hashing import hash_file
 from hub.registry.ingest import (  # noqa: F401 (re-exported: the registry's API is one module)
     ADAPTER_EXTENSIONS,

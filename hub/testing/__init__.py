@@ -20,10 +20,12 @@ _EXPORTS = {
     "write_lora": "hub.testing.adapter_files",
     "write_embedding": "hub.testing.adapter_files",
     "write_sample_library": "hub.testing.adapter_files",
+    "fill_registry": "hub.testing.registry_rows",
 }
 
 __all__ = [
     "build_tiny_pipeline",
+    "fill_registry",
     "kohya_name",
     "lora_targets",
     "module_shapes",
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from hub.bases.tiny import build_tiny_pipeline, tiny_pipeline_dir
     from hub.testing.adapter_files import kohya_name, write_embedding, write_lora, write_sample_library
     from hub.testing.arch_shapes import lora_targets, module_shapes
+    from hub.testing.registry_rows import fill_registry
 
 
 def __getattr__(name: str) -> Any:

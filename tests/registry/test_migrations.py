@@ -35,6 +35,9 @@ def test_schema_file_is_the_packaged_one(tmp_path: Path) -> None:
             z.read("hub/formats/data/module_tables.json.gz")
             == (REPO / "hub/formats/data/module_tables.json.gz").read_bytes()
         )
+        # and the web UI's templates and static files, every one of them
+        web = [str(p.relative_to(REPO)) for d in ("templates", "static") for p in (REPO / "hub/web" / d).iterdir()]
+        assert web and [n for n in web if n not in z.namelist()] == []
     assert packaged == (REPO / "registry.db.sql").read_text() == schema.schema_text()
     assert schema.head() >= 2
     assert [m.number for m in schema.migrations()] == list(range(1, schema.head() + 1))

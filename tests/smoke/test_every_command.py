@@ -13,10 +13,13 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,8 +160,11 @@ def _run(world: World, home: Path, cwd: Path, line: str, env: dict[str, str] | N
     extra = env or {k: world.values[k] for k in ("HF_ENDPOINT", "HF_TOKEN", "HF_HOME", "HF_HUB_DISABLE_XET")}
     full = hub_env(home, **extra)
     full["PATH"] = f"{HUB.parent}{os.pathsep}{full.get('PATH', '')}"
-    r = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=cwd, env=full, capture_output=True, text=True,
-                       timeout=600)  # fmt: skip
+    if re.match(r"hub serve\b", line) and "--help" not in line:
+        r = _serve(line, cwd, full)
+    else:
+        r = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=cwd, env=full, capture_output=True, text=True,
+                           timeout=600)  # fmt: skip
     assert r.returncode == 0, f"{line}\nexit {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "Traceback" not in r.stderr and "error:" not in r.stderr, f"{line}\n{r.stderr}"
     command = shlex.split(line)[1] if line.startswith("hub ") else ""
@@ -166,6 +172,29 @@ def _run(world: World, home: Path, cwd: Path, line: str, env: dict[str, str] | N
     if command in EXPECT and plain:
         assert EXPECT[command].search(r.stdout + r.stderr), f"{line}\n{r.stdout}\n{r.stderr}"
     return r
+
+
+def _serve(line: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`hub serve ...` runs until stopped: on a free port, it must answer `/`, then stop cleanly on Ctrl-C."""
+    port = _free_port()
+    line = re.sub(r"--port \d+", "", line) + f" --port {port}"
+    env = {**env, "BROWSER": "true"}  # --open: the "browser" is `true`, which opens nothing
+    proc = subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    status = None
+    try:
+        deadline = time.monotonic() + 120
+        while status is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                    status = answer.status
+            except OSError:
+                time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert status == 200, f"{line}: no page\n{err}"
+    return subprocess.CompletedProcess(line, proc.returncode, out, err)
 
 
 def _fresh_home(world: World, tmp_path: Path) -> Path:
