@@ -8,36 +8,60 @@ both are reached through the verbs here.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.context import Context, using
 from hub.errors import AmbiguousError, NotFoundError, UsageError
-from hub.models import Adapter, AdapterDetail, DupeGroup, GalleryResult, Progress, RemoteRef, VerifyResult
 from hub.registry import store
-from hub.registry.browse import (  # noqa: F401 (re-exported: what a browsing UI reads)
-    SOURCE_KINDS,
-    BrowsePage,
-    adapter_names,
-    browse,
-    find_id,
-    names_by_id,
-    preview_paths,
-)
 from hub.registry.db import Registry, adapter_from_row
-from hub.registry.edit import add_preview, set_tags, set_triggers  # noqa: F401 (re-exported)
 from hub.registry.hashing import hash_file
-from hub.registry.ingest import (  # noqa: F401 (re-exported: the registry's API is one module)
-    ADAPTER_EXTENSIONS,
-    _probe_for_registry,
-    add,
-    add_one,
-    find_adapter_files,
-    import_dir,
-    probe,
-)
+
+if TYPE_CHECKING:
+    from hub.models import Adapter, AdapterDetail, DupeGroup, GalleryResult, Progress, RemoteRef, VerifyResult
+
+    # What __getattr__ below loads on first use, named here for type checkers and readers.
+    from hub.registry.browse import (  # noqa: F401
+        SOURCE_KINDS,
+        BrowsePage,
+        adapter_names,
+        browse,
+        find_id,
+        names_by_id,
+        preview_paths,
+    )
+    from hub.registry.edit import add_preview, set_tags, set_triggers  # noqa: F401
+    from hub.registry.ingest import (  # noqa: F401
+        ADAPTER_EXTENSIONS,
+        add,
+        add_one,
+        find_adapter_files,
+        import_dir,
+        probe,
+    )
+
+# The registry's API is this one module, but its verbs live in several: these are loaded on first use, so that
+# `hub ls --json` (which needs none of them, nor pydantic's result models) starts in a fraction of the time.
+_REEXPORTED = {
+    "hub.registry.browse": ("SOURCE_KINDS", "BrowsePage", "adapter_names", "browse", "find_id", "names_by_id",
+                            "preview_paths"),
+    "hub.registry.edit": ("add_preview", "set_tags", "set_triggers"),
+    "hub.registry.ingest": ("ADAPTER_EXTENSIONS", "add", "add_one", "find_adapter_files", "import_dir", "probe"),
+}  # fmt: skip
+_HOME_OF = {name: module for module, names in _REEXPORTED.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 # -- reading -------------------------------------------------------------------------------------
 SORTS = {
@@ -140,6 +164,8 @@ def show(ref: str, *, ctx: Context | None = None) -> AdapterDetail:
 
 
 def _detail(reg: Registry, adapter_id: str) -> AdapterDetail:
+    from hub.models import AdapterDetail
+
     row = reg.adapter_row(adapter_id)
     base = adapter_from_row(row, reg.tags(adapter_id)).model_dump()
     return AdapterDetail(
@@ -158,6 +184,9 @@ def _detail(reg: Registry, adapter_id: str) -> AdapterDetail:
 
 
 def _unregistered(path: Path) -> AdapterDetail:
+    from hub.models import AdapterDetail
+    from hub.registry.ingest import _probe_for_registry
+
     probed = _probe_for_registry(path)
     return AdapterDetail(
         id="",
@@ -255,6 +284,8 @@ def verify(
 
 def _orphans(ctx: Context) -> list[VerifyResult]:
     """Blobs in the store that no row points at (a crash between storing and registering): bytes nobody lists."""
+    from hub.models import VerifyResult
+
     in_use = ctx.registry.paths_in_use()
     root = ctx.paths.store / "sha256"
     blobs = sorted(b for b in root.glob("*/*") if b.is_file() and str(b) not in in_use) if root.is_dir() else []
@@ -265,6 +296,8 @@ def _orphans(ctx: Context) -> list[VerifyResult]:
 
 
 def _verify_row(reg: Registry, row: Any) -> VerifyResult:
+    from hub.models import VerifyResult
+
     path = Path(row["path"])
     base = {"adapter_id": row["id"], "name": row["name"], "path": str(path), "expected_sha256": row["sha256"]}
     if not path.is_file():
@@ -283,6 +316,8 @@ def _verify_row(reg: Registry, row: Any) -> VerifyResult:
 def dupes(*, ctx: Context | None = None) -> list[DupeGroup]:
     """Same bytes under several rows (unhashed imports hashed later), same tensors under different headers
     (equal AutoV3: e.g. metadata edited by a UI), and one row seen at several paths."""
+    from hub.models import DupeGroup
+
     groups: list[DupeGroup] = []
     with using(ctx) as c:
         reg = c.registry

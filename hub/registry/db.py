@@ -15,11 +15,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.errors import RegistryError
-from hub.models import Adapter, FileHashes, LineageEdge, Preview, RemoteRef
 from hub.registry import schema
+
+if TYPE_CHECKING:
+    from hub.models import Adapter, FileHashes, LineageEdge, Preview, RemoteRef
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -42,8 +44,14 @@ def _json_field(name: str) -> str:
     return name
 
 
+# Adapter's fields in order, written out so `hub ls --json` needs no pydantic (tests/registry check both).
+ADAPTER_FIELDS = (
+    "id", "name", "kind", "format", "arch", "base_label", "rank", "ranks", "alpha", "scale", "modules", "dtype",
+    "size", "sha256", "triggers", "tags", "description", "license", "preferred_weight", "source", "path", "stored",
+    "usable", "note", "created_at", "imported_at",
+)  # fmt: skip
 # One JSON object per row, keys in Adapter's field order (a test checks it equals model_dump).
-_JSON_OBJECT = "json_object(" + ", ".join(f"'{f}', {_json_field(f)}" for f in Adapter.model_fields) + ")"
+_JSON_OBJECT = "json_object(" + ", ".join(f"'{f}', {_json_field(f)}" for f in ADAPTER_FIELDS) + ")"
 
 
 def now() -> str:
@@ -265,6 +273,8 @@ class Registry:
         )
 
     def hashes(self, adapter_id: str) -> FileHashes | None:
+        from hub.models import FileHashes
+
         values = dict(
             self.conn.execute("SELECT algo, value FROM hashes WHERE adapter_id = ?", (adapter_id,)).fetchall()
         )
@@ -275,6 +285,8 @@ class Registry:
         return FileHashes(**values)
 
     def cached_hashes(self, path: str, size: int, mtime_ns: int, inode: int) -> FileHashes | None:
+        from hub.models import FileHashes
+
         row = self.conn.execute(
             "SELECT * FROM hash_cache WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
             (path, size, mtime_ns, inode),
@@ -310,6 +322,8 @@ class Registry:
         self.conn.execute("INSERT OR IGNORE INTO previews VALUES (?, ?, ?)", (adapter_id, path, source))
 
     def previews(self, adapter_id: str) -> list[Preview]:
+        from hub.models import Preview
+
         rows = self.conn.execute("SELECT path, source FROM previews WHERE adapter_id = ? ORDER BY path", (adapter_id,))
         return [Preview(path=p, source=s) for p, s in rows]
 
@@ -323,6 +337,8 @@ class Registry:
         )
 
     def lineage(self, *, child_id: str | None = None, parent_id: str | None = None) -> list[LineageEdge]:
+        from hub.models import LineageEdge
+
         column, value = ("child_id", child_id) if child_id is not None else ("parent_id", parent_id)
         rows = self.conn.execute(
             f"SELECT parent_id, parent_ref, child_id, operation, params, created_at FROM lineage WHERE {column} = ? "
@@ -348,6 +364,8 @@ class Registry:
         )
 
     def remotes(self, adapter_id: str) -> list[RemoteRef]:
+        from hub.models import RemoteRef
+
         rows = self.conn.execute(
             "SELECT repo, revision, commit_sha, path, direction, at FROM remotes WHERE adapter_id = ? ORDER BY at",
             (adapter_id,),
@@ -440,6 +458,8 @@ def fts_query(text: str) -> str:
 
 
 def adapter_from_row(row: sqlite3.Row, tags: list[str]) -> Adapter:
+    from hub.models import Adapter
+
     d = dict(row)
     for k in ("ranks", "modules", "triggers"):
         d[k] = json.loads(d[k]) if d.get(k) else ([] if k != "modules" else {})

@@ -21,9 +21,12 @@ import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.errors import BadFileError
-from hub.models import FileHashes
+
+if TYPE_CHECKING:
+    from hub.models import FileHashes
 
 CHUNK = 4 << 20
 AUTOV1_OFFSET = 0x100000
@@ -49,6 +52,8 @@ def civitai_crc32(crc: int) -> str:
 def hash_file(path: Path, *, sink: Callable[[bytes], object] | None = None) -> FileHashes:
     """Hash ``path`` in one sequential read; ``sink`` (if given) receives every chunk, in order."""
     import blake3
+
+    from hub.models import FileHashes
 
     path = Path(path)
     try:

@@ -13,10 +13,13 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hub.models import FileHashes
 from hub.paths import Paths
 from hub.registry.hashing import hash_file
+
+if TYPE_CHECKING:
+    from hub.models import FileHashes
 
 
 def hash_into_store(src: Path, paths: Paths, *, link: bool = False) -> tuple[FileHashes, Path]:
