@@ -1,19 +1,29 @@
 """The composition engine's verbs: mix, resize, convert, scale, fuse, extract (``hub <verb>``).
 
-Inputs are registry references (name, id, hash prefix) or file paths; every adapter produced is written in
-kohya (default) or diffusers format, registered with lineage edges to its parents and a recipe holding the exact
-``hub`` command that rebuilds it, and optionally copied to ``out``. The maths is in :mod:`hub.compose.ops`.
+Inputs are registry references (name, id, hash prefix) or file paths (read by :mod:`hub.compose.inputs`); every
+adapter produced is written in kohya (default) or diffusers format, registered with lineage edges to its parents and
+a recipe holding the exact ``hub`` command that rebuilds it, and optionally copied to ``out``. The maths is in
+:mod:`hub.compose.ops`.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from hub.compose.inputs import (
+    base_table,
+    lineage_link,
+    load_adapter,
+    load_one,
+    load_weighted,
+    parent_use,
+    recipe_input,
+    resolve_adapter,
+)
+from hub.compose.output import FORMATS, register_one, register_output
 from hub.compose.recipe import Recipe, RecipeInput, output_params
 from hub.compose.results import (
     ConvertResult,
@@ -21,145 +31,21 @@ from hub.compose.results import (
     ExtractResult,
     FuseResult,
     MixResult,
-    OutputResult,
-    ParentUse,
     ReductionStats,
     ResizeResult,
     ScaleResult,
 )
 from hub.context import Context, using
-from hub.errors import IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
-from hub.models import AdapterDetail, ParentLink, Progress
+from hub.errors import UsageError
+from hub.models import ParentLink, Progress
 
 if TYPE_CHECKING:
     from hub.compose.ops import Reduction
-    from hub.formats.lora_set import LoraSet
-    from hub.formats.module_tables import ModuleTable
 
-Loaded = tuple[str, float, AdapterDetail, "LoraSet"]  # (reference as given, weight, registry entry, adapter)
-FORMATS = ("kohya", "diffusers")
 DEFAULT_AUTO_RULE = "sv_fro:0.99"
 
 
-# ---------------------------------------------------------------- inputs
-
-
-def parse_spec(spec: str) -> tuple[str, float]:
-    """``dog.safetensors:0.7`` -> ("dog.safetensors", 0.7); the weight defaults to 1.0. Only the last colon
-    splits, and only if what follows is a number, so ``C:\\loras\\dog.safetensors`` stays a path."""
-    ref, sep, tail = spec.rpartition(":")
-    if sep and ref:
-        try:
-            return ref, float(tail)
-        except ValueError:
-            pass
-    if not spec:
-        raise UsageError("empty adapter spec", hint="NAME[:WEIGHT], e.g. dog:0.7")
-    return spec, 1.0
-
-
-def _resolve(ctx: Context, ref: str) -> AdapterDetail:
-    """The registry entry (or probed file) of ``ref``, checked loadable; reads no tensor."""
-    from hub.registry.api import resolve
-
-    detail = resolve(ref, ctx=ctx)
-    if detail.kind == "embedding":
-        raise IncompatibleError(
-            f"'{detail.name}' is a textual-inversion embedding, not a LoRA: it has no weights to merge",
-            hint="use it in the prompt by its trigger; mix/resize/fuse take LoRA and LyCORIS adapters",
-        )
-    if not detail.usable:
-        raise UnsupportedFormatError(f"'{detail.name}' ({detail.format}) cannot be loaded yet: {detail.note}")
-    return detail
-
-
-def _load_detail(detail: AdapterDetail, table: ModuleTable | None = None) -> LoraSet:
-    from hub.formats.load import load_lora_set
-
-    arch = detail.arch if detail.arch != "unknown" else None
-    # A stored file's name is its hash: errors name the adapter the user asked for instead.
-    label = f"'{detail.name}'" if detail.id else None
-    return load_lora_set(detail.path, arch=arch, label=label, table=table)
-
-
-def _load(ctx: Context, ref: str, table: ModuleTable | None = None) -> tuple[AdapterDetail, LoraSet]:
-    detail = _resolve(ctx, ref)
-    return detail, _load_detail(detail, table)
-
-
-def _base_table(ctx: Context, base: str | None) -> ModuleTable | None:
-    """The modules of the user's base, read from its files (safetensors headers), to place kohya names on."""
-    if base is None:
-        return None
-    from hub.bases.api import resolve_base
-    from hub.compose.model_files import open_base
-
-    return open_base(resolve_base(base, paths=ctx.paths)).module_table(name=base)
-
-
-def _resolve_spec(ctx: Context, ref: str) -> AdapterDetail:
-    """``_resolve`` of one NAME[:WEIGHT] reference; a ``name:word`` whose name exists is a weight that is not a
-    number (a usage error), not a missing adapter."""
-    from hub.registry.api import resolve
-
-    try:
-        return _resolve(ctx, ref)
-    except NotFoundError:
-        head, sep, tail = ref.rpartition(":")
-        if sep and head:
-            try:
-                resolve(head, ctx=ctx)
-            except NotFoundError:
-                pass
-            else:
-                raise UsageError(
-                    f"the weight in '{ref}' is not a number: '{tail}'", hint=f"NAME[:WEIGHT], e.g. {head}:0.7"
-                ) from None
-        raise
-
-
-def _check_archs(details: Sequence[AdapterDetail], refs: Sequence[str]) -> None:
-    """Adapters for different bases are refused from their registry rows, before any tensor is read."""
-    archs: dict[str, str] = {}
-    for ref, d in zip(refs, details, strict=True):
-        if d.arch != "unknown":
-            archs.setdefault(d.arch, d.name if d.id else Path(ref).name)
-    if len(archs) > 1:
-        named = ", ".join(f"'{name}' is {arch}" for arch, name in sorted(archs.items()))
-        raise IncompatibleError(
-            f"cannot combine adapters for different base models: {' + '.join(sorted(archs))} ({named})",
-            hint="mix only adapters trained on the same architecture (hub ls --arch ...)",
-        )
-
-
-def _load_weighted(
-    ctx: Context, specs: Sequence[str | tuple[str, float]], verb: str, hint: str, table: ModuleTable | None = None
-) -> list[Loaded]:
-    pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
-    if not pairs:
-        raise UsageError(f"nothing to {verb}", hint=hint)
-    # Every name is resolved and every arch checked from the registry before the first (slow) load.
-    details = [_resolve_spec(ctx, ref) for ref, _ in pairs]
-    _check_archs(details, [ref for ref, _ in pairs])
-    return [(ref, w, d, _load_detail(d, table)) for (ref, w), d in zip(pairs, details, strict=True)]
-
-
-def _use(ref: str, detail: AdapterDetail, weight: float = 1.0) -> ParentUse:
-    return ParentUse(ref=ref, adapter_id=detail.id or None, name=detail.name, weight=weight)
-
-
-def _recipe_ref(ref: str, detail: AdapterDetail) -> str:
-    # A hash prefix resolves the same bytes however the entry is renamed later; a path stays a path.
-    return detail.sha256[:12] if detail.id and detail.sha256 else ref
-
-
-def _link(ref: str, detail: AdapterDetail, operation: str, params: dict[str, Any]) -> ParentLink:
-    return ParentLink(
-        parent_ref=detail.name if detail.id else str(Path(ref).absolute()),
-        operation=operation,
-        params=params,
-        parent_id=detail.id or None,
-    )
+# ---------------------------------------------------------------- helpers
 
 
 def _device(device: str | None):
@@ -188,88 +74,6 @@ def _stats(red: Reduction) -> ReductionStats:
         mean_kept=sum(kept) / len(kept) if kept else None,
         min_kept=min(kept) if kept else None,
     )
-
-
-def _input_dtype(sets: Sequence[LoraSet]):
-    for s in sets:
-        for mod in s.modules.values():
-            return mod.up.dtype
-    return None
-
-
-# ---------------------------------------------------------------- output
-
-
-def _register(
-    ctx: Context,
-    lora_set: LoraSet | None,
-    *,
-    recipe: Recipe,
-    source: str,
-    lineage: Sequence[ParentLink],
-    fmt: str,
-    out: str | Path | None,
-    dtype: str | None,
-    inputs: Sequence[LoraSet],
-    merged_from: str,
-    started: float,
-    raw: tuple[dict[str, Any], dict[str, str]] | None = None,
-) -> OutputResult:
-    """Write ``lora_set`` (in ``dtype``, default: the inputs' dtype), register it with its recipe, copy it to
-    ``out``; what every writing operation returns, before its own fields are added. ``raw``: (tensors, metadata)
-    written as they are instead of a LoraSet (a LyCORIS file kept in its own algorithm)."""
-    from hub.compose.fuse import resolve_dtype
-    from hub.formats.write import save_lora_set, write_safetensors
-    from hub.registry.api import add_one
-
-    name = recipe.params["name"]
-    out_dtype = resolve_dtype(dtype) or _input_dtype(inputs)
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown output format {fmt!r}", hint="kohya or diffusers")
-    command = recipe.command()
-    with tempfile.TemporaryDirectory(prefix="hub-compose-") as tmp:
-        filename = f"{name}.safetensors" if fmt == "kohya" else "pytorch_lora_weights.safetensors"
-        if raw is not None:
-            path = write_safetensors(raw[0], {**raw[1], "lorahub.recipe": command}, Path(tmp) / filename)
-        else:
-            assert lora_set is not None
-            path = save_lora_set(
-                lora_set,
-                Path(tmp) / filename,
-                fmt=fmt,
-                dtype=out_dtype,
-                title=name,
-                merged_from=merged_from,
-                metadata={"lorahub.recipe": command},
-            )
-        adapter = add_one(path, name=name, source=source, lineage=lineage, recipe=recipe.stored(), ctx=ctx)
-        if out is not None:
-            dest = Path(out).expanduser()
-            if dest.is_dir():
-                dest = dest / filename
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest)
-            out = str(dest)
-    return OutputResult(
-        adapter=adapter,
-        out=out,
-        command=command,
-        recipe=recipe,
-        modules=len(lora_set.modules) if lora_set else len({k.rpartition(".")[0] for k in raw[0]} if raw else ()),
-        ranks=sorted({m.rank for m in lora_set.modules.values()}) if lora_set else _raw_ranks(raw),
-        notes=list(lora_set.notes) if lora_set else ["LyCORIS tensors written as they are (nothing to expand)"],
-        seconds=round(time.perf_counter() - started, 3),
-    )
-
-
-def _raw_ranks(raw: tuple[dict[str, Any], dict[str, str]] | None) -> list[int]:
-    """The nominal ranks of LyCORIS tensors written as they are (the inner dimension of their factors)."""
-    inner = (".lokr_w1_b", ".lokr_w2_b", ".hada_w1_b", ".lora_down.weight")
-    return sorted({int(t.shape[0]) for k, t in (raw[0] if raw else {}).items() if k.endswith(inner)})
-
-
-def _input(ref: str, detail: AdapterDetail, weight: float = 1.0) -> RecipeInput:
-    return RecipeInput(ref=_recipe_ref(ref, detail), weight=weight)
 
 
 def _parse_rank(rank: int | str | None) -> int | Literal["auto"] | None:
@@ -319,7 +123,7 @@ def mix(
         raise UsageError(f"--method {method} is exact and keeps rank = Σ ranks", hint="use --method svd to set a rank")
     with using(ctx) as c:
         started = time.perf_counter()
-        loaded = _load_weighted(c, specs, "mix", hint="hub mix A:0.7 B:0.5", table=_base_table(c, base))
+        loaded = load_weighted(c, specs, "mix", hint="hub mix A:0.7 B:0.5", table=base_table(c, base))
         weighted = [(lora_set, w) for _, w, _, lora_set in loaded]
         rank_cap = wanted if isinstance(wanted, int) else None
         if chosen.reduces and rank_cap is None and rule is None:
@@ -338,7 +142,7 @@ def mix(
         out_name = name or "mix-" + "-".join(n[:24] for n in names) + f"-{method}"
         recipe = Recipe(
             operation="mix",
-            inputs=[_input(r, d, w) for r, w, d, _ in loaded],
+            inputs=[recipe_input(r, d, w) for r, w, d, _ in loaded],
             params={
                 "method": method,
                 "rank": wanted,
@@ -354,15 +158,14 @@ def mix(
             edge["dynamic"] = str(rule)
         if chosen.uses_density:
             edge["density"] = params.density
-        written = _register(
+        written = register_output(
             c,
             reduction.lora_set if reduction else merged,  # type: ignore[arg-type]
-            recipe=recipe,
+            recipe,
             source=f"mixed:{method}",
-            lineage=[_link(r, d, "mixed-from", {"weight": w, **edge}) for r, w, d, _ in loaded],
+            lineage=[lineage_link(r, d, "mixed-from", {"weight": w, **edge}) for r, w, d, _ in loaded],
             fmt=fmt,
             out=out,
-            dtype=dtype,
             inputs=[s for s, _ in weighted],
             merged_from=", ".join(f"{n}:{w:g}" for n, (_, w) in zip(names, weighted, strict=True)),
             started=started,
@@ -371,7 +174,7 @@ def mix(
             **dict(written),
             method=method,
             rank="auto" if wanted == "auto" else rank_cap,
-            parents=[_use(r, d, w) for r, w, d, _ in loaded],
+            parents=[parent_use(r, d, w) for r, w, d, _ in loaded],
             reduction=_stats(reduction) if reduction else None,
         )
 
@@ -396,7 +199,7 @@ def resize(
 
     with using(ctx) as c:
         started = time.perf_counter()
-        detail, lora_set = _load(c, ref, _base_table(c, base))
+        detail, lora_set = load_one(c, ref, base_table(c, base))
         rule = ops.Dynamic.parse(dynamic) if dynamic else None
         red = ops.resize(lora_set, rank, dynamic=rule, conv_rank=conv_rank, device=_device(device),
                          progress=_counter(progress, len(lora_set.modules)))  # fmt: skip
@@ -404,15 +207,14 @@ def resize(
         out_name = name or f"{detail.name}-{label}"
         recipe = Recipe(
             operation="resize",
-            inputs=[_input(ref, detail)],
+            inputs=[recipe_input(ref, detail)],
             params={"rank": rank, "dynamic": str(rule) if rule else None, "conv_rank": conv_rank or None,
                     "base": base, **output_params(fmt, dtype, out_name)},
         )  # fmt: skip
-        edge: dict[str, Any] = {"rank": rank, "dynamic": str(rule) if rule else None}
-        written = _register(c, red.lora_set, recipe=recipe, source=f"resized:{detail.name}",
-                            lineage=[_link(ref, detail, "resized-from", edge)], fmt=fmt, out=out,
-                            dtype=dtype, inputs=[lora_set], merged_from=detail.name, started=started)  # fmt: skip
-        return ResizeResult(**dict(written), parent=_use(ref, detail), rank=rank,
+        edge = {"rank": rank, "dynamic": str(rule) if rule else None}
+        written = register_one(c, red.lora_set, recipe, (ref, detail), edge, fmt=fmt, out=out, inputs=[lora_set],
+                               started=started)  # fmt: skip
+        return ResizeResult(**dict(written), parent=parent_use(ref, detail), rank=rank,
                             dynamic=str(rule) if rule else None, reduction=_stats(red))  # fmt: skip
 
 
@@ -439,13 +241,13 @@ def convert(
         raise UsageError(f"--rank must be at least 1, got {rank}")
     with using(ctx) as c:
         started = time.perf_counter()
-        detail = _resolve(c, ref)
+        detail = resolve_adapter(c, ref)
         lycoris = detail.format.startswith("lycoris")
         if rank is not None and not (lycoris and to != "kohya"):
             raise UsageError("--rank sets the rank a LyCORIS file is expanded to (--to diffusers); this conversion "
                              "keeps every delta exactly", hint=f"hub resize {ref} --rank {rank}")  # fmt: skip
         out_name = name or f"{detail.name}-{to}"
-        recipe = Recipe(operation="convert", inputs=[_input(ref, detail)],
+        recipe = Recipe(operation="convert", inputs=[recipe_input(ref, detail)],
                         params={"to": to, "rank": rank, "base": base,
                                 **output_params("kohya", dtype, out_name)})  # fmt: skip
         lora_set, raw, expansion = None, None, None
@@ -460,21 +262,19 @@ def convert(
                 dtype=resolve_dtype(dtype),
                 label=f"'{detail.name}'" if detail.id else None,
                 arch=detail.arch if detail.arch != "unknown" else None,
-                table=_base_table(c, base),
+                table=base_table(c, base),
                 rank_hint=f"hub convert {ref} --to {to} --rank N",
             )
         else:
-            lora_set = _load_detail(detail, _base_table(c, base))
-        written = _register(c, lora_set, recipe=recipe, source=f"converted:{detail.name}",
-                            lineage=[_link(ref, detail, "converted-from", {"to": to, "rank": rank})], fmt=to,
-                            out=out, dtype=dtype, inputs=[lora_set] if lora_set else [], merged_from=detail.name,
-                            started=started, raw=raw)  # fmt: skip
+            lora_set = load_adapter(detail, base_table(c, base))
+        written = register_one(c, lora_set, recipe, (ref, detail), {"to": to, "rank": rank}, fmt=to, out=out,
+                               inputs=[lora_set] if lora_set else [], started=started, raw=raw)  # fmt: skip
         expanded = None
         if expansion is not None:
             expanded = ExpansionStats(rank=expansion.rank, keep=expansion.keep, mean_kept=expansion.mean_kept,
                                       min_kept=expansion.min_kept, bytes_in=expansion.bytes_in,
                                       bytes_out=Path(written.adapter.path).stat().st_size)  # fmt: skip
-        return ConvertResult(**dict(written), parent=_use(ref, detail), to=to, expansion=expanded)
+        return ConvertResult(**dict(written), parent=parent_use(ref, detail), to=to, expansion=expanded)
 
 
 def scale(
@@ -493,15 +293,13 @@ def scale(
 
     with using(ctx) as c:
         started = time.perf_counter()
-        detail, lora_set = _load(c, ref, _base_table(c, base))
+        detail, lora_set = load_one(c, ref, base_table(c, base))
         out_name = name or f"{detail.name}-x{weight:g}"
-        recipe = Recipe(operation="scale", inputs=[_input(ref, detail, weight)],
+        recipe = Recipe(operation="scale", inputs=[recipe_input(ref, detail, weight)],
                         params={"base": base, **output_params(fmt, dtype, out_name)})  # fmt: skip
-        written = _register(c, ops.scale(lora_set, weight), recipe=recipe, source=f"scaled:{detail.name}",
-                            lineage=[_link(ref, detail, "scaled-from", {"weight": weight})], fmt=fmt,
-                            out=out, dtype=dtype, inputs=[lora_set], merged_from=detail.name,
-                            started=started)  # fmt: skip
-        return ScaleResult(**dict(written), parent=_use(ref, detail), weight=weight)
+        written = register_one(c, ops.scale(lora_set, weight), recipe, (ref, detail), {"weight": weight}, fmt=fmt,
+                               out=out, inputs=[lora_set], started=started)  # fmt: skip
+        return ScaleResult(**dict(written), parent=parent_use(ref, detail), weight=weight)
 
 
 def fuse(
@@ -523,7 +321,7 @@ def fuse(
         started = time.perf_counter()
         model = open_base(resolve_base(base, paths=c.paths))
         table = model.module_table(name=base)
-        loaded = _load_weighted(c, specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR", table=table)
+        loaded = load_weighted(c, specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR", table=table)
         dev = _device(device)
         total = sum(len(s.modules) for *_, s in loaded)
         report = fuse_into(model, [(s, w) for _, w, _, s in loaded], Path(out).expanduser(), device=dev,
@@ -532,7 +330,7 @@ def fuse(
             base=base,
             out=str(report.out),
             layout=report.layout,
-            parents=[_use(r, d, w) for r, w, d, _ in loaded],
+            parents=[parent_use(r, d, w) for r, w, d, _ in loaded],
             modules_fused=report.modules_fused,
             tensors_written=report.tensors_written,
             files=report.files_written,
@@ -590,7 +388,7 @@ def extract(
             ParentLink(parent_ref=base, operation="extracted-from", params={**edge, "role": "base"}),
             ParentLink(parent_ref=tuned, operation="extracted-from", params={**edge, "role": "tuned"}),
         ]
-        written = _register(c, red.lora_set, recipe=recipe, source=f"extracted:{base}..{tuned}", lineage=lineage,
-                            fmt=fmt, out=out, dtype=dtype, inputs=[], merged_from=f"{base}..{tuned}",
-                            started=started)  # fmt: skip
+        written = register_output(c, red.lora_set, recipe, source=f"extracted:{base}..{tuned}", lineage=lineage,
+                                  fmt=fmt, out=out, inputs=[], merged_from=f"{base}..{tuned}",
+                                  started=started)  # fmt: skip
         return ExtractResult(**dict(written), base=base, tuned=tuned, rank=rank, reduction=_stats(red))

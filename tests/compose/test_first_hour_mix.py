@@ -14,6 +14,7 @@ from safetensors import safe_open
 
 import hub.formats.load as load_module
 from hub.compose import api as compose
+from hub.compose.inputs import parse_spec
 from hub.errors import IncompatibleError, NotFoundError, UsageError
 from hub.registry import api as library
 from hub.testing import write_lora
@@ -36,7 +37,7 @@ def test_a_weight_that_is_not_a_number_is_a_usage_error(tmp_path):
     # a name that exists nowhere is still "no adapter" (exit 3); a Windows-style path is still one reference
     r = hub("mix", "nothing-here:abc", "anime-style")
     assert r.returncode == 3 and "no adapter 'nothing-here:abc'" in r.stderr, r.stderr
-    assert compose.parse_spec(r"C:\loras\dog.safetensors") == (r"C:\loras\dog.safetensors", 1.0)
+    assert parse_spec(r"C:\loras\dog.safetensors") == (r"C:\loras\dog.safetensors", 1.0)
 
 
 @pytest.fixture

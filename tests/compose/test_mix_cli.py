@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import hub.registry.api as library
 from cli.app import app
 from hub.compose import ops
-from hub.compose.api import parse_spec
+from hub.compose.inputs import parse_spec
 from hub.formats.load import load_lora_set
 from hub.formats.lora_set import LoraModule, LoraSet
 from hub.formats.write import save_lora_set

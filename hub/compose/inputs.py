@@ -1,0 +1,149 @@
+"""What a composition reads, and how it names what it read.
+
+Inputs are registry references (name, id, hash prefix) or file paths, with a weight (``NAME[:WEIGHT]``). They are
+resolved and checked against the registry before any tensor is read, then loaded as :class:`LoraSet`. An input is
+named again three ways once the output exists: in the recipe (a hash prefix, which survives renames), in the
+lineage (the registry name, or the absolute path of a file) and in the result (the reference as given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hub.compose.recipe import RecipeInput
+from hub.compose.results import ParentUse
+from hub.context import Context
+from hub.errors import IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
+from hub.models import AdapterDetail, ParentLink
+
+if TYPE_CHECKING:
+    from hub.formats.lora_set import LoraSet
+    from hub.formats.module_tables import ModuleTable
+
+Loaded = tuple[str, float, AdapterDetail, "LoraSet"]  # (reference as given, weight, registry entry, adapter)
+
+
+def parse_spec(spec: str) -> tuple[str, float]:
+    """``dog.safetensors:0.7`` -> ("dog.safetensors", 0.7); the weight defaults to 1.0. Only the last colon
+    splits, and only if what follows is a number, so ``C:\\loras\\dog.safetensors`` stays a path."""
+    ref, sep, tail = spec.rpartition(":")
+    if sep and ref:
+        try:
+            return ref, float(tail)
+        except ValueError:
+            pass
+    if not spec:
+        raise UsageError("empty adapter spec", hint="NAME[:WEIGHT], e.g. dog:0.7")
+    return spec, 1.0
+
+
+def resolve_adapter(ctx: Context, ref: str) -> AdapterDetail:
+    """The registry entry (or probed file) of ``ref``, checked loadable; reads no tensor."""
+    from hub.registry.api import resolve
+
+    detail = resolve(ref, ctx=ctx)
+    if detail.kind == "embedding":
+        raise IncompatibleError(
+            f"'{detail.name}' is a textual-inversion embedding, not a LoRA: it has no weights to merge",
+            hint="use it in the prompt by its trigger; mix/resize/fuse take LoRA and LyCORIS adapters",
+        )
+    if not detail.usable:
+        raise UnsupportedFormatError(f"'{detail.name}' ({detail.format}) cannot be loaded yet: {detail.note}")
+    return detail
+
+
+def load_adapter(detail: AdapterDetail, table: ModuleTable | None = None) -> LoraSet:
+    from hub.formats.load import load_lora_set
+
+    arch = detail.arch if detail.arch != "unknown" else None
+    # A stored file's name is its hash: errors name the adapter the user asked for instead.
+    label = f"'{detail.name}'" if detail.id else None
+    return load_lora_set(detail.path, arch=arch, label=label, table=table)
+
+
+def load_one(ctx: Context, ref: str, table: ModuleTable | None = None) -> tuple[AdapterDetail, LoraSet]:
+    detail = resolve_adapter(ctx, ref)
+    return detail, load_adapter(detail, table)
+
+
+def base_table(ctx: Context, base: str | None) -> ModuleTable | None:
+    """The modules of the user's base, read from its files (safetensors headers), to place kohya names on."""
+    if base is None:
+        return None
+    from hub.bases.api import resolve_base
+    from hub.compose.model_files import open_base
+
+    return open_base(resolve_base(base, paths=ctx.paths)).module_table(name=base)
+
+
+def _resolve_spec(ctx: Context, ref: str) -> AdapterDetail:
+    """``resolve_adapter`` of one NAME[:WEIGHT] reference; a ``name:word`` whose name exists is a weight that is
+    not a number (a usage error), not a missing adapter."""
+    from hub.registry.api import resolve
+
+    try:
+        return resolve_adapter(ctx, ref)
+    except NotFoundError:
+        head, sep, tail = ref.rpartition(":")
+        if sep and head:
+            try:
+                resolve(head, ctx=ctx)
+            except NotFoundError:
+                pass
+            else:
+                raise UsageError(
+                    f"the weight in '{ref}' is not a number: '{tail}'", hint=f"NAME[:WEIGHT], e.g. {head}:0.7"
+                ) from None
+        raise
+
+
+def _check_archs(details: Sequence[AdapterDetail], refs: Sequence[str]) -> None:
+    """Adapters for different bases are refused from their registry rows, before any tensor is read."""
+    archs: dict[str, str] = {}
+    for ref, d in zip(refs, details, strict=True):
+        if d.arch != "unknown":
+            archs.setdefault(d.arch, d.name if d.id else Path(ref).name)
+    if len(archs) > 1:
+        named = ", ".join(f"'{name}' is {arch}" for arch, name in sorted(archs.items()))
+        raise IncompatibleError(
+            f"cannot combine adapters for different base models: {' + '.join(sorted(archs))} ({named})",
+            hint="mix only adapters trained on the same architecture (hub ls --arch ...)",
+        )
+
+
+def load_weighted(
+    ctx: Context, specs: Sequence[str | tuple[str, float]], verb: str, hint: str, table: ModuleTable | None = None
+) -> list[Loaded]:
+    pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
+    if not pairs:
+        raise UsageError(f"nothing to {verb}", hint=hint)
+    # Every name is resolved and every arch checked from the registry before the first (slow) load.
+    details = [_resolve_spec(ctx, ref) for ref, _ in pairs]
+    _check_archs(details, [ref for ref, _ in pairs])
+    return [(ref, w, d, load_adapter(d, table)) for (ref, w), d in zip(pairs, details, strict=True)]
+
+
+# ---------------------------------------------------------------- an input, named again
+
+
+def parent_use(ref: str, detail: AdapterDetail, weight: float = 1.0) -> ParentUse:
+    """In the result: the reference as the user gave it."""
+    return ParentUse(ref=ref, adapter_id=detail.id or None, name=detail.name, weight=weight)
+
+
+def recipe_input(ref: str, detail: AdapterDetail, weight: float = 1.0) -> RecipeInput:
+    """In the recipe: a hash prefix resolves the same bytes however the entry is renamed later; a path stays a
+    path."""
+    return RecipeInput(ref=detail.sha256[:12] if detail.id and detail.sha256 else ref, weight=weight)
+
+
+def lineage_link(ref: str, detail: AdapterDetail, operation: str, params: dict[str, Any]) -> ParentLink:
+    """In the lineage: the registry row, or the absolute path of a file that is not registered."""
+    return ParentLink(
+        parent_ref=detail.name if detail.id else str(Path(ref).absolute()),
+        operation=operation,
+        params=params,
+        parent_id=detail.id or None,
+    )
