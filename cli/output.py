@@ -52,17 +52,6 @@ def message(text: str) -> None:
     console(stderr=True).print(text, soft_wrap=True)  # one line stays one line in a log
 
 
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
-
-
 def short_path(p: str) -> str:
     home = str(Path.home())
     return "~" + p[len(home) :] if p.startswith(home + "/") else p

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.context import hub_context
-from cli.output import console, human_size, message, print_json, progress_bar, short_path, short_source
+from cli.output import console, message, print_json, progress_bar, short_path, short_source
 from cli.parsing import DASH_ARGUMENTS, looks_like_option
+from hub.units import human_size
 
 if TYPE_CHECKING:  # result classes are built when a command runs, not when `hub --help` loads this module
     from hub.models import Adapter, AdapterDetail, ImportReport

@@ -20,6 +20,7 @@ from hub.errors import UsageError
 from hub.formats.load import load_lora_set, read_tensors
 from hub.formats.module_tables import ModuleTable
 from hub.formats.write import save_lora_set, write_safetensors
+from hub.units import human_size
 
 if TYPE_CHECKING:
     from hub.formats.lora_set import LoraSet
@@ -47,16 +48,9 @@ class Expansion:
     def describe(self) -> str:
         return (
             f"expanded to LoRA rank <= {self.rank} keeping {self.mean_kept:.2%} of the Frobenius norm "
-            f"(min {self.min_kept:.2%}); {_size(self.bytes_in)} -> {_size(self.bytes_out)} ({self.growth:.1f}x)"
+            f"(min {self.min_kept:.2%}); {human_size(self.bytes_in, base=1000)} -> "
+            f"{human_size(self.bytes_out, base=1000)} ({self.growth:.1f}x)"
         )
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return str(n)
 
 
 def is_lycoris_keys(keys: Any) -> bool:
@@ -107,7 +101,8 @@ def expand_lycoris(
         small = max(1, int(growth_limit * exp.bytes_in / per_rank / max(1, len(lora_set.modules))))
         raise UsageError(
             f"{label or src.name}: a LyCORIS adapter written as plain LoRA factors would grow "
-            f"{exp.growth:.0f}x ({_size(exp.bytes_in)} -> {_size(out_bytes)}, rank <= {exp.rank} to keep "
+            f"{exp.growth:.0f}x ({human_size(exp.bytes_in, base=1000)} -> {human_size(out_bytes, base=1000)}, "
+            f"rank <= {exp.rank} to keep "
             f"{keep or 1:.0%} of each module's Frobenius norm); refusing more than {growth_limit:g}x without a rank",
             hint=f"choose the rank: {rank_hint.replace('N', str(small))} stays near {growth_limit:g}x "
             f"(it reports the energy kept), or keep the LyCORIS file as it is (--to kohya)",

@@ -8,6 +8,8 @@ import shlex
 from datetime import datetime, timezone
 from typing import Any
 
+from hub.units import human_size
+
 MODELSPEC = {
     "modelspec.title": "Title",
     "modelspec.architecture": "Architecture",
@@ -57,17 +59,6 @@ TRAINING = {
 }
 HIDDEN = {"ssmd_cover_images"}  # base64 images: shown as previews elsewhere, unreadable as text
 LONG = 400
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
 
 
 def short_date(value: str | None) -> str:
