@@ -19,6 +19,7 @@ from hub.errors import AmbiguousError, NotFoundError, UsageError
 from hub.registry import store
 from hub.registry.db import Registry, adapter_from_row
 from hub.registry.hashing import hash_file
+from hub.registry.query import ListQuery
 
 if TYPE_CHECKING:
     from hub.models import Adapter, AdapterDetail, DupeGroup, GalleryResult, Progress, RemoteRef, VerifyResult
@@ -64,81 +65,20 @@ def __getattr__(name: str) -> Any:
 
 
 # -- reading -------------------------------------------------------------------------------------
-SORTS = {
-    "name": "name COLLATE NOCASE",
-    "size": "size DESC, name",
-    "imported": "imported_at DESC, name",
-    "created": "created_at DESC, name",
-    "rank": "rank DESC, name",
-    "arch": "arch, name COLLATE NOCASE",
-    "kind": "kind, name COLLATE NOCASE",
-}
+def ls(query: str | ListQuery | None = None, *, ctx: Context | None = None, **fields: Any) -> list[Adapter]:
+    """Registered adapters matching ``query``: ``ls("anime", arch="sdxl", sort="size")`` (the keywords are
+    :class:`~hub.registry.query.ListQuery`'s fields: arch, kind, format, tag, base, remote, sort, limit) or
+    ``ls(ListQuery(...))``."""
+    q = ListQuery.of(query, **fields)
+    with using(ctx) as c:
+        return c.registry.list_adapters(query=q.text, filters=q.filters(), order_by=q.order_by, limit=q.limit)
 
 
-def ls_json(
-    query: str | None = None,
-    *,
-    arch: str | None = None,
-    kind: str | None = None,
-    format: str | None = None,
-    tag: str | None = None,
-    base: str | None = None,
-    remote: str | None = None,
-    sort: str = "name",
-    limit: int | None = None,
-    ctx: Context | None = None,
-) -> str:
+def ls_json(query: str | ListQuery | None = None, *, ctx: Context | None = None, **fields: Any) -> str:
     """:func:`ls` already serialised: a JSON array of Adapter objects, built by SQLite (fast for scripts)."""
-    filters = _ls_filters(arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort)
+    q = ListQuery.of(query, **fields)
     with using(ctx) as c:
-        return c.registry.list_adapters_json(query=query, filters=filters, order_by=SORTS[sort], limit=limit)
-
-
-def ls(
-    query: str | None = None,
-    *,
-    arch: str | None = None,
-    kind: str | None = None,
-    format: str | None = None,
-    tag: str | None = None,
-    base: str | None = None,
-    remote: str | None = None,
-    sort: str = "name",
-    limit: int | None = None,
-    ctx: Context | None = None,
-) -> list[Adapter]:
-    filters = _ls_filters(arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort)
-    with using(ctx) as c:
-        return c.registry.list_adapters(query=query, filters=filters, order_by=SORTS[sort], limit=limit)
-
-
-def _ls_filters(
-    *,
-    arch: str | None,
-    kind: str | None,
-    format: str | None,
-    tag: str | None,
-    base: str | None,
-    remote: str | None,
-    sort: str,
-) -> list[tuple[str, Sequence[Any]]]:
-    if sort not in SORTS:
-        raise UsageError(f"unknown sort '{sort}'", hint=f"one of: {', '.join(SORTS)}")
-    filters: list[tuple[str, Sequence[Any]]] = []
-    if arch:
-        filters.append(("arch = ?", [arch.lower()]))
-    if kind:
-        # LyCORIS files are low-rank adapters too (kind "lora"); "lycoris" selects them by format.
-        filters.append(("format LIKE 'lycoris-%'", []) if kind == "lycoris" else ("kind = ?", [kind]))
-    if format:
-        filters.append(("format = ?", [format]))
-    if tag:
-        filters.append(("id IN (SELECT adapter_id FROM tags WHERE tag = ?)", [tag.lower()]))
-    if base:
-        filters.append(("(base_label LIKE ? OR arch = ?)", [f"%{base}%", base.lower()]))
-    if remote:
-        filters.append(("id IN (SELECT adapter_id FROM remotes WHERE repo LIKE ?)", [f"%{remote}%"]))
-    return filters
+        return c.registry.list_adapters_json(query=q.text, filters=q.filters(), order_by=q.order_by, limit=q.limit)
 
 
 def resolve(ref: str, *, ctx: Context | None = None) -> AdapterDetail:

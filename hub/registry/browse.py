@@ -17,6 +17,7 @@ from hub.context import Context, using
 from hub.errors import AmbiguousError, NotFoundError, UsageError
 from hub.models import Adapter
 from hub.registry.db import _LIST_COLUMNS, _select, adapter_from_row
+from hub.registry.query import ListQuery
 
 # source -> where the adapter came from, as a filter: a file, the Hub, or a hub operation
 SOURCE_KINDS = ("local", "hf", "trained", "mixed", "resized", "converted", "scaled", "extracted")
@@ -98,14 +99,13 @@ def browse(
         raise UsageError(f"page must be >= 1, not {page}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise UsageError(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page}")
-    from hub.registry.api import SORTS, _ls_filters  # the module that re-exports this one
-
-    filters = _ls_filters(arch=arch, kind=kind, format=None, tag=tag, base=None, remote=None, sort=sort)
+    q = ListQuery(query, arch=arch, kind=kind, tag=tag, sort=sort)
+    filters = q.filters()
     if source:
         filters.append(_source_filter(source))
     with using(ctx) as c:
         reg = c.registry
-        sql, params = _select(_LIST_COLUMNS, query, filters, SORTS[sort], None)
+        sql, params = _select(_LIST_COLUMNS, q.text, filters, q.order_by, None)
         (total,) = reg.conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()
         pages = max(1, -(-total // per_page))
         if page > pages:

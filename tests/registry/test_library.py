@@ -9,7 +9,9 @@ import pytest
 import hub
 from hub.errors import AmbiguousError, BadFileError, NotFoundError, UnsafePickleError, UsageError
 from hub.models import ParentLink, RemoteRef
+from hub.registry.api import ls_json
 from hub.registry.db import Registry
+from hub.registry.query import ListQuery
 from hub.settings import load_settings
 from hub.testing import write_embedding, write_lora
 
@@ -118,6 +120,12 @@ def test_tags_search_and_filters(tmp_path: Path) -> None:
     by_size = sorted(((p.stat().st_size, p.stem) for p in (a, b, e)), key=lambda t: (-t[0], t[1]))
     assert len({size for size, _ in by_size}) == 3  # three different sizes, so the order is the size order
     assert [x.name for x in hub.ls(sort="size")] == [name for _, name in by_size]  # largest first
+    # one ListQuery says the same as the keywords, to ls and ls_json alike; keywords replace its fields
+    query = ListQuery("anim", tag="favourite", sort="size")
+    assert hub.ls(query) == hub.ls("anim", tag="favourite", sort="size") != []
+    assert [a["name"] for a in json.loads(ls_json(query))] == ["anime_eyes"]
+    assert hub.ls(query, tag="anime") == []
+    assert [x.name for x in hub.ls(ListQuery(sort="size"), limit=1)] == [by_size[0][1]]
 
 
 def test_sidecars_and_previews_are_read(tmp_path: Path) -> None:
