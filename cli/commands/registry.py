@@ -147,33 +147,12 @@ def ls(
     """
     from hub.registry import api
 
+    selected = api.ListQuery(query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort,
+                             limit=limit)  # fmt: skip
     if json_out:
-        text = api.ls_json(
-            query,
-            arch=arch,
-            kind=kind,
-            format=format,
-            tag=tag,
-            base=base,
-            remote=remote,
-            sort=sort,
-            limit=limit,
-            ctx=hub_context(),
-        )
-        print(text)
+        print(api.ls_json(selected, ctx=hub_context()))
         return
-    adapters = api.ls(
-        query,
-        arch=arch,
-        kind=kind,
-        format=format,
-        tag=tag,
-        base=base,
-        remote=remote,
-        sort=sort,
-        limit=limit,
-        ctx=hub_context(),
-    )
+    adapters = api.ls(selected, ctx=hub_context())
     if quiet:
         for a in adapters:
             print(a.name)
