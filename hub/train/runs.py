@@ -119,7 +119,7 @@ def _info(folder: Path, rows: list[LogRow] | None = None) -> RunInfo | None:
         data["last_loss"] = rows[-1].loss
     if data.get("status") == "running" and not _alive(data.get("pid")):
         data["status"] = "failed"
-        data.setdefault("error", "the training process ended without finishing")
+        data["error"] = data.get("error") or "the training process ended without finishing"  # run.json: null
     data["run_dir"] = str(folder)
     try:
         return RunInfo.model_validate(data)
