@@ -11,14 +11,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from hub.errors import HubError, NotFoundError, UsageError
+from hub.errors import NotFoundError, UsageError
 from hub.registry import api as registry
 from hub.web import engines
 from hub.web.deps import context, settings_of
-from hub.web.jobs import JobOutcome
-from hub.web.render import json_body, json_response, page, status_of
+from hub.web.jobs import Job, JobOutcome
+from hub.web.render import page
 from hub.web.routes.adapter import registered_id, registered_name
-from hub.web.routes.mix import adapter_choices, pairs_of
+from hub.web.routes.queueing import adapter_choices, pairs_of, queue_form, queue_json
 
 LIMITS = {"steps": (1, 150), "width": (64, 2048), "height": (64, 2048), "n": (1, 8)}
 
@@ -79,7 +79,7 @@ def out_dir(request: Request) -> Any:
     return folder
 
 
-def submit_generate(request: Request, spec: dict[str, Any]) -> Any:
+def submit_generate(request: Request, spec: dict[str, Any]) -> Job:
     """Check the adapters now (a typo is reported on the form), then queue the render."""
     settings = settings_of(request)
     out = out_dir(request)
@@ -94,7 +94,7 @@ def submit_generate(request: Request, spec: dict[str, Any]) -> Any:
     return request.app.state.jobs.submit("generate", f"generate: {spec['prompt'][:60]}", work)
 
 
-def submit_grid(request: Request, spec: dict[str, Any], axes: list[tuple[str, list[float]]], seeds: list[int]) -> Any:
+def submit_grid(request: Request, spec: dict[str, Any], axes: list[tuple[str, list[float]]], seeds: list[int]) -> Job:
     settings = settings_of(request)
     out = out_dir(request)
     keep = {k: spec[k] for k in ("negative", "base", "steps", "cfg", "width", "height")}
@@ -130,39 +130,28 @@ async def generate_submit(request: Request) -> Response:
     fields = ("prompt", "negative", "base", "seed", "steps", "cfg", "width", "height", "n")
     values: dict[str, Any] = {k: form.get(k) for k in fields}
     values["loras"] = rows
-    try:
+    grid_weights = [str(v) for v in form.getlist("grid_weights")]
+
+    def queue() -> Job:
         spec = parse(values)
-        if form.get("grid"):
-            axes = [
-                (ref, _floats(str(w), f"grid weights of {ref}"))
-                for ref, w in zip(refs, [str(v) for v in form.getlist("grid_weights")], strict=False)
-                if ref.strip() and str(w).strip()
-            ]
-            if not axes:
-                raise UsageError("an X/Y grid needs weights for at least one LoRA, e.g. 0,0.5,1")
-            seeds = [int(s) for s in _floats(str(form.get("grid_seeds") or ""), "seeds")]
-            job = await run_in_threadpool(submit_grid, request, spec, axes, seeds)
-        else:
-            job = await run_in_threadpool(submit_generate, request, spec)
-    except HubError as e:
-        choices = await run_in_threadpool(adapter_choices, request)
-        return page(
-            request,
-            "generate.html",
-            status=status_of(e),
-            rows=rows or [("", "1")],
-            choices=choices,
-            values=values,
-            error=str(e),
-            hint=e.hint,
-        )
-    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        if not form.get("grid"):
+            return submit_generate(request, spec)
+        axes = [
+            (ref, _floats(str(w), f"grid weights of {ref}"))
+            for ref, w in zip(refs, grid_weights, strict=False)
+            if ref.strip() and str(w).strip()
+        ]
+        if not axes:
+            raise UsageError("an X/Y grid needs weights for at least one LoRA, e.g. 0,0.5,1")
+        seeds = [int(s) for s in _floats(str(form.get("grid_seeds") or ""), "seeds")]
+        return submit_grid(request, spec, axes, seeds)
+
+    return await queue_form(request, queue, template="generate.html", rows=rows, values=values)
 
 
 async def generate_api(request: Request) -> Response:
-    body = await json_body(request, '{"prompt": "...", "loras": [["name", 0.8]], "seed": 1, "steps": 20}')
-    job = await run_in_threadpool(submit_generate, request, parse(body))
-    return json_response({"job": job, "url": f"/api/jobs/{job.id}"}, status=202)
+    example = '{"prompt": "...", "loras": [["name", 0.8]], "seed": 1, "steps": 20}'
+    return await queue_json(request, lambda body: submit_generate(request, parse(body)), example=example)
 
 
 async def make_preview(request: Request) -> Response:

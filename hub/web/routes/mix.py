@@ -5,26 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.errors import HubError, UsageError
-from hub.registry import api as registry
+from hub.errors import UsageError
 from hub.web import engines
-from hub.web.deps import context, settings_of
-from hub.web.jobs import JobOutcome
-from hub.web.render import json_body, json_response, page, status_of
+from hub.web.deps import settings_of
+from hub.web.jobs import Job, JobOutcome
+from hub.web.render import page
 from hub.web.routes.adapter import registered_id
+from hub.web.routes.queueing import adapter_choices, pairs_of, queue_form, queue_json
 
 METHODS = ("svd", "concat", "ties", "dare")
-CHOICES = 1000  # names offered for autocompletion; any other name or hash prefix can be typed
-
-
-def adapter_choices(request: Request) -> list[str]:
-    with context(request) as ctx:
-        return registry.adapter_names(mergeable=True, limit=CHOICES, ctx=ctx)
 
 
 def _weight(raw: Any) -> float:
@@ -32,14 +25,6 @@ def _weight(raw: Any) -> float:
         return float(raw)
     except (TypeError, ValueError):
         raise UsageError(f"weight '{raw}' is not a number") from None
-
-
-def pairs_of(value: Any, what: str) -> list[tuple[str, Any]]:
-    """``[[name, weight], ...]`` from a form's rows or a JSON body, refusing any other shape."""
-    value = value or []
-    if not isinstance(value, list | tuple) or not all(isinstance(p, list | tuple) and len(p) == 2 for p in value):
-        raise UsageError(f'{what}: a list of [name, weight] pairs, e.g. [["dog", 0.7], ["style", 0.5]]')
-    return [(str(ref), w) for ref, w in value]
 
 
 def parse(values: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +52,7 @@ def parse(values: dict[str, Any]) -> dict[str, Any]:
     return {"adapters": pairs, "method": method, "rank": rank, "name": name}
 
 
-def submit(request: Request, spec: dict[str, Any]) -> Any:
+def submit(request: Request, spec: dict[str, Any]) -> Job:
     """Resolve every reference now (a typo is reported on the form, not in a failed job), then queue the mix."""
     settings = settings_of(request)
     pairs = [(registered_id(request, ref), w) for ref, w in spec["adapters"]]
@@ -97,30 +82,13 @@ async def mix_form(request: Request) -> Response:
     form = await request.form()
     rows = _form_rows(form)
     values = {"adapters": rows, "method": form.get("method"), "rank": form.get("rank"), "name": form.get("name")}
-    try:
-        spec = parse(values)
-        job = await run_in_threadpool(submit, request, spec)
-    except HubError as e:
-        choices = await run_in_threadpool(adapter_choices, request)
-        return page(
-            request,
-            "mix.html",
-            status=status_of(e),
-            rows=rows or [("", "1")],
-            choices=choices,
-            methods=METHODS,
-            values=values,
-            error=str(e),
-            hint=e.hint,
-        )
-    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+    return await queue_form(request, lambda: submit(request, parse(values)), template="mix.html", rows=rows,
+                            values=values, methods=METHODS)  # fmt: skip
 
 
 async def mix_api(request: Request) -> Response:
-    body = await json_body(request, '{"adapters": [["name", 0.7], ...], "method": "svd", "rank": 16}')
-    spec = parse(body)
-    job = await run_in_threadpool(submit, request, spec)
-    return json_response({"job": job, "url": f"/api/jobs/{job.id}"}, status=202)
+    example = '{"adapters": [["name", 0.7], ...], "method": "svd", "rank": 16}'
+    return await queue_json(request, lambda body: submit(request, parse(body)), example=example)
 
 
 routes = [
