@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
-from hub.web.training_runs import LossPoint
+if TYPE_CHECKING:
+    from hub.train.results import LogRow
 
 
 def _smooth(values: list[float], weight: float = 0.9) -> list[float]:
@@ -16,7 +19,7 @@ def _smooth(values: list[float], weight: float = 0.9) -> list[float]:
     return out
 
 
-def loss_svg(points: list[LossPoint], width: int = 640, height: int = 240) -> str:
+def loss_svg(points: Sequence[LogRow], width: int = 640, height: int = 240) -> str:
     pad_l, pad_r, pad_t, pad_b = 54, 12, 12, 28
     head = (
         f'<svg class="loss" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '

@@ -23,6 +23,7 @@ def write_run(run_id: str, status: str, steps: int, adapter_id: str | None = Non
         "base": "tiny",
         "started_at": "2026-11-30T10:00:00+00:00",
         "finished_at": None,
+        "total_steps": steps,
         "adapter_id": adapter_id,
         "error": None,
     }
@@ -43,7 +44,8 @@ def test_runs_list_detail_live_log_and_samples(client, library) -> None:
     assert 'data-run-status="running"' in page and "<polyline" in page and "step 11" in page
     assert page.index("step-000005.png") < page.index("step-000010.png")  # samples by step
     live = client.get("/api/runs/run-a?after=9").json()
-    assert [p["step"] for p in live["log"]] == [10, 11] and live["run"]["steps_logged"] == 12
+    assert [p["step"] for p in live["log"]] == [10, 11] and live["run"]["step"] == 11
+    assert live["samples"] == ["step-000005.png", "step-000010.png"]
     assert client.get("/runs/run-a/loss.svg").headers["content-type"].startswith("image/svg+xml")
     assert client.get("/runs/run-a/samples/step-000010.png").status_code == 200
     for bad in ("/runs/run-a/samples/..%2Frun.json", "/runs/run-a/samples/run.json", "/runs/nope", "/runs/..%2F..%2F"):

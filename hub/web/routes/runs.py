@@ -3,6 +3,9 @@ made; a form starts a new run (the trainer runs as its own process)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -13,6 +16,9 @@ from hub.web import training_runs
 from hub.web.charts import loss_svg
 from hub.web.render import json_response, page, status_of, wants_json
 
+if TYPE_CHECKING:
+    from hub.train.results import RunDetail
+
 
 def run_list(request: Request) -> Response:
     runs = training_runs.list_runs(request.app.state.settings)
@@ -21,28 +27,28 @@ def run_list(request: Request) -> Response:
     return page(request, "runs.html", runs=runs, values={}, fields=training_runs.TRAIN_OPTIONS)
 
 
+def _detail(request: Request) -> RunDetail:
+    return training_runs.read_run(request.path_params["run_id"], request.app.state.settings)
+
+
 def run_page(request: Request) -> Response:
-    settings = request.app.state.settings
-    run = training_runs.read_run(request.path_params["run_id"], settings)
+    detail = _detail(request)
+    samples = [Path(s).name for s in detail.samples]  # by step: the trainer names them step-NNNNNN.png
     if wants_json(request):
         after = int(request.query_params.get("after") or -1)
-        log = training_runs.read_log(run.run_id, settings, after=after)
-        return json_response({"run": run, "log": log})
-    points = training_runs.read_log(run.run_id, settings)
-    return page(request, "run.html", run=run, chart=loss_svg(points))
+        log = [row for row in detail.log if row.step > after]
+        return json_response({"run": detail.info, "log": log, "samples": samples})
+    return page(request, "run.html", run=detail.info, logged=len(detail.log), samples=samples,
+                chart=loss_svg(detail.log))  # fmt: skip
 
 
 def loss_chart(request: Request) -> Response:
-    settings = request.app.state.settings
-    points = training_runs.read_log(request.path_params["run_id"], settings)
-    return Response(loss_svg(points), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+    svg = loss_svg(_detail(request).log)
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 def sample(request: Request) -> Response:
-    path = training_runs.sample_path(
-        request.path_params["run_id"], request.path_params["name"], request.app.state.settings
-    )
-    return FileResponse(path)
+    return FileResponse(training_runs.sample_path(_detail(request), request.path_params["name"]))
 
 
 async def start(request: Request) -> Response:
