@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from hub.bases.devices import resolve_device, resolve_dtype
 from hub.compose.inputs import (
     base_table,
     lineage_link,
@@ -46,12 +47,6 @@ DEFAULT_AUTO_RULE = "sv_fro:0.99"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _device(device: str | None):
-    from hub.compose.fuse import resolve_device
-
-    return resolve_device(device)
 
 
 def _counter(progress: Progress | None, total: int) -> Callable[[str], None] | None:
@@ -133,7 +128,7 @@ def mix(
             dynamic=rule,
             density=density or DEFAULT_DENSITY,
             seed=seed,
-            device=_device(device),
+            device=resolve_device(device),
             tick=_counter(progress, len({k for s, _ in weighted for k in s.modules})),
         )
         merged = chosen.run(weighted, params)
@@ -201,7 +196,7 @@ def resize(
         started = time.perf_counter()
         detail, lora_set = load_one(c, ref, base_table(c, base))
         rule = ops.Dynamic.parse(dynamic) if dynamic else None
-        red = ops.resize(lora_set, rank, dynamic=rule, conv_rank=conv_rank, device=_device(device),
+        red = ops.resize(lora_set, rank, dynamic=rule, conv_rank=conv_rank, device=resolve_device(device),
                          progress=_counter(progress, len(lora_set.modules)))  # fmt: skip
         label = f"r{rank}" if rule is None else str(rule).replace(":", "")
         out_name = name or f"{detail.name}-{label}"
@@ -254,8 +249,6 @@ def convert(
         if lycoris and to == "kohya":
             raw = lycoris_passthrough(detail.path)
         elif lycoris:
-            from hub.compose.fuse import resolve_dtype
-
             lora_set, expansion = expand_lycoris(
                 detail.path,
                 rank=rank,
@@ -314,7 +307,7 @@ def fuse(
 ) -> FuseResult:
     """Merge the adapters into ``base`` (diffusers folder, single .safetensors or HF id) and write a full model."""
     from hub.bases.api import resolve_base
-    from hub.compose.fuse import fuse_into, resolve_dtype
+    from hub.compose.fuse import fuse_into
     from hub.compose.model_files import open_base
 
     with using(ctx) as c:
@@ -322,7 +315,7 @@ def fuse(
         model = open_base(resolve_base(base, paths=c.paths))
         table = model.module_table(name=base)
         loaded = load_weighted(c, specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR", table=table)
-        dev = _device(device)
+        dev = resolve_device(device)
         total = sum(len(s.modules) for *_, s in loaded)
         report = fuse_into(model, [(s, w) for _, w, _, s in loaded], Path(out).expanduser(), device=dev,
                            dtype=resolve_dtype(dtype), progress=_counter(progress, total))  # fmt: skip
@@ -368,7 +361,7 @@ def extract(
         rule = ops.Dynamic.parse(dynamic) if dynamic else None
         tick = _counter(progress, len(b.module_keys()))
         red = extract_models(b, t, rank, conv_rank=conv_rank, dynamic=rule, min_diff=min_diff,
-                             clamp_quantile=clamp_quantile, device=_device(device), arch=detect_arch(b),
+                             clamp_quantile=clamp_quantile, device=resolve_device(device), arch=detect_arch(b),
                              progress=tick)  # fmt: skip
         out_name = name or f"extract-{Path(tuned).name}-r{rank}"
         recipe = Recipe(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub.compose.fuse import resolve_device
+from hub.bases.devices import resolve_device
 from hub.compose.model_files import ModelFiles, open_base
 from hub.compose.ops import Dynamic, Reduction, rank_for, reduce_dense
 from hub.errors import IncompatibleError, UsageError

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hub.bases.devices import resolve_device, resolve_dtype
 from hub.compose.ldm_layout import Placement
 from hub.compose.model_files import ModelFiles, WeightFile, open_base, write_safetensors_streaming
 from hub.compose.ops import check_compatible
@@ -34,31 +35,6 @@ class FuseReport:
     modules_fused: int
     tensors_written: int
     files_written: list[str] = field(default_factory=list)
-
-
-def resolve_device(device: str | None) -> torch.device:
-    import torch
-
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but torch sees no CUDA device", hint="use --device cpu or auto")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise UsageError(f"unknown device {device!r}", hint="auto, cpu or cuda") from None
-
-
-def resolve_dtype(dtype: str | None) -> torch.dtype | None:
-    import torch
-
-    if dtype is None:
-        return None
-    names = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "float": "float32", "half": "float16"}
-    value = getattr(torch, names.get(dtype, dtype), None)
-    if not isinstance(value, torch.dtype) or not value.is_floating_point:
-        raise UsageError(f"unknown dtype {dtype!r}", hint="float32, float16 or bfloat16")
-    return value
 
 
 def plan_fuse(model: ModelFiles, adapters: Sequence[tuple[LoraSet, float]]) -> dict[str, dict[str, list]]:
@@ -197,6 +173,4 @@ __all__ = [
     "fuse",
     "fuse_into",
     "plan_fuse",
-    "resolve_device",
-    "resolve_dtype",
 ]

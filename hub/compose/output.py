@@ -51,7 +51,7 @@ def register_output(
     with its recipe, copy it to ``out``; what every writing operation returns, before its own fields are added.
     ``raw``: (tensors, metadata) written as they are instead of a LoraSet (a LyCORIS file kept in its own
     algorithm)."""
-    from hub.compose.fuse import resolve_dtype
+    from hub.bases.devices import resolve_dtype
     from hub.formats.write import save_lora_set, write_safetensors
     from hub.registry.api import add_one
 

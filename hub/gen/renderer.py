@@ -76,7 +76,7 @@ class Renderer:
         import torch
 
         from hub.bases.api import describe_base, load_pipeline
-        from hub.compose.fuse import resolve_device, resolve_dtype
+        from hub.bases.devices import resolve_device, resolve_dtype
 
         start = time.perf_counter()
         self.settings = settings or load_settings()
