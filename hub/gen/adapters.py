@@ -25,7 +25,7 @@ from hub.errors import AmbiguousError, IncompatibleError, NotFoundError, Unsuppo
 from hub.gen.results import LoraUse
 from hub.models import AdapterDetail
 from hub.paths import Paths
-from hub.registry.api import resolve  # the registry's verbs: the one import of them in hub.gen
+from hub.registry.api import resolve
 
 # Formats diffusers' load_lora_weights reads exactly as they are (checked by tests/gen against hub's own loader).
 DIRECT_FORMATS = frozenset({"kohya", "lycoris-locon", "diffusers-peft"})
@@ -116,25 +116,6 @@ def check_arch(loras: Sequence[ResolvedLora], base_arch: str, base: str) -> None
                 f"'{lora.use.name}' is a {arch} adapter and the base {base} is {base_arch}",
                 hint=f"pass --base with a {arch} model",
             )
-
-
-def store_preview(adapter_id: str, image: Path, ctx: Context) -> str:
-    """Record ``image`` as a preview of the adapter: copied under ``<home>/previews/`` by content (as imported
-    previews are) and listed in the registry's previews table. Returns the stored path."""
-    paths = ctx.paths
-    digest = hashlib.sha256(image.read_bytes()).hexdigest()
-    target = paths.previews / f"{digest[:16]}{image.suffix.lower()}"
-    if not target.exists():
-        paths.previews.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        shutil.copyfile(image, tmp)
-        os.replace(tmp, target)
-    reg = ctx.registry
-    with reg.transaction():
-        if reg.adapter_row(adapter_id) is None:
-            raise NotFoundError(f"no adapter with id '{adapter_id}'")
-        reg.add_preview(adapter_id, str(target), f"hub gen: {image}")
-    return str(target)
 
 
 class LoadedAdapters:

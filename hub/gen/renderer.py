@@ -19,7 +19,7 @@ from typing import Any
 from hub.bases.quiet import quiet_loading
 from hub.context import Context
 from hub.errors import UsageError
-from hub.gen.adapters import LoadedAdapters, ResolvedLora, check_arch, resolve_loras, store_preview
+from hub.gen.adapters import LoadedAdapters, ResolvedLora, check_arch, resolve_loras
 from hub.gen.infotext import format_infotext
 from hub.gen.png import save_png
 from hub.gen.results import GeneratedImage, GenRequest, GenResult
@@ -194,9 +194,13 @@ class Renderer:
             images.append(GeneratedImage(path=str(path), seed=int(one.seed or 0), infotext=text, request=one))
         previews = []
         if set_preview and images:
+            from hub.registry.api import add_preview
+
             for lora in loras:
                 if lora.detail.id and lora.use.weight != 0:
-                    store_preview(lora.detail.id, Path(images[0].path), ctx)
+                    add_preview(
+                        lora.detail.id, images[0].path, first=False, source=f"hub gen: {images[0].path}", ctx=ctx
+                    )
                     previews.append(lora.detail.name)
         return GenResult(
             images=images, base=self.base, arch=self.info.arch, sampler=str(resolved.sampler), device=self.device,

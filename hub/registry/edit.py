@@ -6,16 +6,13 @@ the final list and change the row in one transaction (the full-text index includ
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from hub.context import Context, using
 from hub.errors import BadFileError, NotFoundError, UsageError
 from hub.models import Adapter, Preview
+from hub.registry import store
 from hub.registry.db import Registry, adapter_from_row
 
 MAX_WORDS = 200
@@ -76,11 +73,14 @@ def set_tags(ref: str, tags: Sequence[str], *, ctx: Context | None = None) -> Ad
         return _row(reg, adapter_id)
 
 
-def add_preview(ref: str, image: str | Path, *, first: bool = True, ctx: Context | None = None) -> list[Preview]:
+def add_preview(
+    ref: str, image: str | Path, *, first: bool = True, source: str | None = None, ctx: Context | None = None
+) -> list[Preview]:
     """Copy ``image`` into the home's previews (named by content) and attach it to the adapter.
 
     ``first`` makes it the preview cards show: previews are listed by path, so the copy gets a name that sorts
-    before the others. Returns the adapter's previews, in order."""
+    before the others. ``source``: where the list says it came from (default: the image's path). Returns the
+    adapter's previews, in order."""
     from PIL import Image, UnidentifiedImageError
 
     src = Path(image)
@@ -94,20 +94,8 @@ def add_preview(ref: str, image: str | Path, *, first: bool = True, ctx: Context
     except (OSError, UnidentifiedImageError) as e:
         raise BadFileError(f"not a readable image: {e}", path=str(src)) from e
     with using(ctx) as c:
-        return _attach_preview(_registered_id(ref, c), src, first, c)
-
-
-def _attach_preview(adapter_id: str, src: Path, first: bool, ctx: Context) -> list[Preview]:
-    paths = ctx.paths
-    paths.previews.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
-    # "0-" sorts before the content-named copies the importer makes (hex digits), so it becomes the cover.
-    target = paths.previews / f"{'0-' if first else ''}{digest}{src.suffix.lower()}"
-    if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=paths.previews, prefix=".preview-")
-        os.close(fd)
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, target)
-    with ctx.registry.transaction():
-        ctx.registry.add_preview(adapter_id, str(target), str(src))
-    return ctx.registry.previews(adapter_id)
+        adapter_id = _registered_id(ref, c)
+        target = store.keep_preview(src, c.paths, first=first)
+        with c.registry.transaction():
+            c.registry.add_preview(adapter_id, str(target), source or str(src))
+        return c.registry.previews(adapter_id)

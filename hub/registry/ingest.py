@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 from hub.context import Context, using
 from hub.errors import BadFileError, HubError, IncompatibleError, NotFoundError, UsageError
 from hub.models import Adapter, AddOutcome, FileHashes, ImportReport, ParentLink, ProbeResult, Progress
-from hub.paths import Paths
 from hub.registry import describe, store
 from hub.registry.db import Registry, adapter_from_row, new_id, now
 from hub.registry.describe import ADAPTER_EXTENSIONS
@@ -326,7 +324,7 @@ def _add_stored(
         if entry.is_user_file(path):
             reg.add_location(adapter_id, str(path))
         for preview in side.previews:
-            reg.add_preview(adapter_id, str(_keep_preview(preview, paths)), str(preview))
+            reg.add_preview(adapter_id, str(store.keep_preview(preview, paths)), str(preview))
         _write_lineage(reg, adapter_id, entry.lineage)
         reg.reindex(adapter_id)
     added = adapter_from_row(reg.adapter_row(adapter_id), reg.tags(adapter_id))
@@ -374,20 +372,6 @@ def _write_lineage(reg: Registry, child_id: str, lineage: Sequence[ParentLink]) 
             operation=link.operation,
             params=link.params,
         )
-
-
-def _keep_preview(preview: Path, paths: Paths) -> Path:
-    """Copy a preview image into the home, named by its content so re-imports do not pile up copies."""
-    import hashlib
-
-    digest = hashlib.sha256(preview.read_bytes()).hexdigest()
-    target = paths.previews / f"{digest[:16]}{preview.suffix.lower()}"
-    if not target.exists():
-        paths.previews.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        shutil.copyfile(preview, tmp)
-        os.replace(tmp, target)
-    return target
 
 
 def _merge(first: Sequence[str], second: Sequence[str]) -> list[str]:

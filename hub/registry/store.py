@@ -61,6 +61,24 @@ def hash_into_store(src: Path, paths: Paths, *, link: bool = False) -> tuple[Fil
         raise
 
 
+def keep_preview(src: Path, paths: Paths, *, first: bool = False) -> Path:
+    """A copy of a preview image under ``<home>/previews``, named by its content so that adding it again makes no
+    second copy. ``first``: named to sort before the others (previews are listed by path), so cards show it."""
+    import hashlib
+    import shutil
+
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    # "0-" sorts before the content-named copies (hex digits)
+    target = paths.previews / f"{'0-' if first else ''}{digest}{src.suffix.lower()}"
+    if not target.exists():
+        paths.previews.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=paths.previews, prefix=".preview-")
+        os.close(fd)
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+    return target
+
+
 def garbage_collect(paths: Paths, in_use: Iterable[str]) -> list[Path]:
     """Remove blobs no registry row points at, and leftover temp files; returns what was removed."""
     keep = {str(Path(p)) for p in in_use}
