@@ -16,6 +16,10 @@ if TYPE_CHECKING:  # result classes are built when a command runs, not when `hub
     from hub.models import Adapter, AdapterDetail, ImportReport
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+# the filters `hub ls` and `hub gallery` share
+ArchOpt = Annotated[str | None, typer.Option(help="sd1, sd2, sdxl, flux, unknown")]
+KindOpt = Annotated[str | None, typer.Option(help="lora, lycoris, embedding, lora+embedding")]
+TagOpt = Annotated[str | None, typer.Option(help="Only adapters with this tag.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -123,10 +127,10 @@ def ls(
     query: Annotated[
         str | None, typer.Argument(help="Full-text search: name, triggers, tags, description, training tags.")
     ] = None,
-    arch: Annotated[str | None, typer.Option(help="sd1, sd2, sdxl, flux, unknown")] = None,
-    kind: Annotated[str | None, typer.Option(help="lora, lycoris, embedding, lora+embedding")] = None,
+    arch: ArchOpt = None,
+    kind: KindOpt = None,
     format: Annotated[str | None, typer.Option("--format", help="kohya, diffusers-peft, lycoris-lokr, ...")] = None,
-    tag: Annotated[str | None, typer.Option(help="Only adapters with this tag.")] = None,
+    tag: TagOpt = None,
     base: Annotated[str | None, typer.Option(help="Declared base label (e.g. Pony) or arch.")] = None,
     remote: Annotated[
         str | None, typer.Option(help="Only adapters pushed/pulled to a Hub repo matching this.")
@@ -406,9 +410,9 @@ def probe(
 def gallery(
     query: Annotated[str | None, typer.Argument(help="Full-text search, as `hub ls`.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("gallery.png"),
-    arch: Annotated[str | None, typer.Option(help="sd1, sd2, sdxl, flux, unknown")] = None,
-    kind: Annotated[str | None, typer.Option(help="lora, lycoris, embedding, lora+embedding")] = None,
-    tag: Annotated[str | None, typer.Option(help="Only adapters with this tag.")] = None,
+    arch: ArchOpt = None,
+    kind: KindOpt = None,
+    tag: TagOpt = None,
     columns: Annotated[int, typer.Option(help="Tiles per row.")] = 6,
     thumb: Annotated[int, typer.Option(help="Tile size in pixels.")] = 192,
     json_out: JsonOpt = False,
