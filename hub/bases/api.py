@@ -83,13 +83,18 @@ def _folder_arch(folder: Path) -> str:
     index = _read_json(folder / "model_index.json")
     if "text_encoder_2" in index or "XL" in str(index.get("_class_name", "")):
         return "sdxl"
-    width = _read_json(folder / "unet" / "config.json").get("cross_attention_dim")
+    unet = _read_json(folder / "unet" / "config.json")
+    width = unet.get("cross_attention_dim")
     if width == 1024:
         return "sd2"
     if width == 768:
         return "sd1"
-    # A small base built with diffusers' own classes: SD1.x layout when there is one CLIP text encoder.
-    return "sd1" if "text_encoder" in index else "unknown"
+    if "text_encoder" not in index:
+        return "unknown"
+    # A small base built with diffusers' own classes, by its structure: SD2.x has linear proj_in/proj_out and an
+    # OpenCLIP text encoder (gelu); SD1.x 1x1-conv projections and OpenAI CLIP (quick_gelu).
+    act = _read_json(folder / "text_encoder" / "config.json").get("hidden_act")
+    return "sd2" if unet.get("use_linear_projection") or act == "gelu" else "sd1"
 
 
 def _prediction_type(folder: Path) -> str:
