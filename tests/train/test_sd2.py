@@ -75,3 +75,19 @@ def test_hub_train_on_an_sd2_v_base_registers_a_v_lora_diffusers_loads(home: Pat
     pipe.load_lora_weights(load_file(detail.path), adapter_name="sks")
     assert pipe.get_list_adapters() == {"unet": ["sks"]}
     assert (_render(pipe) - before).abs().mean() > 1e-4
+
+
+def test_an_sd2_single_file_is_sd2_v_with_its_configs(sd2_base: Path, tmp_path: Path) -> None:
+    """OpenCLIP keys (q/k/v packed in in_proj) say SD2; the config folder's scheduler says v."""
+    from hub.bases.api import load_pipeline
+    from hub.testing.single_file import write_single_file
+
+    single = write_single_file(sd2_base, tmp_path / "sd2-768-v.safetensors")
+    info = describe_base(str(single), config=str(sd2_base))
+    assert (info.layout, info.arch, info.prediction_type) == ("single-file", "sd2", "v_prediction")
+    pipe = load_pipeline(str(single), config=str(sd2_base))
+    assert pipe.scheduler.config.prediction_type == "v_prediction"
+    own = load_pipeline(str(sd2_base))
+    for component in ("unet", "text_encoder"):
+        ours, theirs = getattr(pipe, component).state_dict(), getattr(own, component).state_dict()
+        assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours), component
