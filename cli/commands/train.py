@@ -66,7 +66,7 @@ def train(
     images: Annotated[str, _opt("--images", help="Folder of pictures, a .zip of one, or kohya's N_token layout.")],
     token: Annotated[str, _opt("--token", help="The rare word the subject is bound to, e.g. sks.")],
     class_word: Annotated[str, _opt("--class-word", help="What the subject is, e.g. dog.")],
-    base: Annotated[str, _opt("--base", help="tiny, a diffusers folder, a .safetensors file or an HF id.")] = "tiny",
+    base: Annotated[str, _opt("--base", help="tiny, a diffusers folder, a .safetensors/.ckpt or an HF id.")] = "tiny",
     name: Annotated[str | None, _opt("--name", help="Registry name (default: TOKEN-CLASS).")] = None,
     base_config: Annotated[
         str | None, _opt("--base-config", help="Single-file base: a diffusers folder (or HF id) with its configs.")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from hub.bases.quiet import quiet_loading
-from hub.errors import NotFoundError, RemoteError
+from hub.errors import NotFoundError
 from hub.paths import Paths
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def resolve_base(ref: str, *, revision: str | None = None, paths: Paths | None =
     if ref.count("/") != 1 or ref.startswith((".", "/")):
         raise NotFoundError(
             f"no such base model: {ref}",
-            hint="give 'tiny', a diffusers folder, a .safetensors checkpoint or a Hugging Face model id",
+            hint="give 'tiny', a diffusers folder, a .safetensors/.ckpt checkpoint or a Hugging Face model id",
         )
     from hub.sync import client
 
@@ -60,15 +60,22 @@ def resolve_base(ref: str, *, revision: str | None = None, paths: Paths | None =
         return client.snapshot(ref, revision=revision, allow_patterns=_DOWNLOAD_PATTERNS)
 
 
-def describe_base(ref: str, *, revision: str | None = None, paths: Paths | None = None) -> BaseInfo:
-    """Where ``ref`` lies and what it is (architecture read from its configs or checkpoint keys, never assumed)."""
+def describe_base(
+    ref: str, *, revision: str | None = None, paths: Paths | None = None, config: str | None = None
+) -> BaseInfo:
+    """Where ``ref`` lies and what it is (architecture read from its configs or checkpoint keys, never assumed).
+
+    A single file's prediction type is its ``config`` folder's (diffusers' reference configs otherwise: the
+    loaded pipeline's scheduler is the final word)."""
     path = resolve_base(ref, revision=revision, paths=paths)
     if path.is_dir():
-        return BaseInfo(ref=ref, path=path, layout="diffusers", arch=_folder_arch(path),
+        return BaseInfo(ref=ref, path=path, layout="diffusers", arch=folder_arch(path),
                         prediction_type=_prediction_type(path))  # fmt: skip
-    from hub.compose.model_files import detect_arch, open_base
+    from hub.bases.single_file import checkpoint_arch, config_folder_facts
 
-    return BaseInfo(ref=ref, path=path, layout="single-file", arch=detect_arch(open_base(path)))
+    _, predicts = config_folder_facts(config)
+    return BaseInfo(ref=ref, path=path, layout="single-file", arch=checkpoint_arch(path),
+                    prediction_type=predicts or "epsilon")  # fmt: skip
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -79,17 +86,23 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _folder_arch(folder: Path) -> str:
+def folder_arch(folder: Path) -> str:
+    """sd1 / sd2 / sdxl / unknown of a diffusers folder, from its configs."""
     index = _read_json(folder / "model_index.json")
     if "text_encoder_2" in index or "XL" in str(index.get("_class_name", "")):
         return "sdxl"
-    width = _read_json(folder / "unet" / "config.json").get("cross_attention_dim")
+    unet = _read_json(folder / "unet" / "config.json")
+    width = unet.get("cross_attention_dim")
     if width == 1024:
         return "sd2"
     if width == 768:
         return "sd1"
-    # A small base built with diffusers' own classes: SD1.x layout when there is one CLIP text encoder.
-    return "sd1" if "text_encoder" in index else "unknown"
+    if "text_encoder" not in index:
+        return "unknown"
+    # A small base built with diffusers' own classes, by its structure: SD2.x has linear proj_in/proj_out and an
+    # OpenCLIP text encoder (gelu); SD1.x 1x1-conv projections and OpenAI CLIP (quick_gelu).
+    act = _read_json(folder / "text_encoder" / "config.json").get("hidden_act")
+    return "sd2" if unet.get("use_linear_projection") or act == "gelu" else "sd1"
 
 
 def _prediction_type(folder: Path) -> str:
@@ -110,33 +123,22 @@ def load_pipeline(
     A single-file checkpoint needs the diffusers configs of its architecture: ``config`` (a local diffusers
     folder or a Hugging Face id); without it diffusers fetches its reference repo's configs (cached after once)."""
     import torch
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
-    info = describe_base(ref, revision=revision, paths=paths)
-    cls = StableDiffusionXLPipeline if info.arch == "sdxl" else StableDiffusionPipeline
-    kwargs: dict[str, Any] = {"torch_dtype": dtype or torch.float32}
-    if info.arch != "sdxl":
-        kwargs.update(safety_checker=None, requires_safety_checker=False)
-    with quiet_loading():
-        pipe = _load(cls, info, kwargs, config)
+    info = describe_base(ref, revision=revision, paths=paths, config=config)
+    with quiet_loading():  # importing the pipelines is when transformers notes the missing torchvision
+        from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+        cls = StableDiffusionXLPipeline if info.arch == "sdxl" else StableDiffusionPipeline
+        kwargs: dict[str, Any] = {"torch_dtype": dtype or torch.float32}
+        if info.arch != "sdxl":
+            kwargs.update(safety_checker=None, requires_safety_checker=False)
+        if info.layout == "diffusers":
+            pipe = cls.from_pretrained(str(info.path), **kwargs)
+        else:
+            from hub.bases.single_file import load_single_file
+
+            pipe = load_single_file(cls, info.path, info.arch, kwargs, config)
     if device:
         pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-def _load(cls: Any, info: BaseInfo, kwargs: dict[str, Any], config: str | None) -> Any:
-    if info.layout == "diffusers":
-        pipe = cls.from_pretrained(str(info.path), **kwargs)
-    else:
-        if config:
-            kwargs["config"] = config
-        try:
-            pipe = cls.from_single_file(str(info.path), **kwargs)
-        except (OSError, ValueError) as e:  # no configs offline, or keys diffusers cannot map
-            raise RemoteError(
-                f"cannot load single-file checkpoint {info.path.name} ({info.arch}): {e}".splitlines()[0],
-                hint="give its diffusers configs with --base-config FOLDER (any diffusers folder of the same "
-                "architecture) or go online once so diffusers caches them",
-            ) from None
     return pipe

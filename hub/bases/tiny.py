@@ -1,10 +1,15 @@
-"""The embedded ``tiny`` base: an offline Stable Diffusion pipeline (SD1 or SDXL layout) built from configs.
+"""The embedded ``tiny`` base: an offline Stable Diffusion pipeline (SD1, SD2 or SDXL layout) built from configs.
 
 It has the same module tree as the real bases (down/mid/up blocks with Transformer2DModel
 attention, ResnetBlock2D 3x3 convs, CLIP text encoders), so adapter files written for it load
 through diffusers' own loaders, but every width is tiny: it saves in ~1 MB and runs a 2-step
 64x64 inference in well under a second on a CPU core. The tokenizer's ``vocab.json`` and
 ``merges.txt`` are written here; nothing is downloaded.
+
+The SD2 kind (tests only; not an embedded base name) is SD2.x 768-v shaped: linear proj_in/proj_out, per-block
+head counts, an OpenCLIP-style text encoder (``gelu``, ``!`` padding) and a v-prediction scheduler. Its text
+width is SD2's real 1024 (one narrow MLP keeps it ~20 MB): the UNet's cross-attention in-dim is what every tool
+(our prober, A1111, kohya) tells SD2 by, so a LoRA trained on it reads as SD2.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, Literal
 from hub.paths import Paths
 from hub.settings import load_settings
 
-TinyKind = Literal["sd1", "sdxl"]
+TinyKind = Literal["sd1", "sd2", "sdxl"]
 
 # Bump when the layout changes so that stale caches are rebuilt rather than reused.
 CACHE_VERSION = "v1"
@@ -31,6 +36,8 @@ TEXT_LAYERS = 2
 TEXT_MAX_LENGTH = 77
 VOCAB_SIZE = 1000
 SAMPLE_SIZE = 32  # latent side; the VAE halves, so the default image is 64x64
+SD2_TEXT_HIDDEN = 1024  # OpenCLIP ViT-H's width, as SD2.x's cross_attention_dim
+SD2_TEXT_HEADS = 16  # head dim 64, as OpenCLIP ViT-H
 
 # Words the tokenizer knows whole; anything else still tokenizes, byte by byte.
 _WORDS = (  # noqa: SIM905 - a word list reads better as one string
@@ -90,22 +97,31 @@ def _load_tokenizer(folder: Path, pad_token: str = "<|endoftext|>"):
     return CLIPTokenizer.from_pretrained(str(folder), pad_token=pad_token, model_max_length=TEXT_MAX_LENGTH)
 
 
-def _text_config(*, projection_dim: int | None = None, hidden_act: str = "quick_gelu", layers: int = TEXT_LAYERS):
+def _text_config(
+    *,
+    projection_dim: int | None = None,
+    hidden_act: str = "quick_gelu",
+    layers: int = TEXT_LAYERS,
+    hidden: int = TEXT_HIDDEN,
+    heads: int = 4,
+    pad_token: str = "<|endoftext|>",
+):
     from transformers import CLIPTextConfig
 
     vocab, _ = tokenizer_files()
     kwargs: dict[str, Any] = {"projection_dim": projection_dim} if projection_dim else {}
     return CLIPTextConfig(
-        hidden_size=TEXT_HIDDEN,
-        intermediate_size=4 * TEXT_HIDDEN,
+        hidden_size=hidden,
+        # 4x the width as CLIP, but never above 128: SD2's 1024-wide encoder stays small.
+        intermediate_size=min(4 * hidden, 128),
         num_hidden_layers=layers,
-        num_attention_heads=4,
+        num_attention_heads=heads,
         max_position_embeddings=TEXT_MAX_LENGTH,
         vocab_size=VOCAB_SIZE,
         hidden_act=hidden_act,
         bos_token_id=vocab["<|startoftext|>"],
         eos_token_id=vocab["<|endoftext|>"],
-        pad_token_id=vocab["<|endoftext|>"],
+        pad_token_id=vocab[pad_token],
         **kwargs,
     )
 
@@ -126,6 +142,16 @@ def _unet(kind: TinyKind):
     if kind == "sd1":
         # SD1.x: 1x1-conv proj_in/proj_out, as in the real UNet (kohya targets them with 4-D factors).
         return UNet2DConditionModel(**common, cross_attention_dim=TEXT_HIDDEN, attention_head_dim=8)
+    if kind == "sd2":
+        # SD2.x: linear projections, head counts per block (its config's [5, 10, 20, 20]), attention upcast to
+        # float32 (2.1's config), conditioned on the OpenCLIP text width.
+        return UNet2DConditionModel(
+            **common,
+            cross_attention_dim=SD2_TEXT_HIDDEN,
+            attention_head_dim=(2, 4),
+            use_linear_projection=True,
+            upcast_attention=True,
+        )
     # SDXL: linear projections, two text encoders concatenated, time ids as added conditioning,
     # and a deeper transformer in the lower block (as SDXL's [.., 2, 10] depths).
     return UNet2DConditionModel(
@@ -156,10 +182,10 @@ def _vae():
     )
 
 
-def _scheduler():
+def _scheduler(prediction_type: str = "epsilon"):
     from diffusers import DDIMScheduler
 
-    # The real bases' noise schedule (SD1.5 and SDXL share it).
+    # The real bases' noise schedule (SD1.5, SD2.x and SDXL share it); SD2.x 768-v predicts the velocity.
     return DDIMScheduler(
         beta_start=0.00085,
         beta_end=0.012,
@@ -167,6 +193,7 @@ def _scheduler():
         steps_offset=1,
         clip_sample=False,
         set_alpha_to_one=False,
+        prediction_type=prediction_type,
     )
 
 
@@ -178,8 +205,8 @@ def build_tiny_pipeline(
     Load it back with ``StableDiffusionPipeline.from_pretrained(out_dir)`` (``StableDiffusionXLPipeline`` for sdxl).
     ``text_layers`` sets the CLIP depth (the trainer's benchmark uses 4, as the peer measurement did).
     """
-    if kind not in ("sd1", "sdxl"):
-        raise ValueError(f"unknown tiny pipeline kind {kind!r}; expected 'sd1' or 'sdxl'")
+    if kind not in ("sd1", "sd2", "sdxl"):
+        raise ValueError(f"unknown tiny pipeline kind {kind!r}; expected 'sd1', 'sd2' or 'sdxl'")
     with _quiet_transformers():
         return _build(Path(out_dir), kind, seed, text_layers)
 
@@ -208,7 +235,8 @@ def _build(out_dir: Path, kind: TinyKind, seed: int, text_layers: int = TEXT_LAY
 
     with tempfile.TemporaryDirectory(prefix="tiny-tokenizer-") as tmp:
         _write_tokenizer(Path(tmp))
-        tokenizer = _load_tokenizer(Path(tmp))
+        # SD2's tokenizer pads with "!" (as SDXL's second one does), not with the end token.
+        tokenizer = _load_tokenizer(Path(tmp), pad_token="!" if kind == "sd2" else "<|endoftext|>")
         tokenizer_2 = _load_tokenizer(Path(tmp), pad_token="!") if kind == "sdxl" else None
 
     # One seed per component, so that adding a component never changes another's weights.
@@ -217,16 +245,21 @@ def _build(out_dir: Path, kind: TinyKind, seed: int, text_layers: int = TEXT_LAY
     torch.manual_seed(seed + 1)
     vae = _vae()
     torch.manual_seed(seed + 2)
-    text_encoder = CLIPTextModel(_text_config(layers=text_layers))
+    if kind == "sd2":  # OpenCLIP-H's activation, width and head size; "!" pads
+        te_config = _text_config(layers=text_layers, hidden=SD2_TEXT_HIDDEN, heads=SD2_TEXT_HEADS, hidden_act="gelu",
+                                 pad_token="!")  # fmt: skip
+    else:
+        te_config = _text_config(layers=text_layers)
+    text_encoder = CLIPTextModel(te_config)
     # Any: diffusers' lazy-import module hides the pipelines' shared base (save_pretrained) from mypy.
     pipe: Any
-    if kind == "sd1":
+    if kind in ("sd1", "sd2"):
         pipe = StableDiffusionPipeline(
             vae=vae,
             text_encoder=text_encoder,
             tokenizer=tokenizer,
             unet=unet,
-            scheduler=_scheduler(),
+            scheduler=_scheduler("v_prediction" if kind == "sd2" else "epsilon"),
             safety_checker=None,
             feature_extractor=None,
             requires_safety_checker=False,

@@ -1,6 +1,8 @@
 """Offline fixtures for tests, the demo, the docs and the benchmarks.
 
-- :func:`build_tiny_pipeline` / :func:`tiny_pipeline_dir`: a tiny SD1 or SDXL diffusers pipeline built from configs.
+- :func:`build_tiny_pipeline` / :func:`tiny_pipeline_dir`: a tiny SD1, SD2 (768-v) or SDXL diffusers pipeline built
+  from configs.
+- :func:`write_single_file`: a tiny SD1/SD2 pipeline's weights as one original-layout (LDM) checkpoint.
 - :func:`module_shapes` / :func:`lora_targets`: exact weight shapes of the real bases' modules, from configs alone.
 - :func:`write_lora`, :func:`write_embedding`, :func:`write_sample_library`: realistic adapter files.
 
@@ -21,6 +23,7 @@ _EXPORTS = {
     "write_embedding": "hub.testing.adapter_files",
     "write_sample_library": "hub.testing.adapter_files",
     "fill_registry": "hub.testing.registry_rows",
+    "write_single_file": "hub.testing.single_file",
 }
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "write_embedding",
     "write_lora",
     "write_sample_library",
+    "write_single_file",
 ]
 
 if TYPE_CHECKING:
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from hub.testing.adapter_files import kohya_name, write_embedding, write_lora, write_sample_library
     from hub.testing.arch_shapes import lora_targets, module_shapes
     from hub.testing.registry_rows import fill_registry
+    from hub.testing.single_file import write_single_file
 
 
 def __getattr__(name: str) -> Any:

@@ -70,6 +70,17 @@ class Session:
     last_checkpoint: Path | None = None
 
 
+def denoising_target(c: Components, latents: Any, noise: Any, t: Any) -> Any:
+    """What the UNet must predict, as the base's scheduler says: the noise (epsilon), the velocity
+    ``sqrt(a_t) * noise - sqrt(1 - a_t) * latents`` (v_prediction: SD2.x 768-v, v-pred SDXL finetunes) or the clean
+    latents (sample). Training a v base on the noise would teach it the wrong thing without any error."""
+    if c.prediction_type == "v_prediction":
+        return c.noise_scheduler.get_velocity(latents, noise, t)
+    if c.prediction_type == "sample":
+        return latents
+    return noise
+
+
 def _snr(c: Components, t: Any) -> Any:
     alphas = c.noise_scheduler.alphas_cumprod.to(t.device)[t]
     return alphas / (1 - alphas)
@@ -145,7 +156,7 @@ def micro_loss(s: Session, step: int, micro: int) -> Any:
             ),
         )
     noisy = c.noise_scheduler.add_noise(latents, noise, t)
-    target = noise if c.prediction_type == "epsilon" else c.noise_scheduler.get_velocity(latents, noise, t)
+    target = denoising_target(c, latents, noise, t)
     if s.class_embeds is not None:
         base = s.accelerator.unwrap_model(s.unet)
         with torch.no_grad():
@@ -165,7 +176,9 @@ def micro_loss(s: Session, step: int, micro: int) -> Any:
     per_sample = F.mse_loss(pred, target.float(), reduction="none").mean(dim=list(range(1, pred.ndim)))
     if o.min_snr_gamma:
         snr = _snr(c, t)
-        weight = torch.clamp(snr, max=o.min_snr_gamma) / (snr + 1 if c.prediction_type == "v_prediction" else snr)
+        # min(SNR, gamma) / SNR in epsilon terms; the same weighting expressed for a v or x0 target.
+        divisor = {"v_prediction": snr + 1, "sample": torch.ones_like(snr)}.get(c.prediction_type, snr)
+        weight = torch.clamp(snr, max=o.min_snr_gamma) / divisor
         per_sample = per_sample * weight
     loss = per_sample[:n].mean()
     if per_sample.shape[0] > n:
@@ -181,7 +194,7 @@ def _pair_loss(s: Session, latents: Any, cond: PromptEmbeds, g: Any, n: int) -> 
     noise = torch.randn(latents.shape, generator=g).to(s.device)
     t = torch.randint(0, c.noise_scheduler.config.num_train_timesteps, (n,), generator=g).to(s.device)
     noisy = c.noise_scheduler.add_noise(latents, noise, t)
-    target = noise if c.prediction_type == "epsilon" else c.noise_scheduler.get_velocity(latents, noise, t)
+    target = denoising_target(c, latents, noise, t)
     return F.mse_loss(_predict(s, s.unet, noisy, t, cond).float(), target.float())
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hub.errors import IncompatibleError
 from hub.train.options import ATTENTION_TARGETS, CONV_TARGETS, TEXT_ENCODER_TARGETS, TrainOptions
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from hub.formats.lora_set import LoraSet
 
 ADAPTER = "default"
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # what diffusers' schedulers can be told to predict
 
 
 @dataclass
@@ -55,6 +57,11 @@ def load_components(pipe: Any, arch: str, weight_dtype: torch.dtype, device: tor
     for e in encoders:
         e.to(device, dtype=weight_dtype)
     prediction = noise_scheduler.config.get("prediction_type") or "epsilon"
+    if prediction not in PREDICTION_TYPES:
+        raise IncompatibleError(
+            f"the base's scheduler predicts {prediction!r}; the trainer knows {', '.join(PREDICTION_TYPES)}",
+            hint="set prediction_type in the base's scheduler/scheduler_config.json",
+        )
     return Components(
         pipe=pipe,
         arch=arch,

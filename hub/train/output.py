@@ -152,11 +152,25 @@ def training_metadata(
         "modelspec.description": f"LoRA binding '{o.token}' to a {o.class_word}, trained on {len(ds.instance)} "
         "pictures",
         "modelspec.resolution": f"{o.resolution}x{o.resolution}",
-        "modelspec.prediction_type": "v" if base.prediction_type == "v_prediction" else "epsilon",
         "modelspec.tags": f"trained,{o.class_word}",
         "lorahub.recipe": command,
         "lorahub.dataset_sha256": dataset_sha256,
     }
+    return meta | prediction_metadata(base)
+
+
+def prediction_metadata(base: BaseInfo) -> dict[str, str]:
+    """What the base predicts, in the keys readers look at. kohya (train_network.py, sai_model_spec.py) says v by
+    ``ss_base_model_version`` ``sd_v2_v``/``sd_v1_v``, modelspec ``stable-diffusion-v2-768-v`` and
+    ``prediction_type`` ``v``; ``ss_v_parameterization`` is not kohya's but other tools read it (A1111/Forge
+    extensions, model browsers), so it is written too. These override the writer's per-arch defaults."""
+    v = base.prediction_type == "v_prediction"
+    kind = {"v_prediction": "v", "sample": "sample"}.get(base.prediction_type, "epsilon")
+    meta = {"modelspec.prediction_type": kind, "ss_v_parameterization": str(v)}
+    if v and base.arch in ("sd1", "sd2"):
+        meta["ss_base_model_version"] = "sd_v2_v" if base.arch == "sd2" else "sd_v1_v"
+    if v and base.arch == "sd2":
+        meta["modelspec.architecture"] = "stable-diffusion-v2-768-v/lora"
     return meta
 
 

@@ -154,7 +154,7 @@ class TrainSession:
 
         o, acc = self.o, self.accelerator
         ds = self._dataset()
-        base = describe_base(o.base, paths=self.paths)
+        base = describe_base(o.base, paths=self.paths, config=o.base_config)
         if base.arch not in ("sd1", "sd2", "sdxl"):
             raise UsageError(
                 f"cannot tell the architecture of base {o.base} ({base.arch})",
@@ -163,6 +163,10 @@ class TrainSession:
         dataset_sha256 = ds.digest()
         started = time.time()
         pipe = load_pipeline(o.base, paths=self.paths, config=o.base_config)
+        # What the loaded scheduler predicts is the truth (a single file's comes from its configs), for the
+        # metadata as for the loss target.
+        predicts = str(pipe.scheduler.config.get("prediction_type") or "epsilon")
+        base = base.model_copy(update={"prediction_type": predicts})
         outcome = fit(
             o,
             ds,
