@@ -103,30 +103,13 @@ def _quiet_libraries() -> Iterator[None]:
 
 def _train(ctx: Context, progress: Progress | None) -> TrainResult:
     """A LoRA binding ``sks`` to the "ball" the drawn pictures show, on the tiny base (seconds on a CPU)."""
+    from hub.testing import draw_training_pictures
     from hub.train.api import train
 
-    pictures = _draw_training_pictures(ctx.paths.home / "demo-pictures")
+    pictures = draw_training_pictures(ctx.paths.home / "demo-pictures")
     return train(pictures, token="sks", class_word="ball", base="tiny", name="demo-sks-ball", preset="cpu-tiny",
                  seed=0, sample_prompts=["a photo of sks ball"], run_id="demo-train", ctx=ctx,
                  progress=progress)  # fmt: skip
-
-
-def _draw_training_pictures(folder: Path, count: int = 6) -> Path:
-    """A red ball on varied backgrounds, in varied places and sizes: the subject the demo LoRA learns."""
-    from PIL import Image, ImageDraw
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        path = folder / f"ball-{i}.png"
-        if path.is_file():
-            continue
-        background = ((37 * i) % 200 + 30, (91 * i) % 200 + 30, (53 * i) % 200 + 30)
-        picture = Image.new("RGB", (96, 96), background)
-        r = 18 + 3 * (i % 4)
-        x, y = 30 + 7 * i % 36, 28 + 11 * i % 40
-        ImageDraw.Draw(picture).ellipse((x - r, y - r, x + r, y + r), fill=(220, 30, 30), outline=(90, 0, 0))
-        picture.save(path)
-    return folder
 
 
 def _mix_two(ctx: Context, trained: str) -> tuple[Adapter | None, str | None]:

@@ -127,8 +127,8 @@ def gen(
 
     \b
       hub gen "a photo of a dog" --lora dog:0.7 --lora style:0.5 --base tiny --seed 1
-      hub gen "a dog <lora:dog:0.8>" --base ./sd15 --sampler "DPM++ 2M Karras" --size 512x768 --n 4
-      hub gen --from-png outputs/gen/2026-11-30/00001-1.png
+      hub gen "a dog <lora:dog:0.8>" --base tiny --sampler "DPM++ 2M Karras" --size 64x96 --n 2 --steps 10
+      hub gen --from-png ~/.local/share/lorahub/outputs/gen/2026-11-30/00000-1.png
     """
     from hub.gen import api
 
@@ -176,7 +176,7 @@ def grid(
 
     \b
       hub grid "a photo of a dog" dog:0,0.4,0.8 style:0,0.5 --base tiny
-      hub grid "portrait" dog:0,0.5,1 --seeds 1,2,3 --lora detail:0.3 --out dog-grid.png
+      hub grid "portrait" dog:0,0.5,1 --seeds 1,2 --lora detail:0.3 --steps 10 --out dog-grid.png
     """
     from hub.gen import api
 

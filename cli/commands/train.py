@@ -162,8 +162,8 @@ def train(
     \b
       hub train --images ./dog --token sks --class-word dog --preset cpu-tiny
       hub train --images dog.zip --token sks --class-word dog --base runwayml/stable-diffusion-v1-5 \\
-          --preset 8gb --prior-images 100 --sample-prompt "a sks dog on the beach" --sample-every 100
-      hub train --images ./dog --token sks --class-word dog --resume latest
+          --preset cpu-tiny --prior-images 4 --sample-prompt "a sks dog on the beach" --sample-every 10
+      hub train --images ./dog --token sks --class-word dog --preset cpu-tiny --resume latest
     """
     from cli.context import hub_context
     from hub.train.api import train as run_training

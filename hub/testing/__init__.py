@@ -5,6 +5,7 @@
 - :func:`write_single_file`: a tiny SD1/SD2 pipeline's weights as one original-layout (LDM) checkpoint.
 - :func:`module_shapes` / :func:`lora_targets`: exact weight shapes of the real bases' modules, from configs alone.
 - :func:`write_lora`, :func:`write_embedding`, :func:`write_sample_library`: realistic adapter files.
+- :func:`draw_training_pictures`: a folder of small pictures to train on.
 
 Nothing here downloads anything; heavy libraries are imported only when a function is called.
 """
@@ -24,10 +25,12 @@ _EXPORTS = {
     "write_sample_library": "hub.testing.adapter_files",
     "fill_registry": "hub.testing.registry_rows",
     "write_single_file": "hub.testing.single_file",
+    "draw_training_pictures": "hub.testing.pictures",
 }
 
 __all__ = [
     "build_tiny_pipeline",
+    "draw_training_pictures",
     "fill_registry",
     "kohya_name",
     "lora_targets",
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from hub.bases.tiny import build_tiny_pipeline, tiny_pipeline_dir
     from hub.testing.adapter_files import kohya_name, write_embedding, write_lora, write_sample_library
     from hub.testing.arch_shapes import lora_targets, module_shapes
+    from hub.testing.pictures import draw_training_pictures
     from hub.testing.registry_rows import fill_registry
     from hub.testing.single_file import write_single_file
 

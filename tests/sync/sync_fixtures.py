@@ -55,3 +55,24 @@ def hub_process(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, timeout=180, cwd=REPO_ROOT
     )
+
+
+def write_low_rank_lokr(path: Path) -> Path:
+    """An SD1 text-encoder LoKr whose Kronecker sides are both rank 1: its exact LoRA form is rank 1, ~4x its size."""
+    import torch
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(4)
+    tensors = {}
+    for layer in range(12):
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            n = f"lora_te_text_model_encoder_layers_{layer}_self_attn_{proj}"
+            tensors[f"{n}.lokr_w1_a"] = torch.randn(4, 1, generator=g)
+            tensors[f"{n}.lokr_w1_b"] = torch.randn(1, 4, generator=g)
+            tensors[f"{n}.lokr_w2_a"] = torch.randn(192, 1, generator=g) * 0.1
+            tensors[f"{n}.lokr_w2_b"] = torch.randn(1, 192, generator=g) * 0.1
+            tensors[f"{n}.alpha"] = torch.tensor(1.0)
+    meta = {"ss_network_module": "lycoris.kohya", "ss_network_dim": "1", "ss_network_alpha": "1",
+            "ss_network_args": '{"algo": "lokr"}', "ss_base_model_version": "sd_v1"}  # fmt: skip
+    save_file(tensors, str(path), metadata=meta)
+    return path

@@ -5,31 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sync_fixtures import write_low_rank_lokr
+
 from hub.registry import api as library
 from hub.sync import api as sync
 from hub.sync.model_card import DIFFUSERS_WEIGHT_NAME, parse_card
-
-
-def _low_rank_lokr(path: Path) -> Path:
-    """An SD1 text-encoder LoKr whose Kronecker sides are both rank 1: its exact LoRA form is rank 1, ~4x its size."""
-    import torch
-    from safetensors.torch import save_file
-
-    g = torch.Generator().manual_seed(4)
-    tensors = {}
-    for layer in range(12):
-        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            n = f"lora_te_text_model_encoder_layers_{layer}_self_attn_{proj}"
-            tensors[f"{n}.lokr_w1_a"] = torch.randn(4, 1, generator=g)
-            tensors[f"{n}.lokr_w1_b"] = torch.randn(1, 4, generator=g)
-            tensors[f"{n}.lokr_w2_a"] = torch.randn(192, 1, generator=g) * 0.1
-            tensors[f"{n}.lokr_w2_b"] = torch.randn(1, 192, generator=g) * 0.1
-            tensors[f"{n}.alpha"] = torch.tensor(1.0)
-    meta = {"ss_network_module": "lycoris.kohya", "ss_network_dim": "1", "ss_network_alpha": "1",
-            "ss_network_args": '{"algo": "lokr"}', "ss_base_model_version": "sd_v1"}  # fmt: skip
-    save_file(tensors, str(path), metadata=meta)
-    return path
-
 
 LOKR4 = "lycoris/KohakuBlueleaf__LyCORIS__result__smart_falcon_4_lokr.safetensors"
 
@@ -51,7 +31,7 @@ def test_a_lokr_that_would_explode_is_pushed_without_a_diffusers_copy(real_adapt
 
 
 def test_a_small_lokr_copy_says_its_rank_and_kept_energy(tmp_path: Path, fake_hub, write_token):
-    src = _low_rank_lokr(tmp_path / "small.safetensors")
+    src = write_low_rank_lokr(tmp_path / "small.safetensors")
     library.add_one(src, name="small-lokr")
     result = sync.push("small-lokr")
     files = fake_hub.repos["alice/small-lokr"].resolve("main").files
