@@ -176,7 +176,7 @@ def grid(
 
     \b
       hub grid "a photo of a dog" dog:0,0.4,0.8 style:0,0.5 --base tiny
-      hub grid "portrait" dog:0,0.5,1 --seeds 1,2 --lora detail:0.3 --steps 10 --out dog-grid.png
+      hub grid "portrait" dog:0,0.5,1 --seeds 1,2 --lora detail:0.3 --steps 6 --out dog-grid.png
     """
     from hub.gen import api
 

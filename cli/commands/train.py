@@ -162,7 +162,7 @@ def train(
     \b
       hub train --images ./dog --token sks --class-word dog --preset cpu-tiny
       hub train --images dog.zip --token sks --class-word dog --base runwayml/stable-diffusion-v1-5 \\
-          --preset cpu-tiny --prior-images 4 --sample-prompt "a sks dog on the beach" --sample-every 10
+          --preset cpu-tiny --prior-images 2 --sample-prompt "a sks dog on the beach" --sample-every 15
       hub train --images ./dog --token sks --class-word dog --preset cpu-tiny --resume latest
     """
     from cli.context import hub_context
