@@ -17,6 +17,7 @@ from hub.paths import Paths
 from hub.train.batches import BatchPlan
 from hub.train.dataset import Dataset, Item, check_sizes
 from hub.train.loop import OnStep, Session, StopFlag, sample, train_steps
+from hub.train.memory import drop_unused
 from hub.train.model import add_lora, encode_prompts, load_components, load_lora_state, to_lora_set
 from hub.train.options import TrainOptions
 from hub.train.prepare import embed_captions, prepare_pictures
@@ -117,6 +118,8 @@ def fit(
             )
             if o.prior_from_base:
                 class_embeds = encode_prompts(c, c.text_encoders, [o.class_text], device)
+    # Frozen encoders: every prompt is encoded; cached latents: the VAE only decodes samples from here on.
+    drop_unused(c, encoders=not o.train_text_encoder, vae_encoder=cache)
     torch.manual_seed(o.seed)  # the LoRA factors' initial values: the same seed, the same run
     add_lora(c, o)
     if o.gradient_checkpointing:

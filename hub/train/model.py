@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hub.bases.quiet import quiet_loading
 from hub.errors import IncompatibleError
 from hub.train.options import ATTENTION_TARGETS, CONV_TARGETS, TEXT_ENCODER_TARGETS, TrainOptions
 
@@ -52,10 +53,11 @@ def load_components(pipe: Any, arch: str, weight_dtype: torch.dtype, device: tor
     for module in (pipe.unet, pipe.vae, *encoders):
         module.requires_grad_(False)
         module.eval()
-    pipe.unet.to(device, dtype=weight_dtype)
-    pipe.vae.to(device, dtype=torch.float32)
-    for e in encoders:
-        e.to(device, dtype=weight_dtype)
+    with quiet_loading():  # diffusers notes every .to(dtype) on a model "that should be kept in float32"
+        pipe.unet.to(device, dtype=weight_dtype)
+        pipe.vae.to(device, dtype=torch.float32)
+        for e in encoders:
+            e.to(device, dtype=weight_dtype)
     prediction = noise_scheduler.config.get("prediction_type") or "epsilon"
     if prediction not in PREDICTION_TYPES:
         raise IncompatibleError(

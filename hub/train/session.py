@@ -150,6 +150,7 @@ class TrainSession:
     def _train(self, progress: Progress | None, on_step: OnStep | None) -> TrainResult:
         from hub.bases.api import describe_base, load_pipeline
         from hub.train.fit import fit
+        from hub.train.memory import release_memory
         from hub.train.output import recipe_argv, register_adapter, training_metadata, write_card
 
         o, acc = self.o, self.accelerator
@@ -180,6 +181,8 @@ class TrainSession:
             on_step=on_step,
             resume=self.resume_state,
         )
+        del pipe  # the trained network, its optimizer and the sample pipeline: not needed to write and register
+        release_memory()
         argv = recipe_argv(o, o.images)
         command = shlex.join(["hub", *argv])
         name = o.name or f"{o.token}-{o.class_word}".replace(" ", "-")
