@@ -11,6 +11,7 @@ import typer
 
 from cli.context import hub_context
 from cli.output import console, message, print_json
+from hub.refs import parse_spec
 
 LoraOpt = Annotated[
     list[str] | None, typer.Option("--lora", "-l", help="Adapter with weight, NAME[:WEIGHT]; repeat for more.")
@@ -48,17 +49,6 @@ def _number(text: str, what: str) -> float:
         return float(text)
     except ValueError:
         raise _usage(f"bad weight {text!r} in {what}", hint="NAME:WEIGHT, e.g. dog:0.7") from None
-
-
-def _lora(spec: str) -> tuple[str, float]:
-    """``dog:0.7`` -> ("dog", 0.7); the weight defaults to 1. Only a numeric tail splits, so paths stay whole."""
-    ref, sep, tail = spec.rpartition(":")
-    if sep and ref:
-        try:
-            return ref, float(tail)
-        except ValueError:
-            pass
-    return spec, 1.0
 
 
 def _axis(spec: str) -> tuple[str, list[float]]:
@@ -140,7 +130,7 @@ def gen(
             raise _usage("give a prompt, or --from-png FILE", hint='hub gen "a photo of a dog" --lora dog:0.7')
         width, height = _size(size)
         with _bars("image", True) as bars:
-            result = api.generate(prompt, loras=[_lora(s) for s in lora or []], base=base, negative=negative,
+            result = api.generate(prompt, loras=[parse_spec(s) for s in lora or []], base=base, negative=negative,
                                   seed=seed, steps=steps, cfg=cfg, width=width, height=height, n=n, sampler=sampler,
                                   out=out, set_preview=set_preview, progress=lambda d, t: bars(d, t, n),
                                   ctx=hub_context())  # fmt: skip
@@ -185,7 +175,7 @@ def grid(
     except ValueError:
         raise _usage(f"bad --seeds {seeds!r}", hint="comma-separated integers, e.g. 1,2,3") from None
     width, height = _size(size)
-    axis_list, fixed = [_axis(a) for a in axes], [_lora(s) for s in lora or []]
+    axis_list, fixed = [_axis(a) for a in axes], [parse_spec(s) for s in lora or []]
     with _bars("grid", False) as bars:
         result = api.grid(prompt, axis_list, seeds=seed_list, loras=fixed, base=base, negative=negative, steps=steps,
                           cfg=cfg, width=width, height=height, sampler=sampler, out=out,

@@ -17,26 +17,13 @@ from hub.compose.results import ParentUse
 from hub.context import Context
 from hub.errors import IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
 from hub.models import AdapterDetail, ParentLink
+from hub.refs import parse_spec
 
 if TYPE_CHECKING:
     from hub.formats.lora_set import LoraSet
     from hub.formats.module_tables import ModuleTable
 
 Loaded = tuple[str, float, AdapterDetail, "LoraSet"]  # (reference as given, weight, registry entry, adapter)
-
-
-def parse_spec(spec: str) -> tuple[str, float]:
-    """``dog.safetensors:0.7`` -> ("dog.safetensors", 0.7); the weight defaults to 1.0. Only the last colon
-    splits, and only if what follows is a number, so ``C:\\loras\\dog.safetensors`` stays a path."""
-    ref, sep, tail = spec.rpartition(":")
-    if sep and ref:
-        try:
-            return ref, float(tail)
-        except ValueError:
-            pass
-    if not spec:
-        raise UsageError("empty adapter spec", hint="NAME[:WEIGHT], e.g. dog:0.7")
-    return spec, 1.0
 
 
 def resolve_adapter(ctx: Context, ref: str) -> AdapterDetail:
