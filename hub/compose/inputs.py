@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hub.compose.recipe import RecipeInput
 from hub.compose.results import ParentUse
 from hub.context import Context
-from hub.errors import IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
+from hub.errors import BadFileError, IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
 from hub.models import AdapterDetail, ParentLink
 from hub.refs import parse_spec
 
@@ -47,7 +47,17 @@ def load_adapter(detail: AdapterDetail, table: ModuleTable | None = None) -> Lor
     arch = detail.arch if detail.arch != "unknown" else None
     # A stored file's name is its hash: errors name the adapter the user asked for instead.
     label = f"'{detail.name}'" if detail.id else None
-    return load_lora_set(detail.path, arch=arch, label=label, table=table)
+    try:
+        return load_lora_set(detail.path, arch=arch, label=label, table=table)
+    except BadFileError as e:
+        if not (detail.stored and e.path == str(detail.path)):
+            raise
+        # The registry checked this file when it was added: a bad copy now means the store was damaged since.
+        reason = e.message.removeprefix(f"{e.path}: ")
+        raise BadFileError(
+            f"the registry's stored copy of {label} is damaged: {reason}",
+            hint=f"`hub verify {detail.name}` compares it with the hash recorded when it was added",
+        ) from e
 
 
 def load_one(ctx: Context, ref: str, table: ModuleTable | None = None) -> tuple[AdapterDetail, LoraSet]:

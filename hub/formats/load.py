@@ -49,8 +49,9 @@ def read_tensors(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     if not path.is_file():
         raise BadFileError("no such file", path=str(path))
     with open(path, "rb") as f:
-        head = f.read(8)
-    if path.suffix == ".safetensors" or (len(head) == 8 and int.from_bytes(head, "little") < path.stat().st_size):
+        head = f.read(10)
+    # A store blob has no suffix: its bytes say what it is (a safetensors header's JSON starts at byte 8).
+    if path.suffix == ".safetensors" or head[8:10] in (b'{"', b"{}"):
         try:
             from safetensors import safe_open
 
@@ -59,8 +60,10 @@ def read_tensors(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
                 tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no iterator)
             return tensors, metadata
         except Exception as e:
-            if path.suffix == ".safetensors":
-                raise BadFileError(f"unreadable safetensors ({str(e).splitlines()[0][:100]})", path=str(path)) from e
+            from hub.formats.safetensors_header import read_header
+
+            read_header(path)  # a cut-off or mislabelled file gets its own line
+            raise BadFileError(f"unreadable safetensors ({str(e).splitlines()[0][:100]})", path=str(path)) from e
     from hub.formats.pickle_safe import load_pickle_tensors
 
     data = load_pickle_tensors(path)

@@ -120,3 +120,33 @@ def test_mixed_output_header_describes_its_tensors(tmp_path):
         assert int(meta["ss_network_dim"]) == max(set(linear_ranks), key=linear_ranks.count), method
         conv_ranks = [ranks[k] for k in conv]
         assert int(args["conv_dim"]) == max(set(conv_ranks), key=conv_ranks.count), method
+
+
+def test_a_hub_process_refuses_names_and_bases_without_opening_the_stored_file(tmp_path):
+    """The order, as a user meets it: the first adapter's stored copy is cut short after it was registered, so
+    any process that opened it would fail on it (exit 6). A missing second name (exit 3) and a second adapter for
+    another base (exit 5) are answered from the registry rows, so that damage never shows."""
+    from hub_process import hub as hub_script
+
+    home = tmp_path / "home"
+    a = write_lora(tmp_path / "a.safetensors", arch="sd1", rank=2, components=["text_encoder"], seed=1)
+    x = write_lora(tmp_path / "x.safetensors", arch="sdxl", algo="lokr", rank=2, components=["text_encoder"])
+    for path, name in ((a, "sd1-style"), (x, "xl-lokr")):
+        assert hub_script(home, "add", str(path), "--name", name).returncode == 0
+    shown = hub_script(home, "show", "sd1-style", "--json")
+    stored = Path(json.loads(shown.stdout)["path"])
+    assert stored.is_file() and stored.parent.parent.name == "sha256"  # the store's copy, not a.safetensors
+    stored.chmod(0o644)
+    with open(stored, "r+b") as f:
+        f.truncate(2000)
+
+    r = hub_script(home, "mix", "sd1-style:0.7", "missing:0.5")
+    assert (r.returncode, r.stderr.splitlines()[0]) == (3, "error: no adapter 'missing' in the registry"), r.stderr
+    r = hub_script(home, "mix", "sd1-style", "xl-lokr", "--method", "svd", "--rank", "2")
+    assert r.returncode == 5, r.stderr
+    assert r.stderr.startswith("error: cannot combine adapters for different base models: sd1 + sdxl"), r.stderr
+    # ...and the damage is real: a mix that must read the tensors meets it, names it and points at `hub verify`
+    r = hub_script(home, "mix", "sd1-style:0.5", "sd1-style:0.5")
+    assert r.returncode == 6, r.stderr
+    assert "error: the registry's stored copy of 'sd1-style' is damaged: a cut-off safetensors file" in r.stderr
+    assert "hint: `hub verify sd1-style`" in r.stderr and "Traceback" not in r.stderr
