@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import copy
 import os
-import sqlite3
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.models import CommandInfo
@@ -93,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _print_error("interrupted", None)
         sys.exit(130)
-    except sqlite3.Error as e:  # locked past the busy timeout, disk I/O error, a damaged file
+    except _sqlite_error() as e:  # locked past the busy timeout, disk I/O error, a damaged file
         locked = "locked" in str(e) or "busy" in str(e)
         hint = (
             "another hub process holds the registry; retry when it is done"
@@ -170,6 +169,13 @@ def _debug_traceback() -> None:
         import traceback
 
         traceback.print_exc()
+
+
+def _sqlite_error() -> Any:
+    """``sqlite3.Error`` once a command has imported sqlite3, else nothing to catch (none can have been raised):
+    importing it up front would put its memory under `hub train`'s peak, which opens the registry only at the end."""
+    sqlite3 = sys.modules.get("sqlite3")
+    return sqlite3.Error if sqlite3 is not None else ()
 
 
 def _print_error(message: str, hint: str | None) -> None:

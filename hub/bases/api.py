@@ -7,10 +7,9 @@ function that needs it runs: resolving a local path imports nothing beyond the s
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from hub.bases.quiet import quiet_loading
 from hub.errors import NotFoundError
@@ -25,10 +24,10 @@ TINY_BASES: dict[str, Literal["sd1", "sdxl"]] = {"tiny": "sd1", "tiny-sd1": "sd1
 _DOWNLOAD_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors", "**/*.safetensors", "**/*.json", "**/*.txt"]
 
 
-class BaseInfo(BaseModel):
-    """What a base is: its reference as given, where it lies, its layout and architecture."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class BaseInfo:
+    """What a base is: its reference as given, where it lies, its layout and architecture (a stdlib dataclass:
+    a training process imports no pydantic before its steps are over)."""
 
     ref: str
     path: Path
@@ -126,9 +125,9 @@ def load_pipeline(
 
     info = describe_base(ref, revision=revision, paths=paths, config=config)
     with quiet_loading():  # importing the pipelines is when transformers notes the missing torchvision
-        from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+        import diffusers  # one pipeline class imported: the other's modules (and guiders) would only cost memory
 
-        cls = StableDiffusionXLPipeline if info.arch == "sdxl" else StableDiffusionPipeline
+        cls = diffusers.StableDiffusionXLPipeline if info.arch == "sdxl" else diffusers.StableDiffusionPipeline
         kwargs: dict[str, Any] = {"torch_dtype": dtype or torch.float32}
         if info.arch != "sdxl":
             kwargs.update(safety_checker=None, requires_safety_checker=False)

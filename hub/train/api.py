@@ -12,16 +12,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.context import Context
-from hub.models import Progress
 from hub.paths import Paths
 from hub.settings import Settings, load_settings
 from hub.train.loop import OnStep, StopFlag
 from hub.train.options import resolve_options
-from hub.train.results import RunDetail, RunInfo, TrainResult
 from hub.train.runs import list_run_infos, read_run_detail
+
+if TYPE_CHECKING:  # pydantic results: a training process imports them once its steps are over
+    from hub.models import Progress
+    from hub.train.results import RunDetail, RunInfo, TrainResult
 
 __all__ = ["list_runs", "read_run", "train"]
 

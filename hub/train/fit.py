@@ -8,11 +8,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.bases.api import BaseInfo
 from hub.errors import DependencyError, UsageError
-from hub.models import Progress
 from hub.paths import Paths
 from hub.train.batches import BatchPlan
 from hub.train.dataset import Dataset, Item, check_sizes
@@ -23,6 +22,9 @@ from hub.train.options import TrainOptions
 from hub.train.prepare import embed_captions, prepare_pictures
 from hub.train.prior import cached_class_images, class_image_folder, generate_class_images
 from hub.train.runs import RunFolder
+
+if TYPE_CHECKING:
+    from hub.models import Progress
 
 
 @dataclass

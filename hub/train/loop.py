@@ -11,18 +11,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError
-from hub.models import Progress
 from hub.train.batches import BatchPlan, class_indices, generator, step_seed
 from hub.train.checkpoints import save_checkpoint
 from hub.train.model import Components, PromptEmbeds, encode_prompts, lora_state, sdxl_time_ids, set_lora_enabled
 from hub.train.options import TrainOptions
 from hub.train.pictures import grid, save_png
 from hub.train.prepare import Pictures, latents_for
-from hub.train.results import LogRow
-from hub.train.runs import RunFolder
+from hub.train.runs import LogRow, RunFolder
+
+if TYPE_CHECKING:
+    from hub.models import Progress
 
 OnStep = Callable[[LogRow], None]  # every logged step (step, loss, lr, seconds), after it is written
 

@@ -1,15 +1,20 @@
 """Every knob of a training run, the presets that fill the ones a user leaves out, and the checks made before
 anything heavy is loaded.
 
+A stdlib dataclass, not pydantic: a training process imports no pydantic until its steps are over (its ~6 MB
+would sit on top of the peak; benchmarks/bench_train.py), so :func:`resolve_options` checks the types itself.
+
 A value given explicitly wins over the preset, which wins over the default; :func:`resolve_options` applies that
 order so the run folder records the values actually used (and the recipe can name only what the user typed).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import UsageError
 
@@ -26,10 +31,9 @@ CONV_TARGETS = ("conv1", "conv2", "conv_shortcut")
 TEXT_ENCODER_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
 
-class TrainOptions(BaseModel):
+@dataclass(frozen=True)
+class TrainOptions:
     """The resolved options of one run (what ``run.json`` records and the metadata describes)."""
-
-    model_config = ConfigDict(frozen=True)
 
     images: str
     token: str
@@ -78,7 +82,7 @@ class TrainOptions(BaseModel):
     class_images: str | None = None
     prior_from_base: bool = False
     # looking at it
-    sample_prompts: list[str] = Field(default_factory=list)
+    sample_prompts: list[str] = field(default_factory=list)
     sample_every: int = 0
     sample_steps: int = 20
     checkpoint_every: int = 0
@@ -122,7 +126,17 @@ class TrainOptions(BaseModel):
             "caption_model",
             "overwrite_captions",
         }
-        return {k: v for k, v in self.model_dump().items() if k not in skip and v is not None}
+        return {k: v for k, v in self.as_dict().items() if k not in skip and v is not None}
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainOptions:
+        return dataclasses.replace(self, **changes)
+
+
+OPTION_NAMES = tuple(f.name for f in dataclasses.fields(TrainOptions))
+_TYPES = typing.get_type_hints(TrainOptions)
 
 
 # Presets: the CPU one finishes in seconds on the tiny base; the GPU ones are sized for their memory budget at
@@ -183,16 +197,58 @@ def resolve_options(given: dict[str, Any]) -> TrainOptions:
             raise UsageError(f"unknown preset {preset!r}", hint=f"one of: {', '.join(PRESETS)}")
         values.update(PRESETS[preset])
     values.update(explicit)
-    unknown = set(values) - set(TrainOptions.model_fields)
+    unknown = set(values) - set(OPTION_NAMES)
     if unknown:
         raise UsageError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-    try:
-        opts = TrainOptions(**values)
-    except ValueError as e:  # pydantic's message names the field; one line of it is enough
-        first = str(e).splitlines()
-        raise UsageError(f"bad training option: {' '.join(first[1:3]) if len(first) > 2 else first[0]}") from None
+    missing = [n for n in ("images", "token", "class_word") if n not in values]
+    if missing:
+        raise UsageError(f"missing training option(s): {', '.join(missing)}")
+    opts = TrainOptions(**{k: _checked(k, v) for k, v in values.items()})
     check_options(opts)
     return opts
+
+
+def _checked(name: str, value: Any) -> Any:
+    """``value`` as the type option ``name`` declares (what a CLI or JSON caller gives: 5 for 5.0, 5.0 for 5),
+    or a one-line UsageError naming the option."""
+    kind = _TYPES[name]
+    if value is None:
+        if type(None) in typing.get_args(kind):
+            return None
+        raise _bad(name, value, "a value")
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) is Literal:
+        if value in args:
+            return value
+        raise _bad(name, value, " or ".join(repr(a) for a in args))
+    base = args[0] if typing.get_origin(kind) is not list and args else kind
+    if typing.get_origin(kind) is list:
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise _bad(name, value, "a list of strings")
+    if base is bool:
+        if isinstance(value, bool) or value in (0, 1):
+            return bool(value)
+        raise _bad(name, value, "true or false")
+    if base is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise _bad(name, value, "a whole number")
+    if base is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        raise _bad(name, value, "a finite number")
+    if base is str:
+        if isinstance(value, str):
+            return value
+        raise _bad(name, value, "text")
+    raise AssertionError(f"option {name} has a type _checked does not know: {kind}")
+
+
+def _bad(name: str, value: Any, wanted: str) -> UsageError:
+    return UsageError(f"bad training option: --{name.replace('_', '-')} must be {wanted}, got {value!r}")
 
 
 def _positive(name: str, value: float) -> None:

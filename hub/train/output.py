@@ -39,7 +39,7 @@ def recipe_argv(o: TrainOptions, images: str) -> list[str]:
     if o.name:
         argv += ["--name", o.name]
     defaults = TrainOptions(images="", token="x", class_word="x")
-    for key, value in o.model_dump().items():
+    for key, value in o.as_dict().items():
         if key in _NOT_IN_RECIPE or value == getattr(defaults, key) or value is None:
             continue
         flag = _FLAG_NAMES.get(key, "--" + key.replace("_", "-"))

@@ -7,17 +7,11 @@ from typing import Any, Literal
 from pydantic import Field
 
 from hub.models import Adapter, Frozen
+from hub.train.runs import LogRow  # a stdlib dataclass: the training loop writes rows without pydantic
+
+__all__ = ["LogRow", "RunDetail", "RunInfo", "RunStatus", "TrainResult"]
 
 RunStatus = Literal["running", "done", "failed", "interrupted"]
-
-
-class LogRow(Frozen):
-    """One optimizer step of ``log.jsonl``."""
-
-    step: int
-    loss: float
-    lr: float
-    seconds: float  # since the run (or its resumed part) started
 
 
 class TrainResult(Frozen):

@@ -1,5 +1,8 @@
 """The run folder ``<home>/runs/<run_id>/``: ``run.json`` (rewritten atomically), ``log.jsonl`` (appended one line
 per step), ``samples/``, ``loss.png``, ``checkpoints/``, ``README.md``. Readers never need the process that writes.
+
+The writer's side imports no pydantic (a training process loads it only once its steps are over, so its ~6 MB do
+not sit on the peak); the readers build the pydantic results of :mod:`hub.train.results`.
 """
 
 from __future__ import annotations
@@ -10,15 +13,40 @@ import re
 import secrets
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.errors import NotFoundError, UsageError
 from hub.paths import Paths
-from hub.train.results import LogRow, RunDetail, RunInfo
+
+if TYPE_CHECKING:
+    from hub.train.results import RunDetail, RunInfo
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+@dataclass(frozen=True)
+class LogRow:
+    """One optimizer step of ``log.jsonl`` (a logged loss is always finite: a NaN stops the run first)."""
+
+    step: int
+    loss: float
+    lr: float
+    seconds: float  # since the run (or its resumed part) started
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, line: str) -> LogRow:
+        """Raises ValueError for a line that is not a whole row (the writer may be half-way through it)."""
+        try:
+            d = json.loads(line)
+            return cls(step=int(d["step"]), loss=float(d["loss"]), lr=float(d["lr"]), seconds=float(d["seconds"]))
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"not a log row: {line[:80]!r}") from e
 
 
 def runs_root(paths: Paths) -> Path:
@@ -86,11 +114,11 @@ class RunFolder:
     def truncate_log(self, last_step: int) -> None:
         """On resume: keep the rows up to the checkpoint's step (later ones are trained again)."""
         rows = [r for r in self.log_rows() if r.step <= last_step]
-        self.log_path.write_text("".join(r.model_dump_json() + "\n" for r in rows), encoding="utf-8")
+        self.log_path.write_text("".join(r.to_json() + "\n" for r in rows), encoding="utf-8")
 
     def append_log(self, row: LogRow) -> None:
         with self.log_path.open("a", encoding="utf-8") as f:
-            f.write(row.model_dump_json() + "\n")
+            f.write(row.to_json() + "\n")
 
 
 def read_log(path: Path) -> list[LogRow]:
@@ -101,13 +129,15 @@ def read_log(path: Path) -> list[LogRow]:
         return rows
     for line in lines:
         try:
-            rows.append(LogRow.model_validate_json(line))
+            rows.append(LogRow.from_json(line))
         except ValueError:  # a line being written right now
             continue
     return rows
 
 
 def _info(folder: Path, rows: list[LogRow] | None = None) -> RunInfo | None:
+    from hub.train.results import RunInfo
+
     data = RunFolder(folder).read_info()
     if not data.get("run_id"):
         return None
@@ -148,6 +178,8 @@ def list_run_infos(paths: Paths) -> list[RunInfo]:
 
 
 def read_run_detail(paths: Paths, run_id: str) -> RunDetail:
+    from hub.train.results import RunDetail
+
     folder = runs_root(paths) / check_run_id(run_id)
     rows = read_log(folder / "log.jsonl")
     info = _info(folder, rows)

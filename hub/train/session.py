@@ -5,21 +5,24 @@ happens, ``run.json`` ends with a status (done, failed or interrupted) and the e
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.context import Context
 from hub.errors import HubError, UsageError
-from hub.models import ParentLink, Progress
 from hub.train.checkpoints import find_resume, load_checkpoint
 from hub.train.dataset import Dataset, check_sizes, collect, unpack_zip
 from hub.train.loop import OnStep, StopFlag, TrainingInterrupted
 from hub.train.options import TrainOptions, check_device
-from hub.train.results import TrainResult
 from hub.train.runs import RunFolder, check_run_id, new_run_id, now_iso, runs_root
+
+if TYPE_CHECKING:  # pydantic: imported once the steps are over (see hub.train.runs)
+    from hub.models import Progress
+    from hub.train.results import TrainResult
 
 
 def _accelerator(o: TrainOptions) -> Any:
@@ -75,7 +78,7 @@ class TrainSession:
             status="running",
             name=o.name,
             base=o.base,
-            options=o.model_dump(exclude={"resume"}),
+            options={k: v for k, v in o.as_dict().items() if k != "resume"},
             started_at=now_iso(),
             finished_at=None,
             total_steps=o.steps,
@@ -151,7 +154,6 @@ class TrainSession:
         from hub.bases.api import describe_base, load_pipeline
         from hub.train.fit import fit
         from hub.train.memory import release_memory
-        from hub.train.output import recipe_argv, register_adapter, training_metadata, write_card
 
         o, acc = self.o, self.accelerator
         ds = self._dataset()
@@ -167,7 +169,7 @@ class TrainSession:
         # What the loaded scheduler predicts is the truth (a single file's comes from its configs), for the
         # metadata as for the loss target.
         predicts = str(pipe.scheduler.config.get("prediction_type") or "epsilon")
-        base = base.model_copy(update={"prediction_type": predicts})
+        base = dataclasses.replace(base, prediction_type=predicts)
         outcome = fit(
             o,
             ds,
@@ -183,6 +185,11 @@ class TrainSession:
         )
         del pipe  # the trained network, its optimizer and the sample pipeline: not needed to write and register
         release_memory()
+        # pydantic and the registry's models from here on, below the training's peak
+        from hub.models import ParentLink
+        from hub.train.output import recipe_argv, register_adapter, training_metadata, write_card
+        from hub.train.results import TrainResult
+
         argv = recipe_argv(o, o.images)
         command = shlex.join(["hub", *argv])
         name = o.name or f"{o.token}-{o.class_word}".replace(" ", "-")

@@ -3,6 +3,7 @@ JSON for scripts (``{"error": ..., "hint": ..., "status": ...}``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import cache
 from pathlib import Path
@@ -68,6 +69,8 @@ def wants_json(request: Request) -> bool:
 def to_jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a training log row
+        return to_jsonable(dataclasses.asdict(value))
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     if isinstance(value, dict):

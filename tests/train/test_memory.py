@@ -31,3 +31,43 @@ def test_dropped_encoders_leave_a_pipeline_that_samples_from_embeddings(home: Pa
     images = pipe(**kwargs, num_inference_steps=2, height=64, width=64, output_type="pt",
                   generator=torch.Generator().manual_seed(0)).images  # fmt: skip
     assert images.shape == (1, 3, 64, 64) and torch.isfinite(images).all()
+
+
+# `hub train` in its own process, noting which of these are imported when the first optimizer step is taken.
+_PROBE = """
+import json, sys, torch
+seen = {}
+step = torch.optim.AdamW.step
+def noting(self, *a, **k):
+    seen.setdefault("first_step", sorted(m for m in ("pydantic", "hub.models", "sqlite3") if m in sys.modules))
+    return step(self, *a, **k)
+torch.optim.AdamW.step = noting
+from cli.app import main
+try:
+    main(sys.argv[2:])
+finally:
+    seen["end"] = sorted(m for m in ("pydantic", "hub.models", "sqlite3") if m in sys.modules)
+    open(sys.argv[1], "w").write(json.dumps(seen))
+"""
+
+
+def test_a_training_process_imports_no_pydantic_or_sqlite_before_its_steps_are_over(
+    home: Path, pictures: Path, tmp_path: Path
+) -> None:
+    """They would sit on top of the peak (benchmarks/bench_train.py: ~13 MB, the margin against diffusers' example);
+    the result models and the registry are loaded once the network is let go."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    seen = tmp_path / "seen.json"
+    args = ["train", "--images", str(pictures), "--token", "sks", "--class-word", "dog", "--base", "tiny",
+            "--steps", "2", "--resolution", "32", "--sample-steps", "1", "--json"]  # fmt: skip
+    env = {**os.environ, "LORAHUB_HOME": str(home), "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-c", _PROBE, str(seen), *args], cwd=repo, env=env, capture_output=True,
+                       text=True, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["steps"] == 2
+    assert json.loads(seen.read_text()) == {"first_step": [], "end": ["hub.models", "pydantic", "sqlite3"]}

@@ -48,7 +48,7 @@ def test_the_recipe_parses_back_to_the_same_options() -> None:
     command = typer.main.get_command(app).commands["train"]
     ctx = command.make_context("train", argv[1:], resilient_parsing=True)
     seen = {k: v for k, v in ctx.params.items() if v is not None and k not in ("json_out", "run_id")}
-    assert resolve_options(seen) == o.model_copy(update={"preset": None})
+    assert resolve_options(seen) == o.replace(preset=None)
 
 
 def test_batches_cover_every_picture_each_epoch_and_are_a_function_of_the_index() -> None:
