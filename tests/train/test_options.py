@@ -3,6 +3,8 @@ flag the CLI accepts and parses back to the same options."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import typer
 
@@ -58,3 +60,26 @@ def test_batches_cover_every_picture_each_epoch_and_are_a_function_of_the_index(
     assert all(len({plan.groups[i] for i in b}) == 1 for b in epoch)  # one bucket per batch
     assert [plan.batch(i) for i in range(7)] == [plan.batch(i) for i in range(7)]
     assert TrainOptions(**BASE).prompts_to_sample == ["a photo of sks dog"]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"steps": "ten"}, "--steps must be a whole number, got 'ten'"),
+        ({"steps": 2.5}, "--steps must be a whole number"),
+        ({"lr": float("nan")}, "--lr must be a finite number"),
+        ({"flip": "yes"}, "--flip must be true or false"),
+        ({"sample_prompts": "a dog"}, "--sample-prompts must be a list of strings"),
+        ({"mixed_precision": "fp8"}, "--mixed-precision must be 'no' or 'bf16' or 'fp16'"),
+        ({"token": 5}, "--token must be text"),
+    ],
+)
+def test_values_of_the_wrong_type_are_refused_in_one_line(change: dict, words: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(f"bad training option: {words}")):
+        resolve_options({**BASE, **change})
+
+
+def test_numbers_are_taken_as_the_option_declares() -> None:
+    o = resolve_options({**BASE, "steps": 5.0, "lr": 1, "alpha": 2, "flip": 1, "sample_prompts": ("a", "b")})
+    assert (o.steps, o.lr, o.alpha, o.flip, o.sample_prompts) == (5, 1.0, 2.0, True, ["a", "b"])
+    assert type(o.steps) is int and type(o.lr) is float and type(o.alpha) is float
