@@ -65,15 +65,18 @@ def describe_base(
     """Where ``ref`` lies and what it is (architecture read from its configs or checkpoint keys, never assumed).
 
     A single file's prediction type is its ``config`` folder's (diffusers' reference configs otherwise: the
-    loaded pipeline's scheduler is the final word)."""
+    loaded pipeline's scheduler is the final word); a ``config`` folder of another architecture than the file's
+    is refused here (IncompatibleError), before anything heavy is imported."""
     path = resolve_base(ref, revision=revision, paths=paths)
     if path.is_dir():
         return BaseInfo(ref=ref, path=path, layout="diffusers", arch=folder_arch(path),
                         prediction_type=_prediction_type(path))  # fmt: skip
-    from hub.bases.single_file import checkpoint_arch, config_folder_facts
+    from hub.bases.single_file import check_config_arch, checkpoint_arch, config_folder_facts
 
+    arch = checkpoint_arch(path)
+    check_config_arch(path, arch, config)
     _, predicts = config_folder_facts(config)
-    return BaseInfo(ref=ref, path=path, layout="single-file", arch=checkpoint_arch(path),
+    return BaseInfo(ref=ref, path=path, layout="single-file", arch=arch,
                     prediction_type=predicts or "epsilon")  # fmt: skip
 
 

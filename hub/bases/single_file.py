@@ -69,15 +69,21 @@ def config_folder_facts(config: str | None) -> tuple[str | None, str | None]:
     return folder_arch(folder), str(scheduler.get("prediction_type") or "epsilon")
 
 
-def load_single_file(cls: Any, path: Path, arch: str, kwargs: dict[str, Any], config: str | None) -> Any:
-    """``cls.from_single_file`` with the configs of ``config`` (a diffusers folder or HF id) when given; every
-    failure is one line naming what to give."""
+def check_config_arch(path: Path, arch: str, config: str | None) -> None:
+    """Refuse a local ``config`` folder of another architecture than the checkpoint (an SD1 folder for an SDXL
+    file): read from both files' configs and keys, before diffusers is imported or a weight is read."""
     config_arch, _ = config_folder_facts(config)
     if config_arch and arch != "unknown" and config_arch != arch:
         raise IncompatibleError(
             f"--base-config {config} is {config_arch}, but checkpoint {path.name} is {arch}",
             hint=f"give a diffusers folder of an {arch} model",
         )
+
+
+def load_single_file(cls: Any, path: Path, arch: str, kwargs: dict[str, Any], config: str | None) -> Any:
+    """``cls.from_single_file`` with the configs of ``config`` (a diffusers folder or HF id) when given; every
+    failure is one line naming what to give."""
+    check_config_arch(path, arch, config)
     if config:
         kwargs = {**kwargs, "config": str(Path(config).expanduser()) if Path(config).expanduser().is_dir() else config}
     try:

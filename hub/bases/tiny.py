@@ -126,7 +126,7 @@ def _text_config(
     )
 
 
-def _unet(kind: TinyKind):
+def _unet(kind: TinyKind, text_hidden_2: int = TEXT_HIDDEN):
     from diffusers import UNet2DConditionModel
 
     common = {
@@ -156,13 +156,13 @@ def _unet(kind: TinyKind):
     # and a deeper transformer in the lower block (as SDXL's [.., 2, 10] depths).
     return UNet2DConditionModel(
         **common,
-        cross_attention_dim=2 * TEXT_HIDDEN,
+        cross_attention_dim=TEXT_HIDDEN + text_hidden_2,
         attention_head_dim=(2, 4),
         use_linear_projection=True,
         transformer_layers_per_block=(1, 2),
         addition_embed_type="text_time",
         addition_time_embed_dim=8,
-        projection_class_embeddings_input_dim=6 * 8 + TEXT_HIDDEN,
+        projection_class_embeddings_input_dim=6 * 8 + text_hidden_2,
     )
 
 
@@ -198,17 +198,25 @@ def _scheduler(prediction_type: str = "epsilon"):
 
 
 def build_tiny_pipeline(
-    out_dir: Path, *, kind: TinyKind = "sd1", seed: int = 0, text_layers: int = TEXT_LAYERS
+    out_dir: Path,
+    *,
+    kind: TinyKind = "sd1",
+    seed: int = 0,
+    text_layers: int = TEXT_LAYERS,
+    text_hidden_2: int = TEXT_HIDDEN,
 ) -> Path:
     """Build a tiny pipeline of ``kind`` with weights drawn from ``seed``, ``save_pretrained`` it into ``out_dir``.
 
     Load it back with ``StableDiffusionPipeline.from_pretrained(out_dir)`` (``StableDiffusionXLPipeline`` for sdxl).
     ``text_layers`` sets the CLIP depth (the trainer's benchmark uses 4, as the peer measurement did).
+    ``text_hidden_2`` is the width of SDXL's second (OpenCLIP) text encoder. The embedded base keeps both at 32;
+    an SDXL single file needs them apart (as real SDXL's 768 and 1280 are): diffusers' single-file loader tells
+    its two encoders apart by width, and with equal widths fills the second with the first's weights.
     """
     if kind not in ("sd1", "sd2", "sdxl"):
         raise ValueError(f"unknown tiny pipeline kind {kind!r}; expected 'sd1', 'sd2' or 'sdxl'")
     with _quiet_transformers():
-        return _build(Path(out_dir), kind, seed, text_layers)
+        return _build(Path(out_dir), kind, seed, text_layers, text_hidden_2)
 
 
 @contextlib.contextmanager
@@ -228,7 +236,9 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _build(out_dir: Path, kind: TinyKind, seed: int, text_layers: int = TEXT_LAYERS) -> Path:
+def _build(
+    out_dir: Path, kind: TinyKind, seed: int, text_layers: int = TEXT_LAYERS, text_hidden_2: int = TEXT_HIDDEN
+) -> Path:
     import torch
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
@@ -241,7 +251,7 @@ def _build(out_dir: Path, kind: TinyKind, seed: int, text_layers: int = TEXT_LAY
 
     # One seed per component, so that adding a component never changes another's weights.
     torch.manual_seed(seed)
-    unet = _unet(kind)
+    unet = _unet(kind, text_hidden_2)
     torch.manual_seed(seed + 1)
     vae = _vae()
     torch.manual_seed(seed + 2)
@@ -267,7 +277,7 @@ def _build(out_dir: Path, kind: TinyKind, seed: int, text_layers: int = TEXT_LAY
     else:
         torch.manual_seed(seed + 3)
         text_encoder_2 = CLIPTextModelWithProjection(
-            _text_config(projection_dim=TEXT_HIDDEN, hidden_act="gelu", layers=text_layers)
+            _text_config(projection_dim=text_hidden_2, hidden_act="gelu", layers=text_layers, hidden=text_hidden_2)
         )
         pipe = StableDiffusionXLPipeline(
             vae=vae,

@@ -2,7 +2,7 @@
 
 - :func:`build_tiny_pipeline` / :func:`tiny_pipeline_dir`: a tiny SD1, SD2 (768-v) or SDXL diffusers pipeline built
   from configs.
-- :func:`write_single_file`: a tiny SD1/SD2 pipeline's weights as one original-layout (LDM) checkpoint.
+- :func:`write_single_file`: a tiny SD1/SD2/SDXL pipeline's weights as one original-layout (LDM/SGM) checkpoint.
 - :func:`module_shapes` / :func:`lora_targets`: exact weight shapes of the real bases' modules, from configs alone.
 - :func:`write_lora`, :func:`write_embedding`, :func:`write_sample_library`: realistic adapter files.
 - :func:`draw_training_pictures`: a folder of small pictures to train on.

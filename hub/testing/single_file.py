@@ -1,6 +1,9 @@
-"""A diffusers SD1/SD2 pipeline folder rewritten as one original-layout (LDM) checkpoint, as A1111/civitai ship
-bases: ``model.diffusion_model.`` (UNet), ``first_stage_model.`` (VAE), ``cond_stage_model.transformer.`` (SD1's
-OpenAI CLIP, HF key names) or ``cond_stage_model.model.`` (SD2's OpenCLIP: q/k/v packed in ``in_proj``).
+"""A diffusers SD1/SD2/SDXL pipeline folder rewritten as one original-layout (LDM/SGM) checkpoint, as A1111/civitai
+ship bases: ``model.diffusion_model.`` (UNet), ``first_stage_model.`` (VAE), and the text encoders:
+``cond_stage_model.transformer.`` (SD1's OpenAI CLIP, HF key names), ``cond_stage_model.model.`` (SD2's OpenCLIP:
+q/k/v packed in ``in_proj``), or SDXL's two ``conditioner.embedders.0.transformer.`` (CLIP-L, HF names) and
+``conditioner.embedders.1.model.`` (OpenCLIP bigG, its pooled ``text_projection`` stored as open_clip keeps it:
+input by output, the transpose of the HF linear's weight).
 
 For tests of single-file bases: nothing of that kind can be downloaded here. The UNet goes through the project's
 one LDM map (:class:`hub.formats.unet_layout.UnetLayout`); the VAE and OpenCLIP names are those of the original
@@ -77,15 +80,21 @@ def _vae(folder: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-def _text(folder: Path, openclip: bool) -> dict[str, torch.Tensor]:
+def _clip(folder: Path, component: str, prefix: str) -> dict[str, torch.Tensor]:
+    """OpenAI CLIP under ``prefix`` with HF names; checkpoints keep CLIP's ``text_model.`` level, which
+    transformers 5 no longer saves for ``CLIPTextModel``."""
+    loaded = _load(folder, component)
+    return {f"{prefix}{k if k.startswith('text_model.') else f'text_model.{k}'}": v for k, v in loaded.items()}
+
+
+def _openclip(folder: Path, component: str, p: str) -> dict[str, torch.Tensor]:
+    """OpenCLIP under ``p``: SD2's encoder (no projection saved: an identity stands in, as diffusers drops it)
+    or SDXL's second (``CLIPTextModelWithProjection``: its projection, transposed)."""
     import torch
 
-    # Checkpoints keep CLIP's ``text_model.`` level, which transformers 5 no longer saves.
-    loaded = _load(folder, "text_encoder")
+    loaded = _load(folder, component)
+    projection = loaded.pop("text_projection.weight", None)
     state = {k if k.startswith("text_model.") else f"text_model.{k}": v for k, v in loaded.items()}
-    if not openclip:
-        return {f"cond_stage_model.transformer.{k}": v for k, v in state.items()}
-    p = "cond_stage_model.model."
     out = {
         f"{p}token_embedding.weight": state.pop("text_model.embeddings.token_embedding.weight"),
         f"{p}positional_embedding": state.pop("text_model.embeddings.position_embedding.weight"),
@@ -93,7 +102,8 @@ def _text(folder: Path, openclip: bool) -> dict[str, torch.Tensor]:
         f"{p}ln_final.bias": state.pop("text_model.final_layer_norm.bias"),
     }
     width = out[f"{p}token_embedding.weight"].shape[1]
-    out[f"{p}text_projection"] = torch.eye(width)  # OpenCLIP's pooled projection; diffusers' SD2 encoder drops it
+    # open_clip multiplies ``pooled @ text_projection``: its matrix is (width, projection), the HF weight's transpose.
+    out[f"{p}text_projection"] = torch.eye(width) if projection is None else projection.T.contiguous()
     layers = sorted({int(m[1]) for k in state if (m := re.match(r"text_model\.encoder\.layers\.(\d+)\.", k))})
     for i in layers:
         src, dst = f"text_model.encoder.layers.{i}.", f"{p}transformer.resblocks.{i}."
@@ -108,13 +118,17 @@ def _text(folder: Path, openclip: bool) -> dict[str, torch.Tensor]:
 
 
 def ldm_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
-    """Every weight of the SD1/SD2 pipeline ``folder`` under its original single-file key."""
+    """Every weight of the SD1/SD2/SDXL pipeline ``folder`` under its original single-file key."""
     folder = Path(folder)
     index = json.loads((folder / "model_index.json").read_text())
     if "text_encoder_2" in index:
-        raise ValueError("SDXL single files are not written here")
-    openclip = json.loads((folder / "text_encoder" / "config.json").read_text()).get("hidden_act") == "gelu"
-    return {**_unet(folder), **_vae(folder), **_text(folder, openclip)}
+        text = {**_clip(folder, "text_encoder", "conditioner.embedders.0.transformer."),
+                **_openclip(folder, "text_encoder_2", "conditioner.embedders.1.model.")}  # fmt: skip
+    elif json.loads((folder / "text_encoder" / "config.json").read_text()).get("hidden_act") == "gelu":
+        text = _openclip(folder, "text_encoder", "cond_stage_model.model.")
+    else:
+        text = _clip(folder, "text_encoder", "cond_stage_model.transformer.")
+    return {**_unet(folder), **_vae(folder), **text}
 
 
 def write_single_file(folder: str | Path, dest: str | Path) -> Path:
