@@ -330,7 +330,19 @@ def _check_grid(line: str, r: subprocess.CompletedProcess, cwd: Path) -> None:
         assert " runwayml/stable-diffusion-v1-5 " in r.stderr, r.stderr
 
 
-CHECKS = {"train": _check_train, "runs": _check_runs, "gen": _check_gen, "grid": _check_grid}
+def _check_demo(line: str, r: subprocess.CompletedProcess, cwd: Path) -> None:
+    """A first run (the base built, the samples written) says only what hub says: none of the libraries' notes or
+    bars (this process has their noise switches unset). It says where its own registry is, and that works."""
+    for noise in ("torchvision", "Writing model shards", "it/s]", "Warning", "warn("):
+        assert noise not in r.stderr, r.stderr
+    demo_home = cwd / "home" / "demo"  # the test's home (see _fresh_home) + the demo's own folder
+    assert f"hub --home {demo_home} ls" in r.stderr, r.stderr
+    looked = subprocess.run([str(HUB), "--home", str(demo_home), "ls", "-q"], capture_output=True, text=True,
+                            env=hub_env(cwd / "home"), timeout=60)  # fmt: skip
+    assert "demo-mix" in looked.stdout.split(), looked.stdout
+
+
+CHECKS = {"train": _check_train, "runs": _check_runs, "gen": _check_gen, "grid": _check_grid, "demo": _check_demo}
 
 
 def _fresh_home(world: World, tmp_path: Path) -> Path:
