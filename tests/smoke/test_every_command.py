@@ -299,19 +299,30 @@ def _check_runs(line: str, r: subprocess.CompletedProcess, cwd: Path) -> None:
 
 
 def _check_gen(line: str, r: subprocess.CompletedProcess, cwd: Path) -> None:
-    """One PNG per image asked for, each with its A1111 infotext; --from-png renders the recipe it reads."""
+    """One PNG per image asked for, each with its A1111 infotext (the base's name, the LoRAs' hashes); diffusers'
+    load report stays out of the output; --from-png renders the recipe it reads, pixel for pixel."""
+    import numpy as np
+    from PIL import Image
+
     from hub.gen.png import read_parameters
 
+    assert "LOAD REPORT" not in r.stderr, r.stderr  # diffusers' chatter is hushed
     images = [cwd / p for p in r.stdout.split() if p.endswith(".png")]
     n = re.search(r"--n (\d+)", line)
     assert len(images) == (int(n.group(1)) if n else 1), r.stdout
     texts = [read_parameters(p) for p in images]
+    if "--base tiny" in line:
+        assert all("Model: tiny" in t for t in texts), texts
+    if re.search(r"--lora |<lora:", line):
+        assert all("Lora hashes: " in t for t in texts), texts
     if m := re.search(r"--size (\d+)x(\d+)", line):
         assert all(f"Size: {m.group(1)}x{m.group(2)}" in t for t in texts), texts
     if m := re.search(r'--sampler "([^"]+)"', line):
         assert all(f"Sampler: {m.group(1)}," in t for t in texts), texts
     if m := re.search(r"--from-png (\S+)", line):
         assert texts == [read_parameters(Path(m.group(1)))]  # the same recipe: prompt, seed, steps, LoRA hashes
+        with Image.open(m.group(1)) as source, Image.open(images[0]) as again:
+            assert np.array_equal(np.asarray(source.convert("RGB")), np.asarray(again.convert("RGB")))
 
 
 def _check_grid(line: str, r: subprocess.CompletedProcess, cwd: Path) -> None:
