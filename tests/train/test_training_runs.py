@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from hub.bases.tiny import CACHE_VERSION
 from hub.errors import BadFileError, NotFoundError, UsageError
 from hub.train.api import read_run, train
 from hub.train.loop import TrainingDiverged, TrainingInterrupted
@@ -29,7 +30,9 @@ def test_training_lowers_the_denoising_loss_on_its_pictures(home: Path, pictures
 
     result = train(pictures, **SMALL, steps=40, lr=2e-3, settings=settings)
     assert result.final_loss == result.final_loss and result.steps == 40
-    pipe = StableDiffusionPipeline.from_pretrained(str(home / "cache" / "tiny-sd1-v1"), safety_checker=None)
+    pipe = StableDiffusionPipeline.from_pretrained(
+        str(home / "cache" / f"tiny-sd1-{CACHE_VERSION}"), safety_checker=None
+    )
     images = sorted(pictures.glob("*.png"))
     before = denoising_loss(pipe, images, "a photo of sks dog", resolution=32)
     pipe.load_lora_weights(load_file(result.path))
