@@ -13,7 +13,9 @@ HUB = Path(sys.executable).parent / "hub"
 QUIET_ALREADY = ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY")
 
 
-def test_demo_imports_samples_trains_and_mixes_in_its_own_home(lorahub_home: Path) -> None:
+def test_demo_imports_samples_trains_and_mixes_in_its_own_home_and_a_hub_process_reruns_it_alike(
+    lorahub_home: Path,
+) -> None:
     result = hub.run_demo(base="tiny")
     assert Path(result.home) == lorahub_home / "demo"
     assert len(result.report.added) >= 8 and not result.report.rejected
@@ -30,30 +32,22 @@ def test_demo_imports_samples_trains_and_mixes_in_its_own_home(lorahub_home: Pat
         assert "sks" in hub.show(result.trained.name, ctx=demo).triggers
     assert hub.ls() == []  # the user's own registry got nothing
 
-
-def test_demo_process_says_only_what_hub_says(tmp_path: Path) -> None:
-    """A real `hub demo` process (what `make demo` runs), with the libraries' own noise switches unset."""
+    # A rerun, as a user reruns `make demo`: a real `hub demo` process, with the libraries' own noise switches
+    # unset, says only what hub says and rebuilds the same registry (no demo-mix-2, no second trained copy).
+    # A first run as a process (the base built, the samples written) is tests/smoke's `hub demo --base tiny`.
     env = {k: v for k, v in os.environ.items() if k not in QUIET_ALREADY}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    home = tmp_path / "home"
-    r = subprocess.run([str(HUB), "--home", str(home), "demo"], capture_output=True, text=True, timeout=300, env=env)
-    assert r.returncode == 0, r.stderr
-    assert "demo-mix" in r.stdout and "added" in r.stdout
-    for noise in ("torchvision", "Writing model shards", "it/s]", "Warning", "warn("):
-        assert noise not in r.stderr, r.stderr
-    assert f"hub --home {home / 'demo'} ls" in r.stderr  # where it is and how to look at it
-    looked = subprocess.run(
-        [str(HUB), "--home", str(home / "demo"), "ls", "-q"], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert "demo-mix" in looked.stdout.split()
-    # A rerun, as a user reruns `make demo`: the same registry (no demo-mix-2, no second trained copy).
-    again = subprocess.run(
-        [str(HUB), "--home", str(home), "demo"], capture_output=True, text=True, timeout=300, env=env
-    )
+    home = lorahub_home
+    again = subprocess.run([str(HUB), "--home", str(home), "demo"], capture_output=True, text=True, timeout=300,
+                           env=env)  # fmt: skip
     assert again.returncode == 0, again.stderr
+    assert "demo-mix" in again.stdout and "added" in again.stdout
+    for noise in ("torchvision", "Writing model shards", "it/s]", "Warning", "warn("):
+        assert noise not in again.stderr, again.stderr
+    assert f"hub --home {home / 'demo'} ls" in again.stderr  # where it is and how to look at it
     relooked = subprocess.run(
         [str(HUB), "--home", str(home / "demo"), "ls", "-q"], capture_output=True, text=True, env=env, timeout=60
     )
-    assert sorted(relooked.stdout.split()) == sorted(looked.stdout.split())
+    assert sorted(relooked.stdout.split()) == sorted(names)
     user = subprocess.run([str(HUB), "--home", str(home), "ls", "-q"], capture_output=True, text=True, env=env)
     assert user.stdout.split() == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hub.errors import IncompatibleError, UsageError
+from hub.errors import IncompatibleError, NotFoundError, UsageError
 from hub.gen import api
 from hub.gen.results import LoraUse
 from tests.gen.conftest import pixels
@@ -151,4 +151,9 @@ def test_refusals_before_rendering(tiny_base: Path, registered, tmp_path: Path) 
         api.generate("a dog", base=str(tiny_base), width=60, out=tmp_path, **FAST)
     with pytest.raises(UsageError, match="listed twice"):
         api.generate("a dog <lora:dog:0.2>", loras=[("dog", 0.5)], base=str(tiny_base), out=tmp_path, **FAST)
+    # The adapters are looked up before the base is loaded: a misspelt name is the error, not the missing base.
+    with pytest.raises(NotFoundError, match="no adapter 'dgo'"):
+        api.generate("a dog", loras=[("dgo", 0.5)], base=str(tmp_path / "no-such-base"), out=tmp_path, **FAST)
+    with pytest.raises(IncompatibleError, match="embedding"):
+        api.grid("a dog", [("emb", [0, 1])], base=str(tmp_path / "no-such-base"), out=tmp_path, **FAST)
     assert not list(tmp_path.glob("*.png"))

@@ -131,12 +131,12 @@ def test_tokenizer_knows_prompt_words_and_falls_back_to_bytes(tiny_dirs: dict[st
 
 def test_tiny_pipeline_dir_builds_once_under_lorahub_home(lorahub_home: Path) -> None:
     first = tiny_pipeline_dir("sd1")
-    assert first == lorahub_home / "cache" / "tiny-sd1-v1"
+    assert first == lorahub_home / "cache" / "tiny-sd1-v2"
     marker = first / "model_index.json"
     stamp = marker.stat().st_mtime_ns
     assert tiny_pipeline_dir("sd1") == first
     assert marker.stat().st_mtime_ns == stamp
-    assert [p.name for p in first.parent.iterdir()] == ["tiny-sd1-v1"]  # no staging folder left behind
+    assert [p.name for p in first.parent.iterdir()] == ["tiny-sd1-v2"]  # no staging folder left behind
 
 
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:
@@ -155,4 +155,4 @@ def test_building_the_tiny_base_in_a_fresh_process_prints_nothing(tmp_path: Path
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert (r.stdout, r.stderr) == ("", "")
-    assert (tmp_path / "home" / "cache" / "tiny-sd1-v1" / "model_index.json").is_file()
+    assert (tmp_path / "home" / "cache" / "tiny-sd1-v2" / "model_index.json").is_file()

@@ -15,7 +15,8 @@ from hub.train.dataset import collect
 from hub.train.options import resolve_options
 from tests.train.conftest import build_tiny_blip, draw_pictures
 
-FAST = {"token": "sks", "class_word": "dog", "preset": "cpu-tiny", "sample_steps": 1}
+# The tiny base at 32 px (a quarter of the pixels, 1/16 of the attention): nothing asserted here depends on the size.
+FAST = {"token": "sks", "class_word": "dog", "preset": "cpu-tiny", "sample_steps": 1, "resolution": 32}
 
 
 def _kohya_dataset(root: Path) -> Path:

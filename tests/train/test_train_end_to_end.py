@@ -11,6 +11,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from hub.bases.tiny import CACHE_VERSION
 from hub.train.api import list_runs, read_run
 from tests.train.conftest import registry_entry, run_hub
 
@@ -72,7 +73,9 @@ def test_hub_train_process_registers_a_loadable_lora(home: Path, pictures: Path,
     # diffusers loads it: the output changes; at weight 0 it is the base's again.
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline.from_pretrained(str(home / "cache" / "tiny-sd1-v1"), safety_checker=None)
+    pipe = StableDiffusionPipeline.from_pretrained(
+        str(home / "cache" / f"tiny-sd1-{CACHE_VERSION}"), safety_checker=None
+    )
     pipe.set_progress_bar_config(disable=True)
     before = _render(pipe)
     # The store blob has no extension: diffusers gets the state dict read by safetensors.
