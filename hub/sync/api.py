@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from hub.context import Context, using
 from hub.errors import HubError, UsageError
 from hub.models import Adapter
-from hub.sync.model_card import CardImage, CardLineage, CardSpec, build_card
+from hub.sync.model_card import CardFile, CardImage, CardLineage, CardSpec, build_card
 from hub.sync.results import PulledFile, PullResult, PushResult, RemoteModel
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 # build_card and its spec: the model card `hub push` publishes, also written by the trainer beside its runs.
 __all__ = [
+    "CardFile",
     "CardImage",
     "CardLineage",
     "CardSpec",

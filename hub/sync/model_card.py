@@ -2,26 +2,30 @@
 
 The YAML front matter follows what diffusers' training scripts write (``base_model``, ``license``,
 ``library_name: diffusers``, ``instance_prompt``, ``tags`` with ``template:sd-lora``, ``widget``
-entries pointing at images in the repo), so the Hub renders the gallery and the model tree. The
-body is for people: trigger words, usage in diffusers and in A1111/ComfyUI, lineage, hashes. One
-HTML comment carries the exact values a pull needs (the primary file, the trigger list, the source
-hash), because free text and ``instance_prompt`` cannot carry a list of triggers losslessly.
+entries pointing at images in the repo), so the Hub renders the gallery and the model tree, plus an
+``sd_lora_hub`` block naming each weight file's role (the original, byte for byte; a kohya or diffusers
+copy), format and SHA256. The body is for people: trigger words, usage in diffusers and in A1111/ComfyUI,
+lineage, the files and their hashes. One HTML comment carries the exact values a pull needs (the trigger
+list, tags, lineage...), because free text and ``instance_prompt`` cannot carry a list of triggers losslessly.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 
 from hub.models import Frozen
 from hub.sync.licenses import card_license, read_card_license
 
 DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 MARKER = "sd-lora-hub"
+FILES_KEY = "sd_lora_hub"  # the front-matter block listing the weight files
+Role = Literal["original", "kohya copy", "diffusers copy"]
+ROLES: tuple[Role, ...] = ("original", "kohya copy", "diffusers copy")
 
 # Where each architecture's adapters come from on the Hub (the model tree's parent); licences: hub.sync.licenses.
 BASE_MODELS: dict[str, str] = {
@@ -53,6 +57,20 @@ class CardImage(Frozen):
     prompt: str | None = None
 
 
+class CardFile(Frozen):
+    """One weight file of a pushed repo: the original (the registered file, byte for byte) or a conversion."""
+
+    path: str  # repo-relative
+    role: Role
+    format: str  # as hub.formats.probe names it: kohya, diffusers-peft, lycoris-lokr, ...
+    sha256: str
+
+
+def is_kohya_format(fmt: str) -> bool:
+    """Formats A1111/Forge/ComfyUI load as they are."""
+    return fmt.startswith(("kohya", "lycoris"))
+
+
 class CardLineage(Frozen):
     operation: str  # trained-from, mixed-from, ...
     parent: str
@@ -71,17 +89,38 @@ class CardSpec(Frozen):
     triggers: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     description: str | None = None
-    kohya_file: str
-    diffusers_file: str | None = DIFFUSERS_WEIGHT_NAME
+    files: list[CardFile]  # every weight file; exactly one is the original
     # How the diffusers copy was made when it is not exact (a LyCORIS expansion: rank, kept energy, size), or why
     # there is none.
     diffusers_note: str | None = None
     images: list[CardImage] = Field(default_factory=list)
     lineage: list[CardLineage] = Field(default_factory=list)
-    source_sha256: str
-    file_sha256: dict[str, str] = Field(default_factory=dict)  # repo path -> sha256 of every weight file
     rank: int | None = None
     alpha: float | None = None
+
+    @model_validator(mode="after")
+    def _one_original(self) -> CardSpec:
+        if [f.role for f in self.files].count("original") != 1:
+            raise ValueError("a card lists exactly one original file")
+        return self
+
+    @property
+    def primary(self) -> CardFile:
+        return next(f for f in self.files if f.role == "original")
+
+    def path_for(self, role: Role) -> str | None:
+        return next((f.path for f in self.files if f.role == role), None)
+
+    @property
+    def kohya_file(self) -> str | None:
+        """The file for A1111/Forge/ComfyUI: the kohya copy, else the original when it is kohya/LyCORIS."""
+        copy = self.path_for("kohya copy")
+        return copy or (self.primary.path if is_kohya_format(self.primary.format) else None)
+
+    @property
+    def diffusers_file(self) -> str:
+        """The file for ``load_lora_weights``: the diffusers copy, else the original (diffusers reads kohya too)."""
+        return self.path_for("diffusers copy") or self.primary.path
 
 
 class ParsedCard(Frozen):
@@ -97,10 +136,23 @@ class ParsedCard(Frozen):
     images: list[CardImage] = Field(default_factory=list)
     lineage: list[CardLineage] = Field(default_factory=list)
     primary_file: str | None = None
-    source_sha256: str | None = None
-    file_sha256: dict[str, str] = Field(default_factory=dict)
+    source_sha256: str | None = None  # ours: the SHA256 of the adapter the pusher had registered
+    file_sha256: dict[str, str] = Field(default_factory=dict)  # ours: repo path -> SHA256 of each weight file
+    files: list[CardFile] = Field(default_factory=list)  # ours, since the front-matter block: the roles too
     diffusers_note: str | None = None  # ours: how the diffusers copy was made
-    ours: bool = False  # written by sd-lora-hub (the marker comment is there)
+    ours: bool = False  # written by sd-lora-hub (the marker comment or the files block is there)
+
+    @property
+    def original_file(self) -> str | None:
+        """The repo path of the pusher's own bytes. Cards from before the files block called the kohya conversion
+        the primary file; there the original is the listed file whose SHA256 is the source adapter's."""
+        for f in self.files:
+            if f.role == "original":
+                return f.path
+        same = sorted(p for p, sha in self.file_sha256.items() if self.source_sha256 and sha == self.source_sha256)
+        if self.primary_file in same or not same:
+            return self.primary_file
+        return same[0]
 
 
 def base_model_for(arch: str, base_label: str | None) -> str | None:
@@ -135,6 +187,7 @@ def front_matter(spec: CardSpec) -> dict[str, Any]:
         data["widget"] = [{"text": img.prompt or prompt, "output": {"url": img.path}} for img in spec.images]
     else:
         data["widget"] = [{"text": prompt}]
+    data[FILES_KEY] = {"primary": spec.primary.path, "files": [f.model_dump() for f in spec.files]}
     return data
 
 
@@ -142,13 +195,14 @@ def _marker(spec: CardSpec) -> str:
     payload = {
         "name": spec.name,
         "base_label": spec.base_label,
-        "primary": spec.kohya_file,
+        # primary/source_sha256/files repeat the front matter's block for older versions of hub, which read them here
+        "primary": spec.primary.path,
         "triggers": spec.triggers,
         "tags": spec.tags,
         "description": spec.description,
         "license": spec.license,  # the adapter's own words; the front matter has the Hub's identifier
-        "source_sha256": spec.source_sha256,
-        "files": spec.file_sha256,
+        "source_sha256": spec.primary.sha256,
+        "files": {f.path: f.sha256 for f in spec.files},
         **({"diffusers_note": spec.diffusers_note} if spec.diffusers_note else {}),
         "lineage": [ln.model_dump() for ln in spec.lineage],
     }
@@ -157,10 +211,29 @@ def _marker(spec: CardSpec) -> str:
     return f"<!-- {MARKER} {text} -->"
 
 
+def _what(f: CardFile, original: CardFile) -> str:
+    """The files table's words for one file."""
+    if f.role == "original":
+        return f"the adapter as registered, byte for byte ({f.format})"
+    if f.sha256 == original.sha256:
+        return f"the same bytes as `{original.path}`, under the name diffusers looks for"
+    use = "A1111/Forge/ComfyUI" if f.role == "kohya copy" else "diffusers' `load_lora_weights`"
+    return f"a conversion to {f.format} for {use}"
+
+
+def _webui_usage(spec: CardSpec) -> list[str]:
+    file = spec.kohya_file or spec.primary.path
+    stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0]  # the name A1111 gives the downloaded file
+    kind = "kohya format" if spec.kohya_file else f"{spec.primary.format}; no kohya copy could be made"
+    return [
+        f"Download [`{file}`](./{file}) ({kind}) into `models/Lora`, then add "
+        f"`<lora:{stem}:0.8>` to the prompt (A1111/Forge) or load it with a *LoraLoader* node (ComfyUI)."
+    ]
+
+
 def build_card(spec: CardSpec) -> str:
     """The README.md text. Deterministic: the same spec gives the same bytes (no dates), so re-pushes are no-ops."""
     yml = yaml.safe_dump(front_matter(spec), sort_keys=False, allow_unicode=True, width=1000).strip()
-    stem = spec.kohya_file.rsplit("/", 1)[-1].removesuffix(".safetensors")
     base = spec.base_model or BASE_MODELS.get(spec.arch, "<base model>")
     trigger = ", ".join(spec.triggers)
     lines = [f"---\n{yml}\n---", "", f"# {spec.name}", "", "<Gallery />", ""]
@@ -171,7 +244,6 @@ def build_card(spec: CardSpec) -> str:
         lines += [f"You should use {', '.join(f'`{t}`' for t in spec.triggers)} to trigger the image generation.", ""]
     else:
         lines += ["No trigger words: the adapter applies to every prompt.", ""]
-    weight_name = spec.diffusers_file or spec.kohya_file
     lines += [
         "## Use it with diffusers",
         "",
@@ -180,15 +252,14 @@ def build_card(spec: CardSpec) -> str:
         "from diffusers import AutoPipelineForText2Image",
         "",
         f'pipe = AutoPipelineForText2Image.from_pretrained("{base}", torch_dtype=torch.float16).to("cuda")',
-        f'pipe.load_lora_weights("{spec.repo}", weight_name="{weight_name}")',
+        f'pipe.load_lora_weights("{spec.repo}", weight_name="{spec.diffusers_file}")',
         f'image = pipe("{trigger or "a photo"}").images[0]',
         "```",
         "",
         *([f"The diffusers copy: {spec.diffusers_note}.", ""] if spec.diffusers_note else []),
         "## Use it in A1111 / Forge / ComfyUI",
         "",
-        f"Download [`{spec.kohya_file}`](./{spec.kohya_file}) (kohya format) into `models/Lora`, then add "
-        f"`<lora:{stem}:0.8>` to the prompt (A1111/Forge) or load it with a *LoraLoader* node (ComfyUI).",
+        *_webui_usage(spec),
         "",
     ]
     if spec.lineage:
@@ -197,10 +268,9 @@ def build_card(spec: CardSpec) -> str:
             weight = "" if ln.weight is None else f"{ln.weight:g}"
             lines.append(f"| {ln.operation} | `{ln.parent}` | {weight} |")
         lines.append("")
-    lines += ["## Files and hashes", "", "| file | SHA256 | AutoV2 |", "|---|---|---|"]
-    for path, sha in sorted(spec.file_sha256.items()):
-        lines.append(f"| `{path}` | `{sha}` | `{sha[:10].upper()}` |")
-    lines.append(f"| source adapter | `{spec.source_sha256}` | `{spec.source_sha256[:10].upper()}` |")
+    lines += ["## Files and hashes", "", "| file | what | SHA256 | AutoV2 |", "|---|---|---|---|"]
+    for f in spec.files:
+        lines.append(f"| `{f.path}` | {_what(f, spec.primary)} | `{f.sha256}` | `{f.sha256[:10].upper()}` |")
     licence = card_license(spec.license, spec.arch)
     if licence["license"] == "other":
         named = spec.license or licence["license_name"]
@@ -267,6 +337,22 @@ def _body_description(body: str) -> str | None:
     return None
 
 
+def _files_block(data: dict[str, Any]) -> tuple[str | None, list[CardFile]]:
+    """(primary path, listed files) from the front matter's block; entries that do not validate are skipped."""
+    block = data.get(FILES_KEY)
+    if not isinstance(block, dict):
+        return None, []
+    files: list[CardFile] = []
+    listed = block.get("files")
+    for item in listed if isinstance(listed, list) else []:
+        try:
+            files.append(CardFile.model_validate(item))
+        except ValidationError:
+            continue
+    primary = block.get("primary")
+    return (primary if isinstance(primary, str) else None), files
+
+
 def parse_card(text: str) -> ParsedCard:
     """Read any LoRA card: front matter first, then our marker (exact values), then the body as a fallback."""
     data, body = split_card(text)
@@ -296,6 +382,16 @@ def parse_card(text: str) -> ParsedCard:
     for item in marker.get("lineage", []):
         if isinstance(item, dict) and "operation" in item and "parent" in item:
             lineage.append(CardLineage.model_validate({k: item.get(k) for k in ("operation", "parent", "weight")}))
+    primary, files = _files_block(data)
+    marker_files = marker.get("files")
+    file_sha256 = (
+        {f.path: f.sha256 for f in files}
+        if files
+        else {str(k): str(v) for k, v in marker_files.items()}
+        if isinstance(marker_files, dict)
+        else {}
+    )
+    original = next((f for f in files if f.role == "original"), None)
     title = re.search(r"^#\s+(.+)$", body, re.M)
     license_ = marker["license"] if marker.get("license") else read_card_license(data)
     return ParsedCard(
@@ -308,9 +404,10 @@ def parse_card(text: str) -> ParsedCard:
         description=marker["description"] if "description" in marker else _body_description(body),
         images=_images(data),
         lineage=lineage,
-        primary_file=marker.get("primary"),
-        source_sha256=marker.get("source_sha256"),
-        file_sha256={str(k): str(v) for k, v in (marker.get("files") or {}).items()},
+        primary_file=primary or marker.get("primary"),
+        source_sha256=original.sha256 if original else marker.get("source_sha256"),
+        file_sha256=file_sha256,
+        files=files,
         diffusers_note=marker.get("diffusers_note"),
-        ours=bool(marker),
+        ours=bool(marker) or bool(files),
     )

@@ -23,10 +23,9 @@ from hub.models import ParentLink, RemoteRef
 from hub.paths import Paths
 from hub.sync import client
 from hub.sync.model_card import ParsedCard, parse_card
-from hub.sync.push import IMAGE_SUFFIXES, check_repo_id, file_sha256, git_blob_sha1
+from hub.sync.push import IMAGE_SUFFIXES, WEIGHT_SUFFIXES, check_repo_id, file_sha256, git_blob_sha1
 from hub.sync.results import PulledFile, PullResult
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 # Training leftovers that are weights-shaped but not adapters (diffusers skips the same names).
 NOT_ADAPTERS = ("optimizer", "scheduler", "checkpoint", "training_state")
 PREVIEW_SLOTS = ("preview", "")  # <stem>.preview.<ext>, <stem>.<ext>: the names the registry reads as previews
@@ -155,8 +154,9 @@ def choose_files(listing: Listing, filename: str | None, all_files: bool) -> lis
     card = listing.card
     chosen = candidates
     if not all_files and len(candidates) > 1:
-        if card is not None and card.primary_file in candidates:
-            chosen = [card.primary_file]  # ours: the kohya file; the diffusers copy holds the same adapter
+        original = card.original_file if card is not None else None
+        if original in candidates:
+            chosen = [original]  # ours: the pusher's own bytes; the other files are conversions of them
         else:
             raise UsageError(
                 f"{listing.repo} has {len(candidates)} weight files: {', '.join(candidates)}",
@@ -182,7 +182,8 @@ def _download(api: Any, listing: Listing, path: str) -> Path:
 
 
 def _verified(api: Any, listing: Listing, path: str) -> tuple[Path, str]:
-    """Download ``path`` and check it against the Hub's LFS sha256; a bad blob is removed from the cache."""
+    """Download ``path`` and check it against the Hub's LFS sha256 (a bad blob is removed from the cache), then
+    against the SHA256 a card of ours lists for it (the pusher's registered bytes, for the original)."""
     local = _download(api, listing, path)
     actual = file_sha256(local)
     expected = listing.files[path][1]
@@ -198,7 +199,20 @@ def _verified(api: Any, listing: Listing, path: str) -> tuple[Path, str]:
             path=f"{listing.repo}@{listing.commit[:10]}/{path}",
             hint="pull again; the bad copy was removed from the cache",
         )
+    check_card_sha256(listing, path, actual)
     return local, actual
+
+
+def check_card_sha256(listing: Listing, path: str, sha256: str) -> None:
+    """A card of ours lists each weight file's SHA256 (the original's is the pusher's registered bytes): the file
+    must be that one, even when the Hub's own copy is intact."""
+    listed = listing.card.file_sha256.get(path) if listing.card else None
+    if listed is not None and sha256 != listed:
+        raise BadFileError(
+            f"the file is not the one the model card lists (SHA256 {sha256[:12]} != {listed[:12]})",
+            path=f"{listing.repo}@{listing.commit[:10]}/{path}",
+            hint="the repo changed after its card was written; ask its owner to push again, or pull another revision",
+        )
 
 
 def _already_pulled(sha256: str, listing: Listing, path: str, ctx: Context) -> tuple[Any, bool] | None:
@@ -265,6 +279,8 @@ def pull(spec: str, *, all_files: bool = False, ctx: Context) -> PullResult:
     results: list[PulledFile] = []
     for path in chosen:
         size, expected = listing.files[path]
+        if expected:
+            check_card_sha256(listing, path, expected)  # before anything is downloaded or matched
         known = _already_pulled(expected, listing, path, ctx) if expected else None
         if known is not None:
             adapter, same_commit = known

@@ -1,10 +1,13 @@
 """``push``: publish one registered adapter to a Hub repo in one commit, uploading only what changed.
 
-The repo gets the adapter in kohya format under ``<name>.safetensors`` (A1111/ComfyUI), a diffusers
-copy as ``pytorch_lora_weights.safetensors`` (``pipe.load_lora_weights(repo)`` finds it without a
-weight name), ``README.md`` and the previews under ``images/``. Format conversions are not
-byte-deterministic (safetensors writes metadata in hash order), so "unchanged" is decided on the
-source adapter's SHA256 recorded in the remote card, not on re-converted bytes.
+The repo's primary file is the registered file itself, byte for byte, under ``<name><suffix>``, whatever
+its format, so a pull gives back the same SHA256. Conversions are extra files: a kohya copy
+``kohya/<name>.safetensors`` (for A1111/ComfyUI) when the original is not kohya/LyCORIS, and a diffusers
+copy ``pytorch_lora_weights.safetensors`` (``pipe.load_lora_weights(repo)`` finds it without a weight
+name; the original's own bytes when it is diffusers already). Then ``README.md``, whose front matter lists
+each file's role and SHA256, and the previews under ``images/``. Conversions are not byte-deterministic
+(safetensors writes metadata in hash order), so "unchanged" is decided on the SHA256s recorded in the
+remote card, not on re-converted bytes.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from hub.context import Context
-from hub.errors import HubError, IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
+from hub.errors import BadFileError, IncompatibleError, NotFoundError, UnsupportedFormatError, UsageError
 from hub.models import AdapterDetail, RemoteRef
 from hub.sync import client
 from hub.sync.model_card import (
     DIFFUSERS_WEIGHT_NAME,
+    CardFile,
     CardImage,
     CardLineage,
     CardSpec,
+    ParsedCard,
+    Role,
     base_model_for,
     build_card,
     parse_card,
@@ -35,6 +41,8 @@ from hub.sync.results import PushResult
 StepNote = Callable[[str], None]  # one line per step of a push ("uploading 3 files"); not a bar
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+KOHYA_FOLDER = "kohya"  # the kohya copy keeps the adapter's file name, so <lora:name:0.8> is the same either way
 
 
 def repo_slug(name: str) -> str:
@@ -79,6 +87,7 @@ def _convert(
     (rank by kept energy, bounded growth), and how it was made goes into ``notes`` (the card says it)."""
     from hub.formats.convert import convert_reporting
 
+    dst.parent.mkdir(parents=True, exist_ok=True)
     path, expansion = convert_reporting(src, dst, to=to, label=label, arch=arch)
     if expansion is not None and notes is not None:
         notes.append(expansion.describe())
@@ -88,6 +97,33 @@ def _convert(
 def _arch(detail: AdapterDetail) -> str | None:
     # The registry's arch (probed once, maybe from the header) places kohya names the tensors alone may not.
     return detail.arch if detail.arch not in ("", "unknown") else None
+
+
+def layout(detail: AdapterDetail, slug: str) -> dict[Role, str]:
+    """Where each file goes in the repo: the original under the adapter's name, and the conversions it needs."""
+    suffix = Path(detail.path).suffix.lower()
+    primary = slug + (suffix if suffix in WEIGHT_SUFFIXES else ".safetensors")
+    out: dict[Role, str] = {"original": primary}
+    if not _is_kohya(detail):
+        out["kohya copy"] = f"{KOHYA_FOLDER}/{slug}.safetensors"
+    if primary != DIFFUSERS_WEIGHT_NAME:
+        out["diffusers copy"] = DIFFUSERS_WEIGHT_NAME
+    elif not _is_diffusers(detail):  # a kohya file named like diffusers' own: the copy cannot take its name
+        out["diffusers copy"] = f"diffusers/{DIFFUSERS_WEIGHT_NAME}"
+    return out
+
+
+def _reusable(previous: ParsedCard | None, planned: dict[Role, str], sha256: str, remote: dict[str, str]) -> bool:
+    """The remote card lists this adapter's original and conversions where they belong, and the repo holds those
+    bytes: the weight files need no new upload (conversions are not byte-stable, so re-converting would differ)."""
+    if previous is None or not previous.files:  # no card, or one from before the roles were listed: convert again
+        return False
+    roles = {path: role for role, path in planned.items()}
+    return (
+        previous.original_file == planned["original"]
+        and previous.file_sha256.get(planned["original"]) == sha256
+        and all(roles.get(f.path) == f.role and remote.get(f.path) == f.sha256 for f in previous.files)
+    )
 
 
 def _lineage(detail: AdapterDetail) -> list[CardLineage]:
@@ -143,6 +179,12 @@ def push(
         raise UsageError(f"'{detail.name}' has no SHA256 yet", hint=f"hub verify {detail.name}")
     if not Path(detail.path).is_file():
         raise NotFoundError(f"the file of '{detail.name}' is gone: {detail.path}", hint=f"hub verify {detail.name}")
+    if file_sha256(Path(detail.path)) != detail.sha256:  # the card states this SHA256: the bytes must still have it
+        raise BadFileError(
+            f"the file of '{detail.name}' changed since it was registered",
+            path=detail.path,
+            hint=f"hub verify {detail.name}",
+        )
     say = on_step or (lambda _msg: None)
     api = client.api(require_token=True)
     slug = repo_slug(detail.name)
@@ -151,7 +193,8 @@ def push(
         if repo is None:
             repo = f"{api.whoami()['name']}/{slug}"
     check_repo_id(repo)
-    kohya_name = f"{slug}.safetensors"
+    planned = layout(detail, slug)
+    primary = planned["original"]
     warnings: list[str] = []
 
     with client.remote_errors("push", repo, revision=revision):
@@ -168,20 +211,13 @@ def push(
     try:
         files: dict[str, Path] = {}  # repo path -> local file, for files that may need uploading
         diffusers_notes: list[str] = []  # how the diffusers copy was made (or why there is none)
-        weights: dict[str, str] = {}  # repo path -> sha256 of every weight file in the repo after the push
-        reuse = (
-            previous is not None
-            and previous.source_sha256 == detail.sha256
-            and all(remote.get(p) == s for p, s in previous.file_sha256.items())
-            and kohya_name in previous.file_sha256
-        )
+        reuse = _reusable(previous, planned, detail.sha256, remote)
         if reuse:
             assert previous is not None
-            weights.update(previous.file_sha256)
+            weights = list(previous.files)
         else:
-            say("preparing the kohya file and the diffusers copy")
-            weights.update(_prepare_weights(detail, staging, kohya_name, files, warnings, diffusers_notes))
-        diffusers_file = DIFFUSERS_WEIGHT_NAME if DIFFUSERS_WEIGHT_NAME in weights else None
+            say("preparing the original, its kohya and diffusers copies")
+            weights = _prepare_weights(detail, planned, staging, files, warnings, diffusers_notes)
         images = _previews(detail, slug)
         for repo_path, local in images:
             files[repo_path] = local
@@ -195,13 +231,10 @@ def push(
             tags=detail.tags,
             description=detail.description,
             license=detail.license,
-            kohya_file=kohya_name,
-            diffusers_file=diffusers_file,
+            files=weights,
             diffusers_note="; ".join(diffusers_notes) or (previous.diffusers_note if reuse and previous else None),
             images=[CardImage(path=p, prompt=", ".join(detail.triggers) or None) for p, _ in images],
             lineage=_lineage(detail),
-            source_sha256=detail.sha256,
-            file_sha256=weights,
             rank=detail.rank,
             alpha=detail.alpha,
         )
@@ -211,15 +244,19 @@ def push(
 
         changed: list[str] = []
         same: list[str] = []
+        known = {f.path: f.sha256 for f in weights}  # hashed once already
         for repo_path, local in files.items():
-            local_oid = git_blob_sha1(local.read_bytes()) if repo_path == "README.md" else file_sha256(local)
+            if repo_path == "README.md":
+                local_oid = git_blob_sha1(local.read_bytes())
+            else:
+                local_oid = known.get(repo_path) or file_sha256(local)
             (same if remote.get(repo_path) == local_oid else changed).append(repo_path)
         result: dict[str, Any] = dict(
-            name=detail.name, adapter_id=detail.id, repo=repo, revision=revision, private=private
+            name=detail.name, adapter_id=detail.id, repo=repo, revision=revision, private=private, primary=primary
         )
         if not changed:
             registry.record_remote(
-                detail.id, RemoteRef(repo=repo, revision=revision, commit=head, path=kohya_name), ctx=ctx
+                detail.id, RemoteRef(repo=repo, revision=revision, commit=head, path=primary), ctx=ctx
             )
             url = f"{client.endpoint()}/{repo}"
             return PushResult(
@@ -228,14 +265,14 @@ def push(
 
         from huggingface_hub import CommitOperationAdd
 
-        first = kohya_name not in remote
+        first = primary not in remote
         summary = message or (f"Upload {detail.name} with sd-lora-hub" if first else f"Update {detail.name}")
         ops = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(files[p])) for p in sorted(changed)]
         say(f"uploading {len(ops)} file(s) to {repo}@{revision}")
         with client.remote_errors("push", repo, revision=revision):
             info = api.create_commit(repo, ops, commit_message=summary, revision=revision, parent_commit=head)
         registry.record_remote(
-            detail.id, RemoteRef(repo=repo, revision=revision, commit=info.oid, path=kohya_name), ctx=ctx
+            detail.id, RemoteRef(repo=repo, revision=revision, commit=info.oid, path=primary), ctx=ctx
         )
         return PushResult(
             status="created" if first else "updated",
@@ -252,36 +289,51 @@ def push(
 
 def _prepare_weights(
     detail: AdapterDetail,
+    planned: dict[Role, str],
     staging: Path,
-    kohya_name: str,
     files: dict[str, Path],
     warnings: list[str],
     notes: list[str],
-) -> dict[str, str]:
-    """Write (or point at) the kohya file and the diffusers copy; returns their sha256 by repo path."""
+) -> list[CardFile]:
+    """Point at the original and write the conversions ``planned`` asks for; a conversion that cannot be made is a
+    warning (and a note on the card for the diffusers copy), never a reason to withhold the original."""
     source = Path(detail.path)
-    kohya = source if _is_kohya(detail) else _convert(source, staging / kohya_name, "kohya", arch=_arch(detail))
-    files[kohya_name] = kohya
-    shas = {kohya_name: detail.sha256 if kohya == source else file_sha256(kohya)}
+    files[planned["original"]] = source
+    out = [CardFile(path=planned["original"], role="original", format=detail.format, sha256=detail.sha256 or "")]
+    if "kohya copy" in planned:
+        path = planned["kohya copy"]
+        try:
+            made = _convert(source, staging / "kohya" / Path(path).name, "kohya", arch=_arch(detail))
+        except (IncompatibleError, UnsupportedFormatError, UsageError) as e:
+            warnings.append(f"no kohya copy: {e.message}")
+        else:
+            files[path] = made
+            out.append(CardFile(path=path, role="kohya copy", format=_probe_format(made), sha256=file_sha256(made)))
+    if "diffusers copy" not in planned:
+        return out
+    path = planned["diffusers copy"]
+    if _is_diffusers(detail):
+        files[path] = source
+        out.append(CardFile(path=path, role="diffusers copy", format=detail.format, sha256=detail.sha256 or ""))
+        return out
     try:
-        diffusers = (
-            source
-            if _is_diffusers(detail)
-            else _convert(
-                source, staging / DIFFUSERS_WEIGHT_NAME, "diffusers", notes, f"'{detail.name}'", _arch(detail)
-            )
-        )
+        target = staging / "diffusers" / DIFFUSERS_WEIGHT_NAME
+        made = _convert(source, target, "diffusers", notes, f"'{detail.name}'", _arch(detail))
     except (IncompatibleError, UnsupportedFormatError) as e:
         warnings.append(f"no diffusers copy: {e}")
-        return shas  # type: ignore[return-value]
+        return out
     except UsageError as e:  # a LyCORIS file that would grow past the limit: publish it as it is
         warnings.append(f"no diffusers copy: {e.message}")
         notes.append(
             f"none: {e.message.split(': ', 1)[-1]}; make one with `hub convert {detail.name} --to diffusers --rank N`"
         )
-        return shas  # type: ignore[return-value]
-    except HubError:
-        raise
-    files[DIFFUSERS_WEIGHT_NAME] = diffusers
-    shas[DIFFUSERS_WEIGHT_NAME] = detail.sha256 if diffusers == source else file_sha256(diffusers)
-    return shas  # type: ignore[return-value]
+        return out
+    files[path] = made
+    out.append(CardFile(path=path, role="diffusers copy", format=_probe_format(made), sha256=file_sha256(made)))
+    return out
+
+
+def _probe_format(path: Path) -> str:
+    from hub.formats.probe import probe_file
+
+    return probe_file(path).format

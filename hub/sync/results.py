@@ -20,6 +20,7 @@ class PushResult(Frozen):
     commit: str | None = None  # the new commit, or the unchanged head
     url: str | None = None  # the repo page (or the commit page when a commit was made)
     private: bool = False
+    primary: str | None = None  # repo path of the original (the registered file, byte for byte)
     uploaded: list[str] = Field(default_factory=list)  # repo paths in the new commit
     unchanged: list[str] = Field(default_factory=list)  # repo paths already identical on the Hub
     warnings: list[str] = Field(default_factory=list)

@@ -209,9 +209,11 @@ def register_adapter(
 
 def write_card(path: Path, adapter: Adapter, *, o: TrainOptions, base: BaseInfo, samples: list[Path]) -> Path:
     """README.md in the run folder: the card `hub push` publishes, with the samples as its gallery."""
-    from hub.sync.api import CardImage, CardLineage, CardSpec, build_card
+    from hub.sync.api import CardFile, CardImage, CardLineage, CardSpec, build_card
 
     hf_base = base.ref if base.ref.count("/") == 1 and not Path(base.ref).exists() else None
+    weights = f"{adapter.name}.safetensors"
+    original = CardFile(path=weights, role="original", format=adapter.format, sha256=adapter.sha256 or "")
     spec = CardSpec(
         name=adapter.name,
         repo=f"<your-user>/{adapter.name}",
@@ -221,12 +223,9 @@ def write_card(path: Path, adapter: Adapter, *, o: TrainOptions, base: BaseInfo,
         triggers=[o.token],
         tags=["trained", o.class_word],
         description=f'A LoRA that binds `{o.token}` to a {o.class_word}; prompt e.g. "{o.instance_text}".',
-        kohya_file=f"{adapter.name}.safetensors",
-        diffusers_file=None,
+        files=[original],
         images=[CardImage(path=f"samples/{p.name}", prompt="; ".join(o.prompts_to_sample)) for p in samples[-1:]],
         lineage=[CardLineage(operation="trained-from", parent=o.base)],
-        source_sha256=adapter.sha256 or "",
-        file_sha256={f"{adapter.name}.safetensors": adapter.sha256 or ""},
         rank=adapter.rank,
         alpha=adapter.alpha,
     )

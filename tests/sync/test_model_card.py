@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from hub.sync.model_card import CardImage, CardLineage, CardSpec, base_model_for, build_card, parse_card, split_card
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from hub.sync.model_card import (
+    CardFile,
+    CardImage,
+    CardLineage,
+    CardSpec,
+    base_model_for,
+    build_card,
+    parse_card,
+    split_card,
+)
 from hub.sync.pull import is_safe_repo_path, parse_spec
 
 
@@ -16,11 +30,17 @@ def _spec(**kw: object) -> CardSpec:
         triggers=["c4t, style", "ink"],
         tags=["cats", "style"],
         description="Cats in ink. <!-- not the end --> Really.",
-        kohya_file="ink-cats.safetensors",
+        files=[
+            CardFile(path="ink-cats.safetensors", role="original", format="kohya", sha256="ab" * 32),
+            CardFile(
+                path="pytorch_lora_weights.safetensors",
+                role="diffusers copy",
+                format="diffusers-peft",
+                sha256="cd" * 32,
+            ),
+        ],
         images=[CardImage(path="images/ink-cats-1.png", prompt="a c4t")],
         lineage=[CardLineage(operation="mixed-from", parent="cats-v1", weight=0.7)],
-        source_sha256="ab" * 32,
-        file_sha256={"ink-cats.safetensors": "ab" * 32, "pytorch_lora_weights.safetensors": "cd" * 32},
         rank=8,
         alpha=4.0,
     )
@@ -39,10 +59,65 @@ def test_our_card_round_trips_exactly():
     assert card.lineage == [CardLineage(operation="mixed-from", parent="cats-v1", weight=0.7)]
     assert card.images == [CardImage(path="images/ink-cats-1.png", prompt="a c4t")]
     assert card.file_sha256["pytorch_lora_weights.safetensors"] == "cd" * 32
+    assert card.files == _spec().files and card.original_file == "ink-cats.safetensors"
     data, body = split_card(text)
     assert data["license"] == "openrail++" and "stable-diffusion-xl" in data["tags"]
     assert "<lora:ink-cats:0.8>" in body and "| mixed-from | `cats-v1` | 0.7 |" in body
     assert "`ABABABABAB`" in body  # AutoV2 of the files
+
+
+def test_the_front_matter_lists_each_weight_file_with_its_role_and_sha256():
+    spec = _spec(
+        files=[
+            CardFile(path="ink-cats.safetensors", role="original", format="diffusers-peft", sha256="ab" * 32),
+            CardFile(path="kohya/ink-cats.safetensors", role="kohya copy", format="kohya", sha256="ef" * 32),
+            CardFile(
+                path="pytorch_lora_weights.safetensors",
+                role="diffusers copy",
+                format="diffusers-peft",
+                sha256="ab" * 32,
+            ),
+        ]
+    )
+    data, body = split_card(build_card(spec))
+    assert data["sd_lora_hub"] == {
+        "primary": "ink-cats.safetensors",
+        "files": [f.model_dump() for f in spec.files],
+    }
+    assert "| `ink-cats.safetensors` | the adapter as registered, byte for byte (diffusers-peft) |" in body
+    assert "| `kohya/ink-cats.safetensors` | a conversion to kohya for A1111/Forge/ComfyUI |" in body
+    assert "the same bytes as `ink-cats.safetensors`, under the name diffusers looks for" in body
+    # A1111 users get the kohya copy, whose file name keeps the adapter's name; diffusers users the diffusers copy
+    assert "Download [`kohya/ink-cats.safetensors`](./kohya/ink-cats.safetensors) (kohya format)" in body
+    assert "<lora:ink-cats:0.8>" in body and 'weight_name="pytorch_lora_weights.safetensors"' in body
+    with pytest.raises(ValidationError, match="exactly one original"):
+        _spec(files=[f.model_copy(update={"role": "kohya copy"}) for f in spec.files])
+
+
+def test_a_card_from_before_the_files_block_names_the_original_by_its_sha256():
+    """hub once made the kohya conversion the primary file and uploaded a diffusers original as the diffusers copy;
+    the marker's source_sha256 still tells which file holds the pusher's bytes."""
+    marker = {
+        "name": "peft cats",
+        "primary": "peft-cats.safetensors",
+        "source_sha256": "ab" * 32,
+        "files": {"peft-cats.safetensors": "ef" * 32, "pytorch_lora_weights.safetensors": "ab" * 32},
+    }
+    old = parse_card(f"---\nlicense: mit\n---\n# peft cats\n\n<!-- sd-lora-hub {json.dumps(marker)} -->\n")
+    assert old.ours and old.files == [] and old.primary_file == "peft-cats.safetensors"
+    assert old.original_file == "pytorch_lora_weights.safetensors"
+    marker["files"] = {"peft-cats.safetensors": "ab" * 32, "pytorch_lora_weights.safetensors": "cd" * 32}
+    kohya = parse_card(f"---\nlicense: mit\n---\n# k\n\n<!-- sd-lora-hub {json.dumps(marker)} -->\n")
+    assert kohya.original_file == "peft-cats.safetensors"  # a kohya original was the primary already
+
+
+def test_a_hostile_files_block_is_read_without_errors():
+    text = (
+        "---\nsd_lora_hub:\n  primary: [1]\n  files:\n  - {path: a.safetensors, role: boss, sha256: 3}\n  - x\n---\n"
+    )
+    card = parse_card(text)
+    assert card.files == [] and card.primary_file is None and not card.ours
+    assert parse_card("---\nsd_lora_hub: 7\n---\n").files == []
 
 
 def test_a_diffusers_training_script_card():

@@ -216,21 +216,25 @@ def test_cli_push_pull_search(adapter, fake_hub, write_token):
     assert r.exit_code == 0 and "team/cats" in r.stdout
 
 
-def test_a_diffusers_adapter_is_pushed_as_kohya_plus_itself_and_a_repush_is_a_no_op(tmp_path, fake_hub, write_token):
+def test_a_diffusers_adapter_is_pushed_as_itself_plus_a_kohya_copy_and_a_repush_is_a_no_op(
+    tmp_path, fake_hub, write_token
+):
     from hub.formats.probe import probe_file
 
     src = write_lora(tmp_path / "peft-cats.safetensors", style="diffusers", seed=7)
     library.add_one(src, name="peft-cats", triggers=["pc"])
     first = sync.push("peft-cats")
-    assert first.status == "created"
-    kohya = tmp_path / "pushed-kohya.safetensors"
-    kohya.write_bytes(fake_hub.file_bytes("alice/peft-cats", "peft-cats.safetensors"))
-    assert probe_file(kohya).format == "kohya"
+    assert first.status == "created" and first.primary == "peft-cats.safetensors"
+    assert fake_hub.file_bytes("alice/peft-cats", "peft-cats.safetensors") == src.read_bytes()
     assert fake_hub.file_bytes("alice/peft-cats", DIFFUSERS_WEIGHT_NAME) == src.read_bytes()
+    kohya = tmp_path / "pushed-kohya.safetensors"
+    kohya.write_bytes(fake_hub.file_bytes("alice/peft-cats", "kohya/peft-cats.safetensors"))
+    assert probe_file(kohya).format == "kohya"
     # a conversion is not byte-stable (safetensors writes metadata in hash order): "unchanged" must not depend on it
     assert sync.push("peft-cats").status == "unchanged"
-    pulled = sync.pull("alice/peft-cats")  # the card names the kohya file as the one to register
+    pulled = sync.pull("alice/peft-cats")  # the card names the original as the one to register
     assert [f.path for f in pulled.files] == ["peft-cats.safetensors"]
+    assert pulled.files[0].sha256 == sha256_hex(src.read_bytes())
 
 
 def test_the_licence_travels_with_the_card(tmp_path, fake_hub, write_token, monkeypatch):
