@@ -34,7 +34,7 @@ def push(
     tag: Annotated[str | None, typer.Option("--tag", help="With --all: only adapters with this tag.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Publish an adapter to the Hugging Face Hub: kohya file, diffusers copy, model card, previews.
+    """Publish an adapter to the Hugging Face Hub: the file itself, kohya/diffusers copies, model card, previews.
 
     Needs a write token (HF_TOKEN or `hf auth login`). Pushing again with nothing changed makes no commit.
 

@@ -25,7 +25,6 @@ DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 MARKER = "sd-lora-hub"
 FILES_KEY = "sd_lora_hub"  # the front-matter block listing the weight files
 Role = Literal["original", "kohya copy", "diffusers copy"]
-ROLES: tuple[Role, ...] = ("original", "kohya copy", "diffusers copy")
 
 # Where each architecture's adapters come from on the Hub (the model tree's parent); licences: hub.sync.licenses.
 BASE_MODELS: dict[str, str] = {

@@ -2,7 +2,9 @@
 
 ``OWNER/NAME[@REVISION][:FILE]``: the revision is resolved to a commit first; files come through
 huggingface_hub's cache (resumable, shared with diffusers) and are checked against the Hub's LFS
-SHA256 before the registry sees them. The card gives triggers, base, tags, licence and previews.
+SHA256 (and, on a repo ``hub push`` made, the SHA256 its card lists) before the registry sees them. From a
+repo ``hub push`` made, the file taken is the original (the pusher's registered bytes), not a conversion.
+The card gives triggers, base, tags, licence, lineage and previews.
 With ``HF_HUB_OFFLINE=1`` the listing comes from the cache itself (refs + snapshot), so a commit
 pulled once can be pulled again with no network.
 """
@@ -199,7 +201,8 @@ def _verified(api: Any, listing: Listing, path: str) -> tuple[Path, str]:
             path=f"{listing.repo}@{listing.commit[:10]}/{path}",
             hint="pull again; the bad copy was removed from the cache",
         )
-    check_card_sha256(listing, path, actual)
+    if listing.files[path][1] is None:  # stored in git: the card's SHA256 could not be checked before the download
+        check_card_sha256(listing, path, actual)
     return local, actual
 
 
@@ -279,8 +282,8 @@ def pull(spec: str, *, all_files: bool = False, ctx: Context) -> PullResult:
     results: list[PulledFile] = []
     for path in chosen:
         size, expected = listing.files[path]
-        if expected:
-            check_card_sha256(listing, path, expected)  # before anything is downloaded or matched
+        if expected:  # the Hub's LFS SHA256: checked against the card before anything is downloaded or matched
+            check_card_sha256(listing, path, expected)
         known = _already_pulled(expected, listing, path, ctx) if expected else None
         if known is not None:
             adapter, same_commit = known

@@ -17,7 +17,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hub.context import Context
@@ -101,8 +101,7 @@ def _arch(detail: AdapterDetail) -> str | None:
 
 def layout(detail: AdapterDetail, slug: str) -> dict[Role, str]:
     """Where each file goes in the repo: the original under the adapter's name, and the conversions it needs."""
-    suffix = Path(detail.path).suffix.lower()
-    primary = slug + (suffix if suffix in WEIGHT_SUFFIXES else ".safetensors")
+    primary = slug + _container_suffix(detail)
     out: dict[Role, str] = {"original": primary}
     if not _is_kohya(detail):
         out["kohya copy"] = f"{KOHYA_FOLDER}/{slug}.safetensors"
@@ -111,6 +110,17 @@ def layout(detail: AdapterDetail, slug: str) -> dict[Role, str]:
     elif not _is_diffusers(detail):  # a kohya file named like diffusers' own: the copy cannot take its name
         out["diffusers copy"] = f"diffusers/{DIFFUSERS_WEIGHT_NAME}"
     return out
+
+
+def _container_suffix(detail: AdapterDetail) -> str:
+    """The original's suffix. The store names blobs by hash alone, so the bytes say whether it is safetensors
+    (8 bytes of header length, then the JSON header); a pickle keeps the suffix it was registered with."""
+    with Path(detail.path).open("rb") as f:
+        head = f.read(9)
+    if len(head) == 9 and head[8:9] == b"{":
+        return ".safetensors"
+    suffix = PurePosixPath(detail.source).suffix.lower()  # a local path or hf://OWNER/NAME@COMMIT/FILE
+    return suffix if suffix in WEIGHT_SUFFIXES and suffix != ".safetensors" else ".pt"
 
 
 def _reusable(previous: ParsedCard | None, planned: dict[Role, str], sha256: str, remote: dict[str, str]) -> bool:

@@ -12,7 +12,7 @@ from sync_fixtures import sha256_hex
 from hub.errors import BadFileError
 from hub.registry import api as library
 from hub.sync import api as sync
-from hub.sync.model_card import DIFFUSERS_WEIGHT_NAME, parse_card
+from hub.sync.model_card import DIFFUSERS_WEIGHT_NAME, CardFile, CardSpec, build_card, parse_card
 from hub.testing import write_lora
 
 
@@ -54,9 +54,28 @@ def test_pull_refuses_a_file_that_is_not_the_one_the_card_lists(tmp_path, fake_h
     src = write_lora(tmp_path / "ink.safetensors", seed=3)
     library.add_one(src, name="ink")
     sync.push("ink")
-    other = write_lora(tmp_path / "other.safetensors", seed=4).read_bytes()
-    fake_hub.commit_files("alice/ink", {"ink.safetensors": other})  # replaced on the Hub, card left as it was
+    other = write_lora(tmp_path / "other.safetensors", seed=4)
+    fake_hub.commit_files("alice/ink", {"ink.safetensors": other.read_bytes()})  # replaced, card left as it was
     monkeypatch.setenv("LORAHUB_HOME", str(tmp_path / "teammate"))
+    with pytest.raises(BadFileError, match="not the one the model card lists"):
+        sync.pull("alice/ink")
+    assert library.ls() == []
+    library.add_one(
+        other, name="other"
+    )  # already has those bytes: still no remote record from a card that disowns them
+    with pytest.raises(BadFileError, match="not the one the model card lists"):
+        sync.pull("alice/ink")
+    assert library.resolve("other").remotes == []
+
+
+def test_a_weight_file_stored_in_git_is_checked_against_the_card_after_download(tmp_path, fake_hub, monkeypatch):
+    """No LFS SHA256 to compare before the download (the loopback Hub keeps .pth in git): the bytes are checked."""
+    pushed = write_lora(tmp_path / "a.safetensors", seed=3).read_bytes()
+    there = write_lora(tmp_path / "b.safetensors", seed=4).read_bytes()
+    original = CardFile(path="ink.pth", role="original", format="kohya", sha256=sha256_hex(pushed))
+    spec = CardSpec(name="ink", repo="alice/ink", arch="sd1", files=[original])
+    fake_hub.commit_files("alice/ink", {"ink.pth": there, "README.md": build_card(spec).encode()})
+    assert fake_hub.repos["alice/ink"].resolve("main").files["ink.pth"].sha256 is None  # in git, not LFS
     with pytest.raises(BadFileError, match="not the one the model card lists"):
         sync.pull("alice/ink")
     assert library.ls() == []
@@ -92,3 +111,22 @@ def test_an_adapter_named_like_diffusers_weights_keeps_its_name(tmp_path, fake_h
     assert [(f.path, f.role) for f in card.files] == [(DIFFUSERS_WEIGHT_NAME, "original"),
                                                        (f"kohya/{DIFFUSERS_WEIGHT_NAME}", "kohya copy")]  # fmt: skip
     assert Path(library.resolve(name).path).read_bytes() == peft.read_bytes()
+
+
+def test_a_pickled_original_keeps_its_suffix(tmp_path, fake_hub, write_token, monkeypatch):
+    """The store names blobs by hash alone: a .pt original must not be published as .safetensors."""
+    import torch
+    from safetensors.torch import load_file
+
+    kohya = write_lora(tmp_path / "k.safetensors", arch="sd1", seed=8)
+    pickled = tmp_path / "ink-pt.pt"
+    torch.save(load_file(str(kohya)), pickled)
+    library.add_one(pickled, name="ink-pt")
+    result = sync.push("ink-pt")
+    assert result.primary == "ink-pt.pt", result.warnings
+    assert fake_hub.file_bytes("alice/ink-pt", "ink-pt.pt") == pickled.read_bytes()
+    files = set(fake_hub.repos["alice/ink-pt"].resolve("main").files)
+    assert files == {".gitattributes", "README.md", "ink-pt.pt", DIFFUSERS_WEIGHT_NAME}  # kohya already: no kohya copy
+    monkeypatch.setenv("LORAHUB_HOME", str(tmp_path / "teammate"))
+    pulled = sync.pull("alice/ink-pt")
+    assert [(f.path, f.sha256) for f in pulled.files] == [("ink-pt.pt", sha256_hex(pickled.read_bytes()))]
