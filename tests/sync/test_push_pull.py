@@ -230,8 +230,11 @@ def test_a_diffusers_adapter_is_pushed_as_itself_plus_a_kohya_copy_and_a_repush_
     kohya = tmp_path / "pushed-kohya.safetensors"
     kohya.write_bytes(fake_hub.file_bytes("alice/peft-cats", "kohya/peft-cats.safetensors"))
     assert probe_file(kohya).format == "kohya"
-    # a conversion is not byte-stable (safetensors writes metadata in hash order): "unchanged" must not depend on it
-    assert sync.push("peft-cats").status == "unchanged"
+    # a conversion is not byte-stable (safetensors writes metadata in hash order): "unchanged" must not depend on it,
+    # so nothing is converted again when the card's SHA256s are those of the repo's files
+    steps: list[str] = []
+    assert sync.push("peft-cats", on_step=steps.append).status == "unchanged"
+    assert not [s for s in steps if s.startswith("preparing")], steps
     pulled = sync.pull("alice/peft-cats")  # the card names the original as the one to register
     assert [f.path for f in pulled.files] == ["peft-cats.safetensors"]
     assert pulled.files[0].sha256 == sha256_hex(src.read_bytes())
