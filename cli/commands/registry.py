@@ -344,7 +344,7 @@ def verify(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Rehash files; repair missing or damaged ones found by hash; report the rest and stored bytes no entry owns.
+    """Rehash files: report missing or changed ones, repair those found again by hash, list orphan bytes.
 
     A missing file is looked for by its SHA256 in the store, where its bytes were seen, and under --search folders.
 

@@ -48,8 +48,9 @@ def _world(tmp_path: Path, home: Path) -> None:
     _ok(hub(home, "add", "--in-place", str(inside)))
 
 
-def _reads_everything_ok(home: Path, names: set[str]) -> None:
-    """`hub verify`, `hub ls` and `hub show` of every entry: every file there, in the home when it is the home's."""
+def _reads_everything_ok(home: Path, names: set[str], *, locations: bool = True) -> None:
+    """`hub verify`, `hub ls` and `hub show` of every entry: every file there, in the home when it is the home's
+    (``locations``: and every path its bytes were seen at)."""
     assert _verify_lines(home) == dict.fromkeys(names, "ok")
     listed = json.loads(_ok(hub(home, "ls", "--json")).stdout)
     assert {a["name"] for a in listed} == names
@@ -59,6 +60,7 @@ def _reads_everything_ok(home: Path, names: set[str]) -> None:
         assert path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == detail["sha256"], detail["path"]
         if detail["stored"] or a["name"] == "inside":
             assert path.is_relative_to(home), path
+        assert not locations or all(Path(p).is_file() for p in detail["locations"]), detail["locations"]
         for preview in detail["previews"]:
             assert Path(preview["path"]).is_file() and Path(preview["path"]).is_relative_to(home), preview
         text = _ok(hub(home, "show", a["name"])).stdout
@@ -154,7 +156,7 @@ def test_a_previous_version_registry_moved_before_the_upgrade(tmp_path: Path) ->
     r = _ok(hub(home, "verify", "--search", str(moved_loras)))
     assert [line.split()[0] for line in r.stdout.splitlines() if " outside " in line] == ["repaired"], r.stdout
     assert "1 repaired, 0 problems" in r.stderr
-    _reads_everything_ok(home, PREVIOUS_NAMES)
+    _reads_everything_ok(home, PREVIOUS_NAMES, locations=False)  # where they were seen before the move is history
     outside = json.loads(_ok(hub(home, "show", "outside", "--json")).stdout)
     assert outside["path"] == str(moved_loras / "outside.safetensors") and not outside["stored"]
 
