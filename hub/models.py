@@ -171,9 +171,12 @@ class VerifyResult(Frozen):
     adapter_id: str
     name: str
     path: str
-    status: Literal["ok", "missing", "changed", "unhashed", "orphan"]  # orphan: a stored blob no row points at
+    # repaired: missing or damaged, and found again by its SHA256 (``note`` says where); orphan: stored bytes whose
+    # hash no entry has
+    status: Literal["ok", "missing", "changed", "unhashed", "repaired", "orphan"]
     expected_sha256: str | None = None
     actual_sha256: str | None = None
+    note: str | None = None
 
 
 class DupeGroup(Frozen):

@@ -49,6 +49,22 @@ class Paths:
         sha256 = sha256.lower()
         return self.store / "sha256" / sha256[:2] / sha256
 
+    def recorded(self, path: str | Path) -> str:
+        """How the registry records ``path``: relative to the home (with ``/``) when the file lies inside it, so that
+        a home moved or copied elsewhere still finds it; else absolute, as given."""
+        absolute = os.path.abspath(path)
+        home = os.path.abspath(self.home)
+        try:
+            inside = absolute != home and os.path.commonpath([absolute, home]) == home
+        except ValueError:  # another drive (Windows)
+            inside = False
+        return Path(os.path.relpath(absolute, home)).as_posix() if inside else absolute
+
+    def located(self, recorded: str) -> Path:
+        """The file a recorded path names: a relative one lies under this home, wherever the home is now."""
+        path = Path(recorded)
+        return path if path.is_absolute() else self.home / path
+
     def ensure(self) -> Paths:
         for p in (self.home, self.store, self.previews, self.cache, self.tmp):
             p.mkdir(parents=True, exist_ok=True)

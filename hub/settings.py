@@ -25,7 +25,9 @@ class Settings:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "home", Path(self.home))  # a str from the environment or a caller
+        # A str from the environment or a caller; a relative one (`--home h`) is made absolute here, once, so that
+        # nothing later depends on the working folder of the command that wrote it.
+        object.__setattr__(self, "home", Path(os.path.abspath(Path(self.home).expanduser())))
 
     @property
     def paths(self) -> Paths:

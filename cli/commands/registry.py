@@ -335,30 +335,49 @@ def rm(
 
 def verify(
     ref: Annotated[str | None, typer.Argument(help="One adapter (default: all).")] = None,
-    collect: Annotated[bool, typer.Option("--collect", help="Remove orphan blobs (stored, no entry).")] = False,
+    search: Annotated[
+        list[Path] | None,
+        typer.Option("--search", metavar="FOLDER", help="Also look here for missing files, by hash (repeatable)."),
+    ] = None,
+    collect: Annotated[
+        bool, typer.Option("--collect", help="Remove orphans: stored bytes whose hash no entry has.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Rehash stored files and report missing or changed ones, and stored bytes no entry owns (orphans).
+    """Rehash files: report missing or changed ones, repair those found again by hash, list orphan bytes.
+
+    A missing file is looked for by its SHA256 in the store, where its bytes were seen, and under --search folders.
 
     Examples:
 
     \b
       hub verify
+      hub verify --search /mnt/backup/loras
       hub verify --collect
     """
     from hub.registry import api
 
     with progress_bar("verifying") as update:
-        results = api.verify(ref, collect=collect, progress=update, ctx=hub_context())
+        results = api.verify(ref, collect=collect, search=search or [], progress=update, ctx=hub_context())
     if json_out:
         print_json(results)
     else:
-        for r in results:
-            print(f"{r.status:<9} {r.name}  {short_path(r.path)}")  # results: stdout, one line each
+        for r in results:  # results: stdout, one line each
+            print(f"{r.status:<9} {r.name}  {short_path(r.path)}" + (f"  ({r.note})" if r.note else ""))
         bad = [r for r in results if r.status in PROBLEMS]
-        message(f"{len(results)} checked, {len(bad)} problem{'s' if len(bad) != 1 else ''}")
+        repaired = sum(r.status == "repaired" for r in results)
+        fixed = f"{repaired} repaired, " if repaired else ""
+        message(f"{len(results)} checked, {fixed}{len(bad)} problem{'s' if len(bad) != 1 else ''}")
+        if any(r.status == "missing" for r in results):
+            message(
+                "missing: no file with its SHA256 where it was, in the store or where it was seen; "
+                "`hub verify --search FOLDER` looks for it by hash under a folder (the entry stays until `hub rm`)"
+            )
         if any(r.status == "orphan" for r in results):
-            message("orphan: stored bytes with no entry (an interrupted import); `hub verify --collect` removes them")
+            message(
+                "orphan: stored bytes whose hash no entry has (an interrupted import); `hub verify --collect` "
+                "removes them"
+            )
     if any(r.status in PROBLEMS for r in results):
         raise typer.Exit(1)
 

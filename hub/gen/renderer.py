@@ -196,11 +196,11 @@ class Renderer:
         if set_preview and images:
             from hub.registry.api import add_preview
 
+            # where it came from, relative to the home when it was written there (as the registry records paths)
+            source = f"hub gen: {self.settings.paths.recorded(images[0].path)}"
             for lora in loras:
                 if lora.detail.id and lora.use.weight != 0:
-                    add_preview(
-                        lora.detail.id, images[0].path, first=False, source=f"hub gen: {images[0].path}", ctx=ctx
-                    )
+                    add_preview(lora.detail.id, images[0].path, first=False, source=source, ctx=ctx)
                     previews.append(lora.detail.name)
         return GenResult(
             images=images, base=self.base, arch=self.info.arch, sampler=str(resolved.sampler), device=self.device,

@@ -174,7 +174,7 @@ def rm(ref: str, *, ctx: Context | None = None) -> Adapter:
         adapter = _registered(ref, c)
         with reg.transaction():
             reg.delete_adapter(adapter.id)
-        store.garbage_collect(c.paths, reg.paths_in_use())
+        store.garbage_collect(c.paths, reg.owned_hashes())
     return adapter
 
 
@@ -195,43 +195,62 @@ def _registered(ref: str, ctx: Context) -> AdapterDetail:
 
 # -- checking ------------------------------------------------------------------------------------
 def verify(
-    ref: str | None = None, *, collect: bool = False, progress: Progress | None = None, ctx: Context | None = None
+    ref: str | None = None,
+    *,
+    collect: bool = False,
+    search: Sequence[str | Path] = (),
+    progress: Progress | None = None,
+    ctx: Context | None = None,
 ) -> list[VerifyResult]:
-    """Rehash files and compare with the registry; unhashed (--no-hash) rows get their hashes now.
+    """Rehash files and compare with the registry; unhashed (--no-hash) rows get their hashes now. A missing or
+    damaged file is looked for by its SHA256 (the store, where its bytes were seen, the ``search`` folders) and the
+    entry repaired when found (status ``repaired``, ``note`` says how).
 
-    Without ``ref``, stored blobs no row points at are reported as ``orphan`` (``collect=True`` removes them)."""
+    Without ``ref``, stored bytes whose hash no entry has are reported as ``orphan``; ``collect=True`` removes them
+    (never bytes an entry has the hash of, missing or not)."""
+    from hub.registry.repair import Finder, repair
+
+    folders = [Path(f).expanduser() for f in search]
+    for folder in folders:
+        if not folder.is_dir():
+            raise NotFoundError(f"no such folder: {folder}", hint="--search names a folder to look for files in")
     with using(ctx) as c:
-        if collect:
-            c.registry.require_writable()
-            store.garbage_collect(c.paths, c.registry.paths_in_use())
         reg = c.registry
+        if collect or folders:
+            reg.require_writable()
         if ref:
             ids = [_registered(ref, c).id]
         else:
             ids = [r[0] for r in reg.conn.execute("SELECT id FROM adapters ORDER BY name COLLATE NOCASE")]
+        finder = Finder(reg, c.paths, folders)
         results = []
         for i, adapter_id in enumerate(ids):
             row = reg.adapter_row(adapter_id)
             if progress:
                 progress(i, len(ids))
-            results.append(_verify_row(reg, row))
+            result = _verify_row(reg, row)
+            if result.status in ("missing", "changed"):
+                result = repair(reg, c.paths, row, result, finder)
+            results.append(result)
         if progress:
             progress(len(ids), len(ids))
+        if collect:  # after the repairs: they may have taken bytes from the store
+            store.garbage_collect(c.paths, reg.owned_hashes())
         if not ref:
             results.extend(_orphans(c))
         return results
 
 
 def _orphans(ctx: Context) -> list[VerifyResult]:
-    """Blobs in the store that no row points at (a crash between storing and registering): bytes nobody lists."""
+    """Stored bytes whose hash no entry has (a crash between storing and registering): nobody owns or could own
+    them. Bytes with an entry's hash are that entry's, even while it is missing."""
     from hub.models import VerifyResult
 
-    in_use = ctx.registry.paths_in_use()
-    root = ctx.paths.store / "sha256"
-    blobs = sorted(b for b in root.glob("*/*") if b.is_file() and str(b) not in in_use) if root.is_dir() else []
+    owned = ctx.registry.owned_hashes()
     return [
         VerifyResult(adapter_id="", name="(no entry)", path=str(b), status="orphan", actual_sha256=b.name)
-        for b in blobs
+        for b in store.blobs(ctx.paths)
+        if b.name not in owned
     ]
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import RegistryError
+from hub.paths import Paths
 from hub.registry import schema
 
 if TYPE_CHECKING:
@@ -28,9 +29,16 @@ BUSY_TIMEOUT_MS = 30_000
 # Columns of `adapters` that map one-to-one onto hub.models.Adapter (JSON ones are decoded).
 _JSON_COLUMNS = {"ranks", "modules", "triggers", "metadata", "sidecars", "evidence", "recipe"}
 _DOCUMENT_COLUMNS = ("metadata", "sidecars", "evidence")  # stored in adapter_documents, off the listing path
+# A recorded path relative to the home (a stored file: store/sha256/ab/<hex>) joined to the home this registry is
+# opened from (registry_home(), see schema.register_home): a moved or copied home finds its files where it now is.
+_IS_ABSOLUTE = "substr(path, 1, 1) = '/'"
+if os.name == "nt":
+    _IS_ABSOLUTE = "(substr(path, 1, 1) = '\\' OR substr(path, 2, 1) = ':')"
+PATH_SQL = f"CASE WHEN {_IS_ABSOLUTE} THEN path ELSE registry_home() || path END"
 _LIST_COLUMNS = (
     "id, name, kind, format, arch, base_label, rank, ranks, alpha, scale, modules, dtype, size, sha256, triggers, "
-    "description, license, preferred_weight, source, path, stored, usable, note, created_at, imported_at"
+    f"description, license, preferred_weight, source, {PATH_SQL} AS path, stored, usable, note, created_at, "
+    "imported_at"
 )
 
 
@@ -39,6 +47,8 @@ def _json_field(name: str) -> str:
         return f"json({name})"
     if name in ("stored", "usable"):
         return f"json(CASE WHEN {name} THEN 'true' ELSE 'false' END)"
+    if name == "path":
+        return PATH_SQL
     if name == "tags":
         return "(SELECT json_group_array(tag) FROM (SELECT tag FROM tags WHERE adapter_id = adapters.id ORDER BY tag))"
     return name
@@ -71,6 +81,9 @@ class Registry:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        # The registry's home is the folder it is in, wherever that is now: paths inside it are recorded relative.
+        self.paths = Paths(path.parent.absolute())
+        schema.register_home(conn, self.paths.home)
 
     # -- connection -------------------------------------------------------------------------
     read_only = False  # True when the home cannot be written: reads work, writers call require_writable first
@@ -89,7 +102,7 @@ class Registry:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
             if schema.applied(conn) != schema.head():
-                schema.migrate(conn)
+                schema.migrate(conn, home=path.parent)
         except sqlite3.DatabaseError as e:
             raise RegistryError(
                 f"cannot open the registry at {path}: {e}", hint="do --home / LORAHUB_HOME point at a registry home?"
@@ -160,15 +173,22 @@ class Registry:
         return sqlite_utils.Database(self.conn)
 
     # -- rows -------------------------------------------------------------------------------
+    def _encoded(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Column values as stored: JSON columns as text, the file's path as recorded (relative inside the home)."""
+        values = {k: (json.dumps(v) if k in _JSON_COLUMNS and v is not None else v) for k, v in fields.items()}
+        if values.get("path") is not None:
+            values["path"] = self.paths.recorded(values["path"])
+        return values
+
     def insert_adapter(self, row: dict[str, Any]) -> None:
-        values = {k: (json.dumps(v) if k in _JSON_COLUMNS and v is not None else v) for k, v in row.items()}
+        values = self._encoded(row)
         documents = {k: values.pop(k) for k in _DOCUMENT_COLUMNS if k in values}
         db = self.sqlite_utils()
         db["adapters"].insert(values)
         db["adapter_documents"].insert({"adapter_id": values["id"], **documents})
 
     def update_adapter(self, adapter_id: str, **fields: Any) -> None:
-        values = {k: (json.dumps(v) if k in _JSON_COLUMNS and v is not None else v) for k, v in fields.items()}
+        values = self._encoded(fields)
         sets = ", ".join(f"{k} = ?" for k in values)
         self.conn.execute(f"UPDATE adapters SET {sets} WHERE id = ?", [*values.values(), adapter_id])
 
@@ -183,7 +203,7 @@ class Registry:
     def find_adapter_row(self, adapter_id: str) -> sqlite3.Row | None:
         """Every column of the adapter, its documents (metadata, sidecars, evidence) included; None if absent."""
         row: sqlite3.Row | None = self.conn.execute(
-            "SELECT a.*, d.metadata, d.sidecars, d.evidence FROM adapters a "
+            f"SELECT {_LIST_COLUMNS}, recipe, d.metadata, d.sidecars, d.evidence FROM adapters a "
             "LEFT JOIN adapter_documents d ON d.adapter_id = a.id WHERE a.id = ?",
             (adapter_id,),
         ).fetchone()
@@ -289,7 +309,7 @@ class Registry:
 
         row = self.conn.execute(
             "SELECT * FROM hash_cache WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
-            (path, size, mtime_ns, inode),
+            (self.paths.recorded(path), size, mtime_ns, inode),
         ).fetchone()
         if row is None:
             return None
@@ -305,27 +325,32 @@ class Registry:
     def cache_hashes(self, path: str, size: int, mtime_ns: int, inode: int, h: FileHashes) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO hash_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (path, size, mtime_ns, inode, h.sha256, h.autov1, h.autov3, h.blake3, h.crc32, now()),
+            (self.paths.recorded(path), size, mtime_ns, inode, h.sha256, h.autov1, h.autov3, h.blake3, h.crc32, now()),
         )
 
     # -- relations ---------------------------------------------------------------------------
     def add_location(self, adapter_id: str, path: str) -> None:
-        self.conn.execute("INSERT OR IGNORE INTO locations VALUES (?, ?, ?)", (adapter_id, path, now()))
+        self.conn.execute(
+            "INSERT OR IGNORE INTO locations VALUES (?, ?, ?)", (adapter_id, self.paths.recorded(path), now())
+        )
 
     def locations(self, adapter_id: str) -> list[str]:
-        return [
-            r[0]
-            for r in self.conn.execute("SELECT path FROM locations WHERE adapter_id = ? ORDER BY path", (adapter_id,))
-        ]
+        rows = self.conn.execute("SELECT path FROM locations WHERE adapter_id = ? ORDER BY path", (adapter_id,))
+        return [str(self.paths.located(r[0])) for r in rows]
 
     def add_preview(self, adapter_id: str, path: str, source: str | None) -> None:
-        self.conn.execute("INSERT OR IGNORE INTO previews VALUES (?, ?, ?)", (adapter_id, path, source))
+        """``source`` is text (a sidecar path, a URL, "hub gen: ..."); a path inside the home is recorded relative."""
+        if source is not None and Path(source).is_absolute():
+            source = self.paths.recorded(source)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO previews VALUES (?, ?, ?)", (adapter_id, self.paths.recorded(path), source)
+        )
 
     def previews(self, adapter_id: str) -> list[Preview]:
         from hub.models import Preview
 
         rows = self.conn.execute("SELECT path, source FROM previews WHERE adapter_id = ? ORDER BY path", (adapter_id,))
-        return [Preview(path=p, source=s) for p, s in rows]
+        return [Preview(path=str(self.paths.located(p)), source=s) for p, s in rows]
 
     def add_lineage(
         self, *, parent_id: str | None, parent_ref: str, child_id: str, operation: str, params: dict
@@ -398,8 +423,11 @@ class Registry:
             self.conn.execute("DELETE FROM adapters_fts WHERE rowid = ?", (row[0],))
         self.conn.execute("DELETE FROM adapters WHERE id = ?", (adapter_id,))
 
-    def paths_in_use(self) -> set[str]:
-        return {r[0] for r in self.conn.execute("SELECT path FROM adapters WHERE stored = 1")}
+    def owned_hashes(self) -> set[str]:
+        """The SHA256 of every entry, stored, in place or missing: stored bytes with one of them are never garbage
+        (an entry owns them, or can be repaired with them)."""
+        sql = "SELECT sha256 FROM adapters WHERE sha256 IS NOT NULL UNION SELECT value FROM hashes WHERE algo='sha256'"
+        return {r[0] for r in self.conn.execute(sql)}
 
 
 def _select(

@@ -243,7 +243,7 @@ def _add(path: Path, entry: Entry, *, in_place: bool, link: bool, hash: bool, ct
     except BaseException:
         # Failed or interrupted (Ctrl-C) before its row was committed: no blob without a row.
         for blob in stored:
-            if str(blob) not in ctx.registry.paths_in_use():
+            if blob.name not in ctx.registry.owned_hashes():
                 blob.unlink(missing_ok=True)
         raise
 

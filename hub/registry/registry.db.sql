@@ -139,3 +139,24 @@ CREATE VIRTUAL TABLE adapters_fts USING fts5(
     name, triggers, tags, description, tag_frequency,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+
+-- migration 003: home-relative paths
+-- A file inside the home is recorded relative to it, so that a home moved or copied elsewhere (a new disk, a
+-- restored backup) keeps every entry: a stored file by its hash, `store/sha256/ab/<hex>`; a preview by its name
+-- under `previews/`; anything else inside the home relative to it. registry_home() is the home this registry is
+-- opened from, with a trailing separator (NULL when unknown: nothing else is rewritten). Paths outside the home
+-- stay absolute. Earlier versions recorded absolute paths (or ones relative to the working folder of a
+-- relative --home), which a moved home no longer has.
+UPDATE adapters SET path = 'store/sha256/' || substr(sha256, 1, 2) || '/' || sha256
+    WHERE stored = 1 AND sha256 IS NOT NULL;
+UPDATE adapters SET path = replace(substr(path, length(registry_home()) + 1), '\', '/')
+    WHERE stored = 0 AND substr(path, 1, length(registry_home())) = registry_home();
+UPDATE OR REPLACE locations SET path = replace(substr(path, length(registry_home()) + 1), '\', '/')
+    WHERE substr(path, 1, length(registry_home())) = registry_home();
+UPDATE OR REPLACE hash_cache SET path = replace(substr(path, length(registry_home()) + 1), '\', '/')
+    WHERE substr(path, 1, length(registry_home())) = registry_home();
+-- Previews were always copied into <home>/previews: the name is enough, wherever that home was.
+UPDATE OR REPLACE previews SET path = 'previews/' || substr(
+        replace(path, '\', '/'), length(rtrim(replace(path, '\', '/'), replace(replace(path, '\', '/'), '/', ''))) + 1)
+    WHERE rtrim(replace(path, '\', '/'), replace(replace(path, '\', '/'), '/', '')) LIKE '%/previews/'
+       OR rtrim(replace(path, '\', '/'), replace(replace(path, '\', '/'), '/', '')) = 'previews/';

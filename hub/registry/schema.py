@@ -7,12 +7,14 @@ brought forward go through exactly the same statements.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from hub.errors import RegistryError
 
@@ -58,8 +60,18 @@ def applied(conn: sqlite3.Connection) -> int:
     return int(n)
 
 
-def migrate(conn: sqlite3.Connection, *, stop_before: int | None = None) -> list[str]:
-    """Apply every pending migration (or those below ``stop_before``); returns the names applied."""
+def register_home(conn: sqlite3.Connection, home: Path | None) -> None:
+    """``registry_home()`` in this connection's SQL: the home folder with a trailing separator (NULL when unknown).
+    Paths recorded relative to the home are joined to it in the queries (:mod:`hub.registry.db`), and migration 003
+    rewrites the absolute paths that lie inside it."""
+    value = os.path.join(os.path.abspath(home), "") if home is not None else None
+    conn.create_function("registry_home", 0, lambda: value, deterministic=True)
+
+
+def migrate(conn: sqlite3.Connection, *, home: Path | None = None, stop_before: int | None = None) -> list[str]:
+    """Apply every pending migration (or those below ``stop_before``); returns the names applied. ``home``: the
+    folder the registry lives in, for migrations that rewrite paths inside it."""
+    register_home(conn, home)
     done = applied(conn)
     if done > head():
         raise RegistryError(

@@ -61,6 +61,28 @@ def hash_into_store(src: Path, paths: Paths, *, link: bool = False) -> tuple[Fil
         raise
 
 
+def restore_blob(src: Path, paths: Paths, sha256: str) -> Path | None:
+    """Copy ``src`` into the store as the blob of ``sha256`` when its bytes have that hash (over a damaged blob of
+    that name, if any); None, and nothing written, when they do not."""
+    paths.ensure()
+    fd, tmp_name = tempfile.mkstemp(dir=paths.tmp, prefix="ingest-")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            hashes = hash_file(src, sink=out.write)
+        if hashes.sha256 != sha256:
+            tmp.unlink()
+            return None
+        blob = paths.blob(sha256)
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, blob)
+        return blob
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def keep_preview(src: Path, paths: Paths, *, first: bool = False) -> Path:
     """A copy of a preview image under ``<home>/previews``, named by its content so that adding it again makes no
     second copy. ``first``: named to sort before the others (previews are listed by path), so cards show it."""
@@ -79,16 +101,21 @@ def keep_preview(src: Path, paths: Paths, *, first: bool = False) -> Path:
     return target
 
 
-def garbage_collect(paths: Paths, in_use: Iterable[str]) -> list[Path]:
-    """Remove blobs no registry row points at, and leftover temp files; returns what was removed."""
-    keep = {str(Path(p)) for p in in_use}
-    removed = []
+def blobs(paths: Paths) -> list[Path]:
+    """Every file in the store, named by the SHA256 its bytes had when they entered."""
     root = paths.store / "sha256"
-    if root.is_dir():
-        for blob in root.glob("*/*"):
-            if blob.is_file() and str(blob) not in keep:
-                blob.unlink()
-                removed.append(blob)
+    return sorted(b for b in root.glob("*/*") if b.is_file()) if root.is_dir() else []
+
+
+def garbage_collect(paths: Paths, owned: Iterable[str]) -> list[Path]:
+    """Remove blobs whose hash no entry has (``owned``: every entry's SHA256, missing ones included, so that bytes an
+    entry owns or could be repaired with are never removed), and leftover temp files; returns what was removed."""
+    keep = set(owned)
+    removed = []
+    for blob in blobs(paths):
+        if blob.name not in keep:
+            blob.unlink()
+            removed.append(blob)
     if paths.tmp.is_dir():
         # Another process may be streaming into a temp file right now: only old ones are leftovers.
         cutoff = time.time() - 3600

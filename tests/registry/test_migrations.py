@@ -78,3 +78,59 @@ def test_newer_registry_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(RegistryError, match=r"newer|knows only"):
         Registry.open(tmp_path / "r.db")
+
+
+def test_migration_003_records_paths_inside_the_home_relative(tmp_path: Path) -> None:
+    """What schema 2 recorded (absolute paths, or ones relative to the working folder of a relative --home) becomes
+    home-relative: stored files by hash, previews by name, other paths inside the home where it is opened; paths
+    outside the home stay as they were."""
+    home = tmp_path / "home"
+    sha = "ab" + "1" * 62
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    schema.migrate(conn, stop_before=3)
+    rows = [  # (id, path, stored, sha256)
+        ("stored", "/somewhere/else/home/store/sha256/ab/" + sha, 1, sha),
+        ("cwd-relative", "h/store/sha256/cd/" + "cd" * 32, 1, "cd" * 32),
+        ("inside", f"{home}/mine/x.safetensors", 0, "ef" * 32),
+        ("outside", "/data/loras/y.safetensors", 0, "01" * 32),
+    ]
+    for i, path, stored, sha256 in rows:
+        conn.execute(
+            "INSERT INTO adapters (id, name, kind, format, arch, size, source, path, stored, sha256, imported_at) "
+            "VALUES (?, ?, 'lora', 'kohya', 'sd1', 1, 's', ?, ?, ?, 't')",
+            (i, i, path, stored, sha256),
+        )
+    conn.executemany(
+        "INSERT INTO previews (adapter_id, path, source) VALUES (?, ?, NULL)",
+        [("stored", "/somewhere/else/home/previews/0-abc.png"), ("inside", "h/previews/def.webp")],
+    )
+    conn.executemany(
+        "INSERT INTO locations VALUES (?, ?, 't')",
+        [("inside", f"{home}/mine/x.safetensors"), ("outside", "/data/loras/y.safetensors")],
+    )
+    schema.migrate(conn, home=home)
+    assert dict(conn.execute("SELECT id, path FROM adapters")) == {
+        "stored": "store/sha256/ab/" + sha,
+        "cwd-relative": "store/sha256/cd/" + "cd" * 32,
+        "inside": "mine/x.safetensors",
+        "outside": "/data/loras/y.safetensors",
+    }
+    assert sorted(r[0] for r in conn.execute("SELECT path FROM previews")) == [
+        "previews/0-abc.png",
+        "previews/def.webp",
+    ]
+    assert sorted(r[0] for r in conn.execute("SELECT path FROM locations")) == [
+        "/data/loras/y.safetensors",
+        "mine/x.safetensors",
+    ]
+
+
+def test_recorded_paths_are_relative_inside_the_home_only(tmp_path: Path) -> None:
+    from hub.paths import Paths
+
+    paths = Paths(tmp_path / "home")
+    assert paths.recorded(tmp_path / "home" / "store" / "sha256" / "ab" / "abc") == "store/sha256/ab/abc"
+    assert paths.recorded(tmp_path / "home" / "x" / ".." / "y.png") == "y.png"
+    assert paths.recorded(tmp_path / "home2" / "y.png") == str(tmp_path / "home2" / "y.png")  # a sibling, not inside
+    assert paths.located("store/sha256/ab/abc") == tmp_path / "home" / "store" / "sha256" / "ab" / "abc"
+    assert paths.located("/data/y.png") == Path("/data/y.png")
