@@ -52,13 +52,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-lr", type=float, default=2e-3)
     p.add_argument("--kl-weight", type=float, default=1e-4, help="KL per latent element, against the per-pixel MSE")
-    p.add_argument("--unet-steps", type=int, default=4000)
+    p.add_argument("--unet-steps", type=int, default=6000)
     p.add_argument("--unet-batch", type=int, default=64)
     p.add_argument("--unet-lr", type=float, default=1e-3)
     p.add_argument("--caption-dropout", type=float, default=0.1)
     p.add_argument("--noise-offset", type=float, default=0.1)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--eval-seeds", type=int, default=1, help="seeds per prompt in the closing evaluation")
+    p.add_argument("--checkpoint-every", type=int, default=250, help="write <work>/tiny-sd1-step<N>.safetensors")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--work", type=Path, help="folder for the trained VAE (and a checkpoint of the UNet stage)")
     p.add_argument("--reuse-vae", action="store_true", help="load the VAE from --work instead of training it")
@@ -80,12 +81,13 @@ def to_unit(pixels: torch.Tensor) -> torch.Tensor:
 
 
 # -- stage 1: the VAE -----------------------------------------------------------------------------------------------
-def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
-    """Linear warm-up, then a cosine down to a tenth of the peak."""
+def lr_at(step: int, steps: int, peak: float, warmup: int, hold: float = 0.0) -> float:
+    """Linear warm-up, the peak held for a ``hold`` share of the steps, then a cosine down to a twentieth of it."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    done = (step - warmup) / max(1, steps - warmup)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * done)))
+    start = warmup + hold * (steps - warmup)
+    done = max(0.0, (step - start) / max(1.0, steps - start))
+    return float(peak * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * done))))
 
 
 def train_vae(vae, pixels: torch.Tensor, a: argparse.Namespace) -> dict[str, float]:
@@ -95,7 +97,8 @@ def train_vae(vae, pixels: torch.Tensor, a: argparse.Namespace) -> dict[str, flo
     recent: list[float] = []
     for step in range(a.vae_steps):
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, a.vae_steps, a.vae_lr, 50)
+            # Held at the peak for 60 %: this VAE learns slowly at lower rates; the decay settles it.
+            group["lr"] = lr_at(step, a.vae_steps, a.vae_lr, 50, hold=0.6)
         x = to_unit(pixels[torch.randint(0, len(pixels), (a.vae_batch,), generator=g)])
         dist = vae.encode(x).latent_dist
         z = dist.mean + dist.std * torch.randn(dist.mean.shape, generator=g)
@@ -167,9 +170,16 @@ class Captions:
 
 
 def train_denoiser(
-    parts: dict, latents: tuple[torch.Tensor, torch.Tensor], scale: float, scenes: list[tiny_world.Scene], a
+    parts: dict,
+    latents: tuple[torch.Tensor, torch.Tensor],
+    scale: float,
+    scenes: list[tiny_world.Scene],
+    a,
+    checkpoint=None,
 ) -> tuple[dict, dict[str, float]]:
-    """Train UNet + text encoder; returns their EMA copies and the final loss."""
+    """Train UNet + text encoder; returns their EMA copies and the final loss. ``checkpoint(step, ema, loss)`` is
+    called every ``--checkpoint-every`` steps. The learning rate after the warm-up is constant (the EMA does the
+    settling), so the first N steps of any run are the run ``--unet-steps N``: a checkpoint is reproducible."""
     unet, text_encoder, scheduler = parts["unet"], parts["text_encoder"], parts["scheduler"]
     captions = Captions(parts["tokenizer"])
     rng = random.Random(a.seed + 20)
@@ -187,7 +197,7 @@ def train_denoiser(
     recent: list[float] = []
     for step in range(a.unet_steps):
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, a.unet_steps, a.unet_lr, 200)
+            group["lr"] = a.unet_lr * min(1.0, (step + 1) / 200)
         index = torch.randint(0, len(mean), (a.unet_batch,), generator=g)
         x0 = (mean[index] + std[index] * torch.randn(mean[index].shape, generator=g)) * scale
         texts = [
@@ -214,8 +224,8 @@ def train_denoiser(
         recent = [*recent[-99:], loss.item()]
         if step % 100 == 0 or step == a.unet_steps - 1:
             say(f"unet {step:5d}/{a.unet_steps}  loss {np.mean(recent):.4f}  lr {opt.param_groups[0]['lr']:.2e}")
-        if a.work and step and step % 1000 == 0:
-            torch.save({k: m.state_dict() for k, m in ema.items()}, a.work / "denoiser-ema.pt")
+        if checkpoint and (step + 1) % a.checkpoint_every == 0 and step + 1 < a.unet_steps:
+            checkpoint(step + 1, ema, float(np.mean(recent)))
     return ema, {"unet_loss": float(np.mean(recent))}
 
 
@@ -270,12 +280,14 @@ def main(argv: list[str] | None = None) -> None:
     if a.reuse_vae and vae_file and vae_file.is_file():
         pipe.vae.load_state_dict(torch.load(vae_file))
         pipe.vae.eval()
+        record.update(json.loads(vae_file.with_suffix(".json").read_text()))  # how that VAE was trained
         say(f"reused the VAE in {vae_file}")
     else:
         record.update(train_vae(pipe.vae, pixels, a))
+        record["vae_seconds"] = round(time.perf_counter() - start, 1)
         if vae_file:
             torch.save(pipe.vae.state_dict(), vae_file)
-    record["vae_seconds"] = round(time.perf_counter() - start, 1)
+            vae_file.with_suffix(".json").write_text(json.dumps({k: record[k] for k in ("vae_mse", "vae_seconds")}))
     record.update(check_vae(pipe.vae, pixels, scenes))
     say(f"VAE: {json.dumps({k: v for k, v in record.items() if k.startswith('vae')})}")
 
@@ -288,16 +300,24 @@ def main(argv: list[str] | None = None) -> None:
 
     parts = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "tokenizer": pipe.tokenizer,
              "scheduler": pipe.scheduler}  # fmt: skip
-    ema, losses = train_denoiser(parts, (mean, std), scale, scenes, a)
+    for name, value in {"vae_steps": a.vae_steps, "vae_batch": a.vae_batch, "unet_batch": a.unet_batch,
+                        "pictures": a.pictures}.items():  # fmt: skip
+        record[name] = value
+
+    def checkpoint(step: int, ema: dict, loss: float) -> None:
+        done = {**record, "unet_steps": step, "unet_loss": loss, "unet_seconds": round(time.perf_counter() - start, 1)}
+        done["command"] = " ".join(["tools/build_tiny_base.py", f"--unet-steps {step}"])
+        save({"unet": ema["unet"], "vae": pipe.vae, "text_encoder": ema["text_encoder"]},
+             a.work / f"tiny-sd1-step{step:05d}.safetensors", done)  # fmt: skip
+
+    ema, losses = train_denoiser(parts, (mean, std), scale, scenes, a, checkpoint if a.work else None)
     record.update(losses)
+    record["unet_steps"] = a.unet_steps
     record["unet_seconds"] = round(time.perf_counter() - start, 1)
     pipe.unet.load_state_dict(ema["unet"].state_dict())
     pipe.text_encoder.load_state_dict(ema["text_encoder"].state_dict())
     pipe.unet.eval()
     pipe.text_encoder.eval()
-    for name, value in {"vae_steps": a.vae_steps, "vae_batch": a.vae_batch, "unet_steps": a.unet_steps,
-                        "unet_batch": a.unet_batch, "pictures": a.pictures}.items():  # fmt: skip
-        record[name] = value
     save({"unet": pipe.unet, "vae": pipe.vae, "text_encoder": pipe.text_encoder}, a.out, record)
 
     if not a.eval_seeds:
