@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.testing.tiny_world import read_picture, world_prompt
+from hub.testing.tiny_world import drawing_rates, read_picture, world_prompt
 from tests.hub_process import hub
 
 # Each world colour twice as the object and twice as the background; both shapes, three prompts of each form.
@@ -38,20 +38,15 @@ MIN_RATE = {"background": 0.8, "object": 0.7, "shape": 0.7}
 @pytest.mark.slow
 def test_gen_tiny_draws_the_prompted_colours_and_shape(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    seen: list[tuple[tuple[str, str, str], tuple[str, str, str]]] = []
-    for colour, shape, background in PROMPTS:
-        prompt = world_prompt(colour, shape, background)
-        out = tmp_path / "-".join((colour, shape, background))
-        done = hub(home, "gen", prompt, "--base", "tiny", "--n", str(SEEDS), "--seed", "0", "--out", str(out),
-                   "--json", timeout=300)  # fmt: skip
+    seen = []
+    for wanted in PROMPTS:
+        out = tmp_path / "-".join(wanted)
+        done = hub(home, "gen", world_prompt(*wanted), "--base", "tiny", "--n", str(SEEDS), "--seed", "0", "--out",
+                   str(out), "--json", timeout=300)  # fmt: skip
         assert done.returncode == 0, done.stderr
-        for image in json.loads(done.stdout)["images"]:
-            reading = read_picture(image["path"])
-            seen.append(((colour, shape, background), (reading.object, reading.shape, reading.background)))
-    rates = {
-        "object": sum(want[0] == got[0] for want, got in seen) / len(seen),
-        "shape": sum(want[1] == got[1] for want, got in seen) / len(seen),
-        "background": sum(want[2] == got[2] for want, got in seen) / len(seen),
-    }
-    misses = [f"{' '.join(want)} -> {' '.join(got)}" for want, got in seen if want != got]
+        seen += [(wanted, read_picture(image["path"])) for image in json.loads(done.stdout)["images"]]
+    assert len(seen) == len(PROMPTS) * SEEDS
+    rates = drawing_rates(seen)
+    misses = [f"{' '.join(want)} -> {r.object} {r.shape} {r.background}" for want, r in seen
+              if (r.object, r.shape, r.background) != want]  # fmt: skip
     assert all(rates[k] >= MIN_RATE[k] for k in MIN_RATE), (rates, misses)
