@@ -53,6 +53,7 @@ PLACEHOLDERS: list[tuple[str, str]] = [
     (r"~/stable-diffusion-webui/models/Lora", "{lib}"),  # a folder of sample adapters with sidecars and previews
     (r"~/Downloads/\*\.safetensors", "{lib}/*.safetensors"),
     (r"\./loras\b", "{lib}"),
+    (r"/mnt/(?:backup|old-disk)/loras\b", "{lib}"),  # a folder a user searches for missing files (hub verify --search)
     (r"\bsome_file\.safetensors\b", "{lib}/dog.safetensors"),
     (r"\b3A6F1C2B9D\b", "{my_style_autov2}"),  # a hash prefix of my_style
     (r"\./sd15-diffusers\b", "{tiny}"),
