@@ -148,7 +148,8 @@ def fit(
     else:
         unet, optimizer = accelerator.prepare(c.unet, optimizer)
         encoders = c.text_encoders
-    plan = BatchPlan(seed=o.seed, batch_size=o.batch_size, groups=tuple(inst.buckets), repeats=tuple(inst.repeats))
+    per_step = o.batch_size * o.grad_accum * accelerator.num_processes
+    plan = BatchPlan(seed=o.seed, batch_size=per_step, groups=tuple(inst.buckets), repeats=tuple(inst.repeats))
     params = [p for g in groups for p in g["params"]]
     s = Session(
         o=o,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError
-from hub.train.batches import BatchPlan, class_indices, generator, step_seed
+from hub.train.batches import CLASS, INSTANCE, BatchPlan, class_index, picture_generators, step_seed
 from hub.train.checkpoints import save_checkpoint
 from hub.train.model import Components, PromptEmbeds, encode_prompts, lora_state, sdxl_time_ids, set_lora_enabled
 from hub.train.options import TrainOptions
@@ -82,6 +82,77 @@ def denoising_target(c: Components, latents: Any, noise: Any, t: Any) -> Any:
     return noise
 
 
+def snr_weight(snr: Any, gamma: float, prediction_type: str) -> Any:
+    """Min-SNR-gamma (Hang et al. 2023) per sample: ``min(SNR, gamma) / SNR`` for an epsilon target, the same
+    weighting of the x0 error expressed for a v target (``/ (SNR + 1)``) and for an x0 target (``min(SNR, gamma)``)."""
+    import torch
+
+    clipped = torch.clamp(snr, max=gamma)
+    if prediction_type == "v_prediction":
+        return clipped / (snr + 1)
+    if prediction_type == "sample":
+        return clipped
+    return clipped / snr
+
+
+def draw_noise(gens: list[Any], shape: tuple[int, ...], o: TrainOptions, timesteps: int) -> tuple[Any, Any]:
+    """Each picture's noise and timestep from its own generator: ``randn`` over the latent, plus
+    ``noise_offset × randn`` per channel (one value over the whole picture: offset noise), then ``t ~ U[0, T)``."""
+    import torch
+
+    noise, ts = [], []
+    for g in gens:
+        n = torch.randn(shape, generator=g)
+        if o.noise_offset:
+            n = n + o.noise_offset * torch.randn((shape[0], 1, 1), generator=g)
+        noise.append(n)
+        ts.append(torch.randint(0, timesteps, (1,), generator=g))
+    return torch.stack(noise), torch.cat(ts)
+
+
+@dataclass
+class Part:
+    """Pictures of one kind in a micro-batch (the instance pictures, or the class pictures of prior preservation),
+    with the noise and timesteps they are trained at."""
+
+    latents: Any
+    cond: PromptEmbeds
+    noise: Any
+    t: Any
+
+
+Predict = Callable[[Any, Any, PromptEmbeds], Any]  # (noisy latents, t, conditioning) -> the UNet's output
+
+
+def batch_loss(c: Components, o: TrainOptions, predict: Predict, inst: Part, prior: Part | None = None,
+               frozen: Predict | None = None) -> Any:  # fmt: skip
+    """The loss of one micro-batch, whatever its shape: per picture the MSE to the target (noise, velocity or
+    clean latents, as the base predicts; for ``frozen``, the frozen base's own prediction on the prior part),
+    weighted by min-SNR when asked; the instance mean plus ``prior_weight`` × the prior mean. Parts of one shape go
+    through the UNet in one pass, parts of different shapes (an aspect bucket beside square class pictures) in two."""
+    import torch
+    import torch.nn.functional as F
+
+    parts = [inst] if prior is None else [inst, prior]
+    noisy = [c.noise_scheduler.add_noise(p.latents, p.noise, p.t) for p in parts]
+    targets = [denoising_target(c, p.latents, p.noise, p.t) for p in parts]
+    if frozen is not None and prior is not None:
+        with torch.no_grad():
+            targets[1] = frozen(noisy[1], prior.t, prior.cond)
+    if prior is not None and noisy[0].shape[1:] == noisy[1].shape[1:]:
+        preds = list(predict(torch.cat(noisy), torch.cat([inst.t, prior.t]), _cat(inst.cond, prior.cond))
+                     .split([len(inst.t), len(prior.t)]))  # fmt: skip
+    else:
+        preds = [predict(x, p.t, p.cond) for x, p in zip(noisy, parts, strict=True)]
+    losses = []
+    for pred, target, p in zip(preds, targets, parts, strict=True):
+        per_picture = F.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=list(range(1, pred.ndim)))
+        if o.min_snr_gamma:
+            per_picture = per_picture * snr_weight(_snr(c, p.t), o.min_snr_gamma, c.prediction_type)
+        losses.append(per_picture.mean())
+    return losses[0] if prior is None else losses[0] + o.prior_weight * losses[1]
+
+
 def _snr(c: Components, t: Any) -> Any:
     alphas = c.noise_scheduler.alphas_cumprod.to(t.device)[t]
     return alphas / (1 - alphas)
@@ -117,86 +188,42 @@ def _cat(a: PromptEmbeds, b: PromptEmbeds) -> PromptEmbeds:
     return PromptEmbeds(torch.cat([a.embeds, b.embeds]), pooled)
 
 
-def micro_loss(s: Session, step: int, micro: int) -> Any:
-    """The loss of one micro-batch of this process (everything random drawn from (seed, step, micro, rank))."""
-    import torch
-    import torch.nn.functional as F
+def _part(s: Session, pics: Pictures, index: list[int], gens: list[Any], cond: PromptEmbeds | None = None) -> Part:
+    latents = latents_for(pics, index, gens, s.o, s.c, s.device)
+    noise, t = draw_noise(gens, tuple(latents.shape[1:]), s.o, s.c.noise_scheduler.config.num_train_timesteps)
+    return Part(latents, _conditioning(s, pics, index) if cond is None else cond, noise.to(s.device), t.to(s.device))
 
-    o, c = s.o, s.c
+
+def micro_loss(s: Session, step: int, micro: int) -> Any:
+    """The loss of this process's share of micro-step ``micro`` of optimizer step ``step``."""
+    o = s.o
     rank, world = s.accelerator.process_index, s.accelerator.num_processes
-    gbatch = (step * o.grad_accum + micro) * world + rank
-    index = s.plan.batch(gbatch)
-    parts = (step, micro, rank)
-    latents = latents_for(s.inst, index, o, c, parts, s.device)
-    cond = _conditioning(s, s.inst, index)
-    n = latents.shape[0]
-    g = generator(o.seed, 4, *parts)
+    first = (micro * world + rank) * o.batch_size
+    positions = list(range(first, first + o.batch_size))
+    index = [s.plan.batch(step)[p] for p in positions]
+    inst = _part(s, s.inst, index, picture_generators(o.seed, step, positions, INSTANCE))
+    prior, frozen = None, None
     if s.reg is not None:
-        cidx = class_indices(o.seed, gbatch, n, len(s.reg))
-        reg_latents = latents_for(s.reg, cidx, o, c, (*parts, 1), s.device)
-        if reg_latents.shape[1:] == latents.shape[1:]:
-            latents = torch.cat([latents, reg_latents])
-            cond = _cat(cond, _conditioning(s, s.reg, cidx))
-        else:  # an aspect bucket of another shape: class pictures at the square size go in their own pass
-            return _pair_loss(s, latents, cond, g, n) + o.prior_weight * _pair_loss(
-                s, reg_latents, _conditioning(s, s.reg, cidx), g, reg_latents.shape[0]
-            )
-    noise = torch.randn(latents.shape, generator=g)
-    if o.noise_offset:
-        noise = noise + o.noise_offset * torch.randn((*latents.shape[:2], 1, 1), generator=g)
-    t = torch.randint(0, c.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=g)
-    noise, t = noise.to(s.device), t.to(s.device)
-    if s.class_embeds is not None:  # prior from the frozen base: same noisy latents, class prompt
-        latents, noise, t = torch.cat([latents, latents]), torch.cat([noise, noise]), torch.cat([t, t])
+        per_step = s.plan.batch_size
+        cidx = [class_index(o.seed, step * per_step + p, len(s.reg)) for p in positions]
+        prior = _part(s, s.reg, cidx, picture_generators(o.seed, step, positions, CLASS))
+    elif s.class_embeds is not None:  # prior from the frozen base: the same noisy latents, the class prompt
         k = s.class_embeds
-        cond = _cat(
-            cond,
-            PromptEmbeds(
-                k.embeds.expand(n, -1, -1).to(s.device),
-                None if k.pooled is None else k.pooled.expand(n, -1).to(s.device),
-            ),
+        n = len(positions)
+        cond = PromptEmbeds(
+            k.embeds.expand(n, -1, -1).to(s.device), None if k.pooled is None else k.pooled.expand(n, -1).to(s.device)
         )
-    noisy = c.noise_scheduler.add_noise(latents, noise, t)
-    target = denoising_target(c, latents, noise, t)
-    if s.class_embeds is not None:
+        prior = Part(inst.latents, cond, inst.noise, inst.t)
         base = s.accelerator.unwrap_model(s.unet)
-        with torch.no_grad():
+
+        def frozen(noisy: Any, t: Any, cond: PromptEmbeds) -> Any:
             set_lora_enabled([base], False)
             try:
-                prior = _predict(
-                    s,
-                    base,
-                    noisy[n:],
-                    t[n:],
-                    PromptEmbeds(cond.embeds[n:], None if cond.pooled is None else cond.pooled[n:]),
-                ).float()
+                return _predict(s, base, noisy, t, cond).float()
             finally:
                 set_lora_enabled([base], True)
-        target = torch.cat([target[:n], prior])
-    pred = _predict(s, s.unet, noisy, t, cond).float()
-    per_sample = F.mse_loss(pred, target.float(), reduction="none").mean(dim=list(range(1, pred.ndim)))
-    if o.min_snr_gamma:
-        snr = _snr(c, t)
-        # min(SNR, gamma) / SNR in epsilon terms; the same weighting expressed for a v or x0 target.
-        divisor = {"v_prediction": snr + 1, "sample": torch.ones_like(snr)}.get(c.prediction_type, snr)
-        weight = torch.clamp(snr, max=o.min_snr_gamma) / divisor
-        per_sample = per_sample * weight
-    loss = per_sample[:n].mean()
-    if per_sample.shape[0] > n:
-        loss = loss + o.prior_weight * per_sample[n:].mean()
-    return loss
 
-
-def _pair_loss(s: Session, latents: Any, cond: PromptEmbeds, g: Any, n: int) -> Any:
-    import torch
-    import torch.nn.functional as F
-
-    c = s.c
-    noise = torch.randn(latents.shape, generator=g).to(s.device)
-    t = torch.randint(0, c.noise_scheduler.config.num_train_timesteps, (n,), generator=g).to(s.device)
-    noisy = c.noise_scheduler.add_noise(latents, noise, t)
-    target = denoising_target(c, latents, noise, t)
-    return F.mse_loss(_predict(s, s.unet, noisy, t, cond).float(), target.float())
+    return batch_loss(s.c, o, lambda x, t, k: _predict(s, s.unet, x, t, k), inst, prior, frozen)
 
 
 def train_steps(s: Session, start: int) -> None:
@@ -219,6 +246,7 @@ def train_steps(s: Session, start: int) -> None:
                 s.optimizer.step()
                 s.optimizer.zero_grad(set_to_none=True)
             total[0] += loss.detach().float().cpu() / o.grad_accum
+        lr = float(s.lr_scheduler.get_last_lr()[0])  # the rate this step was taken at
         s.lr_scheduler.step()
         total[1] = float(s.stop.requested)
         # One gather per step: the mean loss over processes, and whether any of them was asked to stop.
@@ -234,7 +262,7 @@ def train_steps(s: Session, start: int) -> None:
         row = LogRow(
             step=done,
             loss=mean_loss,
-            lr=float(s.lr_scheduler.get_last_lr()[0]),
+            lr=lr,
             seconds=round(time.perf_counter() - began, 4),
         )
         s.rows.append(row)
