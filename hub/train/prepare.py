@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hub.train.dataset import Item, bucket_sizes, fit, nearest_bucket, open_image, to_tensor
+from hub.train.dataset import Item, bucket_sizes, cover, crop, fit, nearest_bucket, open_image, to_tensor
 from hub.train.model import Components, PromptEmbeds, encode_prompts
 from hub.train.options import TrainOptions
 
@@ -34,26 +34,17 @@ class Pictures:
         return len(self.captions)
 
 
-def _sizes(items: list[Item], o: TrainOptions) -> list[tuple[int, int]]:
+def picture_sizes(items: list[Item], o: TrainOptions) -> list[tuple[int, int]]:
     if not o.buckets:
         return [(o.resolution, o.resolution)] * len(items)
     sizes = bucket_sizes(o.resolution)
     return [nearest_bucket(it.size, sizes) for it in items]
 
 
-def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Resized to cover ``size`` (the random crop happens per step)."""
-    from PIL import Image
-
-    w, h = image.size
-    s = max(size[0] / w, size[1] / h)
-    return image.resize((max(size[0], round(w * s)), max(size[1], round(h * s))), Image.Resampling.LANCZOS)
-
-
 def prepare_pictures(items: list[Item], o: TrainOptions, c: Components, device: Any, *, cache: bool) -> Pictures:
     import torch
 
-    sizes = _sizes(items, o)
+    sizes = picture_sizes(items, o)
     distinct = sorted(set(sizes))
     pics = Pictures(
         captions=[it.caption for it in items],
@@ -64,7 +55,7 @@ def prepare_pictures(items: list[Item], o: TrainOptions, c: Components, device: 
     for it, size in zip(items, sizes, strict=True):
         image = open_image(it.path)
         if not cache:
-            pics.images.append(_cover(image, size))
+            pics.images.append(cover(image, size))  # cropped per step
             continue
         pixels = to_tensor(fit(image, size)).unsqueeze(0)
         if o.flip:
@@ -105,7 +96,7 @@ def latents_for(
     pixels = []
     for i, f, g in zip(index, flips, gens, strict=True):
         offset = torch.rand(2, generator=g).tolist() if o.crop == "random" else [0.5, 0.5]
-        t = to_tensor(fit(pics.images[i], pics.sizes[i], offset=(offset[0], offset[1])))
+        t = to_tensor(crop(pics.images[i], pics.sizes[i], (offset[0], offset[1])))
         pixels.append(t.flip(-1) if f else t)
     batch = torch.stack(pixels).to(device, dtype=c.vae.dtype)
     with torch.no_grad():
