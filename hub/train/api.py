@@ -108,9 +108,11 @@ def train(
     given = {k: v for k, v in locals().items() if k not in ("run_id", "settings", "ctx", "progress", "on_step")}
     given["images"] = str(images)
     o = resolve_options(given)
+    from hub.train.preflight import preflight
     from hub.train.session import TrainSession
 
     with _context(settings, ctx) as c:
+        preflight(o, c.paths)  # every refusal that needs no model, before the run folder exists
         session = TrainSession(o, c, run_id=run_id)
         with _ctrl_c(session.stop):
             return session.run(progress, on_step)

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hub.errors import BadFileError, NotFoundError
+from hub.errors import BadFileError, NotFoundError, UsageError
 from hub.paths import Paths
 from hub.train.runs import list_run_infos, runs_root
 
@@ -61,28 +61,32 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def find_resume(ref: str, paths: Paths, *, name: str | None) -> tuple[Path, Path]:
-    """(run folder, checkpoint) for ``--resume``: ``latest`` (the newest checkpoint of the newest run of the same
-    adapter name, or of any run when unnamed), a run id, a run folder or a checkpoint file."""
+def find_resume(ref: str, paths: Paths, *, name: str, run_id: str | None = None) -> tuple[Path, Path]:
+    """(run folder, checkpoint) for ``--resume``: ``latest`` (the newest checkpoint of the newest unfinished run
+    that trains the adapter ``name``; with ``run_id``, of that run only), a run id, a run folder or a checkpoint
+    file. A finished run is never extended, nor a run of another adapter."""
     if ref == "latest":
         for info in list_run_infos(paths):
-            if name and info.name != name:
+            if info.name != name or info.status == "done" or (run_id and info.run_id != run_id):
                 continue
             found = checkpoints_in(Path(info.run_dir) / "checkpoints")
             if found:
                 return Path(info.run_dir), found[-1]
+        which = f"run '{run_id}' of '{name}'" if run_id else f"run of '{name}'"
         raise NotFoundError(
-            "no checkpoint to resume from" + (f" for '{name}'" if name else ""),
-            hint="checkpoints are written with --checkpoint-every N and on Ctrl-C",
+            f"no unfinished {which} with a checkpoint to resume",
+            hint="checkpoints are written with --checkpoint-every N and on Ctrl-C; `hub runs` lists the runs",
         )
     p = Path(ref).expanduser()
     if not p.exists():
         p = runs_root(paths) / ref
     if p.is_file():
-        return p.parent.parent, p
-    if p.is_dir():
-        folder = p / "checkpoints" if (p / "checkpoints").is_dir() else p
-        found = checkpoints_in(folder)
-        if found:
-            return folder.parent, found[-1]
-    raise NotFoundError(f"no checkpoint at {ref}", hint="--resume latest, a run id, a run folder or a .pt file")
+        folder, checkpoint = p.parent.parent, p
+    elif p.is_dir() and (found := checkpoints_in(p / "checkpoints" if (p / "checkpoints").is_dir() else p)):
+        folder, checkpoint = (p if (p / "checkpoints").is_dir() else p.parent), found[-1]
+    else:
+        raise NotFoundError(f"no checkpoint at {ref}", hint="--resume latest, a run id, a run folder or a .pt file")
+    if run_id and folder.name != run_id:
+        raise UsageError(f"--resume {ref} continues run '{folder.name}', not --run-id {run_id}",
+                         hint="drop --run-id, or give the run's own id")  # fmt: skip
+    return folder, checkpoint

@@ -113,7 +113,9 @@ def collect(
 ) -> Dataset:
     """The pictures and captions under ``source`` (already unzipped), with kohya's layout recognised."""
     if not source.exists():
-        raise NotFoundError(f"no such dataset folder: {source}")
+        raise NotFoundError(
+            f"no such dataset folder: {source}", hint="--images: a folder of pictures or a .zip of one"
+        )
     if not source.is_dir():
         raise UsageError(f"{source}: give a folder of pictures or a .zip of one")
     skipped: list[Path] = []
@@ -132,7 +134,9 @@ def collect(
         layout = "folder"
     if class_images is not None:
         if not class_images.is_dir():
-            raise NotFoundError(f"no such class-image folder: {class_images}")
+            raise NotFoundError(
+                f"no such class-image folder: {class_images}", hint="--class-images: a folder of pictures"
+            )
         reg += _scan(class_images, class_prompt, 1, [])
     if not instance:
         found = f" ({len(skipped)} other files skipped)" if skipped else ""

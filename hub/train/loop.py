@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.errors import HubError
+from hub.errors import HubError, UsageError
 from hub.train.batches import CLASS, INSTANCE, BatchPlan, class_index, picture_generators, step_seed
 from hub.train.checkpoints import save_checkpoint
 from hub.train.model import Components, PromptEmbeds, encode_prompts, lora_state, sdxl_time_ids, set_lora_enabled
@@ -28,10 +28,8 @@ if TYPE_CHECKING:
 OnStep = Callable[[LogRow], None]  # every logged step (step, loss, lr, seconds), after it is written
 
 
-class TrainingDiverged(HubError):
-    """The loss became NaN or infinite."""
-
-    exit_code = 1
+class TrainingDiverged(UsageError):
+    """The loss became NaN or infinite: the options (rate, precision) do not suit these pictures (exit 2)."""
 
 
 class TrainingInterrupted(HubError):

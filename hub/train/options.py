@@ -100,6 +100,11 @@ class TrainOptions:
         return self.class_prompt or f"a photo of {self.class_word}"
 
     @property
+    def adapter_name(self) -> str:
+        """The registry name: ``--name``, else TOKEN-CLASS."""
+        return self.name or f"{self.token}-{self.class_word}".replace(" ", "-")
+
+    @property
     def lora_alpha(self) -> float:
         return float(self.alpha if self.alpha is not None else self.rank)
 

@@ -101,6 +101,6 @@ def latents_for(
     batch = torch.stack(pixels).to(device, dtype=c.vae.dtype)
     with torch.no_grad():
         dist = c.vae.encode(batch).latent_dist
-    draws = torch.stack([torch.randn(dist.mean.shape[1:], generator=g) for g in gens])
-    sample = dist.mean + dist.std * draws.to(device, dist.mean.dtype)
+    noise = torch.stack([torch.randn(dist.mean.shape[1:], generator=g) for g in gens])
+    sample = dist.mean + dist.std * noise.to(device, dist.mean.dtype)
     return sample.float() * c.scaling_factor
