@@ -121,7 +121,7 @@ def train(
     cache_latents: Annotated[
         bool | None, _opt("--cache-latents/--no-cache-latents", help="Encode pictures once (default on).")
     ] = None,
-    caption: Annotated[str | None, _opt("--caption", help="Write captions first: blip or wd14.")] = None,
+    caption: Annotated[str | None, _opt("--caption", help="Write captions first: blip.")] = None,
     caption_model: Annotated[str | None, _opt("--caption-model", help="Captioner: HF id or local folder.")] = None,
     overwrite_captions: Annotated[
         bool | None, _opt("--overwrite-captions/--keep-captions", help="Replace existing caption files.")

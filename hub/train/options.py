@@ -21,9 +21,8 @@ from hub.errors import UsageError
 Precision = Literal["no", "bf16", "fp16"]
 SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial")
 OPTIMIZERS = ("adamw", "adamw8bit", "prodigy")
-CAPTIONERS = ("blip", "wd14")
+CAPTIONERS = ("blip",)
 DEFAULT_BLIP = "Salesforce/blip-image-captioning-large"
-DEFAULT_WD14 = "SmilingWolf/wd-v1-4-moat-tagger-v2"
 
 # Attention projections (diffusers' example); --conv adds the resnet convs (kohya's LoCon).
 ATTENTION_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
@@ -73,7 +72,7 @@ class TrainOptions:
     buckets: bool = False
     repeats: int = 1
     cache_latents: bool = True
-    caption: str | None = None  # blip | wd14
+    caption: str | None = None  # blip
     caption_model: str | None = None
     overwrite_captions: bool = False
     # prior preservation
@@ -274,7 +273,7 @@ def check_options(o: TrainOptions) -> None:
     if o.scheduler not in SCHEDULERS:
         raise UsageError(f"unknown scheduler {o.scheduler!r}", hint=f"one of: {', '.join(SCHEDULERS)}")
     if o.caption is not None and o.caption not in CAPTIONERS:
-        raise UsageError(f"unknown captioner {o.caption!r}", hint="--caption blip or --caption wd14")
+        raise UsageError(f"unknown captioner {o.caption!r}", hint="--caption blip (BLIP captions, transformers)")
     if not 0 <= o.dropout < 1:
         raise UsageError(f"--dropout must be in [0, 1), got {o.dropout:g}")
     if o.warmup_steps < 0 or o.prior_images < 0 or o.sample_every < 0 or o.checkpoint_every < 0:
