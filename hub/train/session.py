@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from hub.context import Context
 from hub.errors import HubError, UsageError
-from hub.train.checkpoints import find_resume, load_checkpoint
 from hub.train.dataset import Dataset, check_sizes, collect, unpack_zip
 from hub.train.loop import OnStep, StopFlag, TrainingInterrupted
 from hub.train.options import TrainOptions
 from hub.train.preflight import check_device_support
-from hub.train.runs import RunFolder, check_run_id, new_run_id, now_iso, runs_root
+from hub.train.runs import RunFolder, check_run_id, find_resume, load_checkpoint, new_run_id, now_iso, runs_root
 
 if TYPE_CHECKING:  # pydantic: imported once the steps are over (see hub.train.runs)
     from hub.models import Progress
@@ -150,7 +149,7 @@ class TrainSession:
 
     def _train(self, progress: Progress | None, on_step: OnStep | None) -> TrainResult:
         from hub.bases.api import describe_base, load_pipeline
-        from hub.train.fit import fit
+        from hub.train.loop import fit
         from hub.train.memory import release_memory
 
         o, acc = self.o, self.accelerator

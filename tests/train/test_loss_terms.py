@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from hub.train.batches import generator
-from hub.train.loop import Part, batch_loss, draw_noise, snr_weight
+from hub.train.loss import Part, batch_loss, draw_noise, snr_weight
 from hub.train.model import Components, PromptEmbeds
 from hub.train.options import TrainOptions
 

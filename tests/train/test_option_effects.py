@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from hub.bases.tiny import CACHE_VERSION
 from hub.train.api import train
-from hub.train.checkpoints import load_checkpoint
+from hub.train.runs import load_checkpoint
 from tests.train.conftest import draw_pictures
 from tests.train.kohya_loader import merge_kohya
 
