@@ -19,7 +19,7 @@ from hub.paths import Paths
 from hub.settings import Settings, load_settings
 from hub.train.loop import OnStep, StopFlag
 from hub.train.options import Spec, TrainOptions, option_specs, resolve_options
-from hub.train.runs import list_run_infos, new_run_id, read_run_detail
+from hub.train.runs import check_new_run, list_run_infos, new_run_id, read_run_detail
 
 if TYPE_CHECKING:  # pydantic results: a training process imports them once its steps are over
     from hub.models import Progress
@@ -83,6 +83,8 @@ def train(
 
     with _context(settings, ctx) as c:
         preflight(o, c.paths)  # every refusal that needs no model, before the run folder exists
+        if run_id and not o.resume:  # every process checks before the accelerator's rendezvous; the main one
+            check_new_run(c.paths, run_id)  # creates the folder only after it
         session = TrainSession(o, c, run_id=run_id)
         with _ctrl_c(session.stop):
             return session.run(progress, on_step)

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.errors import BadFileError, NotFoundError, UsageError
+from hub.errors import BadFileError, ConflictError, NotFoundError, UsageError
 from hub.paths import Paths
 
 if TYPE_CHECKING:
@@ -68,6 +68,12 @@ def check_run_id(run_id: str) -> str:
     if not RUN_ID.match(run_id):
         raise UsageError(f"bad run id {run_id!r}", hint="letters, digits, '.', '_' and '-' (at most 80)")
     return run_id
+
+
+def check_new_run(paths: Paths, run_id: str) -> None:
+    """A new run never writes into another run's folder: ``--run-id`` of an existing run is refused (exit 4)."""
+    if (runs_root(paths) / check_run_id(run_id)).exists():
+        raise ConflictError(f"run '{run_id}' exists", hint="--resume it, or give another --run-id")
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from hub.bases.tiny import CACHE_VERSION
-from hub.errors import BadFileError, NotFoundError, UsageError
+from hub.errors import BadFileError, ConflictError, NotFoundError, UsageError
 from hub.train.api import read_run, train
 from hub.train.loop import TrainingDiverged, TrainingInterrupted
 from tests.train.conftest import draw_pictures, registered, run_hub
@@ -84,6 +84,8 @@ def test_resume_latest_continues_only_an_unfinished_run_of_the_same_adapter(home
     with pytest.raises(UsageError, match="continues run 'cut-b', not --run-id other"):
         train(pictures, **options, resume="cut-b", run_id="other")
     assert train(pictures, **options, resume="latest").run_id == "cut-b"
+    with pytest.raises(ConflictError, match="run 'cut-b' exists"):
+        train(pictures, **options, run_id="cut-b")  # a new run never writes into another's folder
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(home, pictures, settings) -> None:
