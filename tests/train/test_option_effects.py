@@ -202,3 +202,14 @@ def test_buckets_and_resizing_follow_kohyas_rules() -> None:
     o = TrainOptions(images="", token="sks", class_word="dog", resolution=32)
     assert picture_sizes(items, o) == [(32, 32)] * 3
     assert picture_sizes(items, o.replace(buckets=True)) == [(40, 24), (24, 40), (32, 32)]
+
+
+def test_gradient_clipping_bounds_the_update(home: Path, pictures: Path, settings) -> None:
+    """AdamW ignores a gradient's scale, except against its eps (1e-8): clipped to a norm of 1e-9, each step moves
+    the factors far less than unclipped (the initial factors come from the seed alone: compare the moves)."""
+    start = _weights(pictures, settings, steps=1, lr=1e-12)
+    free = _weights(pictures, settings, max_grad_norm=0)
+    clipped = _weights(pictures, settings, max_grad_norm=1e-9)
+    moved = {k: (free[k] - start[k]).abs().sum() for k in start if "lora_down" in k}
+    moved_clipped = {k: (clipped[k] - start[k]).abs().sum() for k in start if "lora_down" in k}
+    assert sum(moved_clipped.values()) < 0.5 * sum(moved.values())
