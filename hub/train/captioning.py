@@ -1,6 +1,6 @@
 """``--caption blip``: a caption per picture from a BLIP captioning model (transformers), with the trigger token
 put in, written to ``<stem>.txt`` beside the picture. Existing caption files are kept unless
-``--overwrite-captions``. ``--caption wd14`` (booru tags, ONNX) needs onnxruntime and is refused without it.
+``--overwrite-captions``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hub.errors import DependencyError, RemoteError
+from hub.errors import RemoteError
 from hub.train.dataset import CAPTION_EXTENSIONS, Dataset, open_image
 from hub.train.options import DEFAULT_BLIP, TrainOptions
 
@@ -50,8 +50,6 @@ def caption_folder(ds: Dataset, o: TrainOptions, *, device: Any) -> int:
     todo = [it.path for it in ds.instance if o.overwrite_captions or not _has_caption(it.path)]
     if not todo:
         return 0
-    if o.caption == "wd14":  # kohya-trainer's booru tagger needs its ONNX model: not shipped in this build yet
-        raise DependencyError("--caption wd14 is not available in this build", hint="use --caption blip")
     processor, net = _load_blip(o.caption_model or DEFAULT_BLIP, device)
     # Never past the decoder's positions (the prompt's [DEC] token takes one).
     max_new = max(1, min(40, int(getattr(net.config.text_config, "max_position_embeddings", 512)) - 2))
