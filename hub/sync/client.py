@@ -58,8 +58,9 @@ def _bound_the_network(hf: Any) -> None:
     if _bounded:
         return
     _bounded = True
-    import httpx2
     from huggingface_hub.utils import _http
+
+    httpx2 = _http.httpx2  # the HTTP library this huggingface_hub is built on (its dependency, not ours)
 
     wait = float(hf.constants.HF_HUB_ETAG_TIMEOUT)
     bounds = httpx2.Timeout(wait).as_dict()
