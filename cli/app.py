@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command's context
 )
 
 
@@ -76,9 +77,8 @@ def main(argv: list[str] | None = None) -> None:
             _quiet_stdout()
             sys.exit(0)
         raise
-    except typer.TyperException as e:  # click's usage errors (and no-args help): printed as click prints them
-        show = getattr(e, "show", None)
-        show() if show else _print_error(e.format_message(), None)
+    except typer.TyperException as e:  # click's usage errors: our one `error:` line and a hint, exit 2
+        _print_usage_error(e)
         sys.exit(e.exit_code)
     except typer.Abort:
         _print_error("aborted", None)
@@ -176,6 +176,18 @@ def _sqlite_error() -> Any:
     importing it up front would put its memory under `hub train`'s peak, which opens the registry only at the end."""
     sqlite3 = sys.modules.get("sqlite3")
     return sqlite3.Error if sqlite3 is not None else ()
+
+
+def _print_usage_error(e: Any) -> None:
+    """click's usage errors (no such option, missing argument, invalid value) in the `error:`/`hint:` form;
+    a command given no arguments shows its help, as before."""
+    if type(e).__name__ == "NoArgsIsHelpError" or not hasattr(e, "ctx"):
+        show = getattr(e, "show", None)
+        show() if show else _print_error(e.format_message(), None)
+        return
+    command = e.ctx.command_path if e.ctx is not None else "hub"
+    message = e.format_message().rstrip(".")
+    _print_error(message[:1].lower() + message[1:], f"`{command} --help` shows the usage")
 
 
 def _print_error(message: str, hint: str | None) -> None:
