@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hub_process import hub
 
+from hub.testing import write_lora
+
 USAGE_ERRORS = [
     (["scale", "x", "abc"], "error: invalid value for 'weight': 'abc' is not a valid float", "hub scale --help"),
     (["tag"], "error: missing argument 'ref'", "hub tag --help"),
@@ -30,3 +32,17 @@ def test_dash_h_is_help(tmp_path: Path, args):
     long = hub(tmp_path / "home", *args[:-1], "--help")
     assert r.returncode == 0, r.stderr
     assert r.stdout == long.stdout and r.stdout.startswith("Usage: hub")
+
+
+def test_a_misspelt_adapter_name_is_not_found_with_the_closest_names(tmp_path: Path):
+    home = tmp_path / "home"
+    src = write_lora(tmp_path / "style.safetensors", seed=3)
+    assert hub(home, "add", str(src), "--name", "pixel-style").returncode == 0
+    r = hub(home, "show", "pixle-style")
+    assert r.returncode == 3, r.stderr
+    assert r.stderr.splitlines() == [
+        "error: no adapter 'pixle-style' in the registry",
+        "hint: did you mean 'pixel-style'? (`hub ls` lists them)",
+    ]
+    far = hub(home, "show", "zzz")
+    assert far.returncode == 3 and "did you mean" not in far.stderr
