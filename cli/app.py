@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(RegistryError.exit_code)
     except OSError as e:  # disk full, permissions: the environment, not a bug of ours
         where = f": {e.filename}" if e.filename else ""
+        if _in_home(e):  # a read-only or foreign home: the registry's family, with the way out
+            _print_error(f"the home folder cannot be written: {e.strerror or e}{where}", _HOME_HINT)
+            _debug_traceback()
+            sys.exit(RegistryError.exit_code)
         _print_error(f"{e.strerror or e}{where}", None)
         _debug_traceback()
         sys.exit(1)
@@ -188,6 +192,20 @@ def _print_usage_error(e: Any) -> None:
     command = e.ctx.command_path if e.ctx is not None else "hub"
     message = e.format_message().rstrip(".")
     _print_error(message[:1].lower() + message[1:], f"`{command} --help` shows the usage")
+
+
+_HOME_HINT = "give a writable home: hub --home PATH, or LORAHUB_HOME (the home can be copied there as a folder)"
+
+
+def _in_home(e: OSError) -> bool:
+    import errno
+
+    from cli import context
+
+    home = context.home_in_use
+    if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or home is None or not e.filename:
+        return False
+    return Path(os.path.abspath(str(e.filename))).is_relative_to(home)
 
 
 def _print_error(message: str, hint: str | None) -> None:
