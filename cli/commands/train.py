@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from cli.output import console, message, print_json
+from cli.output import console, print_json, result_line
 from hub.train.options import LOOK
 
 if TYPE_CHECKING:
@@ -112,17 +112,17 @@ def train(*, json_out: bool = False, **options: Any) -> None:
 
 def _print_result(r: TrainResult) -> None:
     a = r.adapter
-    message(
+    result_line(
         f"[green]registered[/green] {a.name}  [dim]{a.id}[/dim]  {a.format} rank {a.rank}  "
         f"{r.steps} steps  {r.seconds:.1f}s  loss {r.first_loss:.4f} -> {r.final_loss:.4f}"
     )
     skipped = f" ({r.skipped} non-picture files skipped)" if r.skipped else ""
-    message(f"pictures: {r.images}{skipped}  class pictures: {r.class_images}")
-    message(f"run: {r.run_dir}")
+    result_line(f"pictures: {r.images}{skipped}  class pictures: {r.class_images}")
+    result_line(f"run: {r.run_dir}")
     if r.samples:
-        message(f"samples: {r.samples[-1]}")
-    message(f"loss curve: {r.loss_curve}")
-    message(f"[dim]recipe: {r.command}[/dim]")
+        result_line(f"samples: {r.samples[-1]}")
+    result_line(f"loss curve: {r.loss_curve}")
+    result_line(f"[dim]recipe: {r.command}[/dim]")
 
 
 def runs(
@@ -146,13 +146,13 @@ def runs(
             print_json(detail)
             return
         i = detail.info
-        message(f"{i.run_id}  {i.status}  {i.name or ''}  base {i.base}  step {i.step}/{i.total_steps}")
+        result_line(f"{i.run_id}  {i.status}  {i.name or ''}  base {i.base}  step {i.step}/{i.total_steps}")
         if i.error:
-            message(f"error: {i.error}")
+            result_line(f"error: {i.error}")
         for row in detail.log[-10:]:
-            message(f"  step {row.step:>6}  loss {row.loss:.5f}  lr {row.lr:.3g}  {row.seconds:.1f}s")
+            result_line(f"  step {row.step:>6}  loss {row.loss:.5f}  lr {row.lr:.3g}  {row.seconds:.1f}s")
         for p in detail.samples[-1:]:
-            message(f"samples: {p}")
+            result_line(f"samples: {p}")
         return
     infos = list_runs(ctx=hub_context())
     if json_out:

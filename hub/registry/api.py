@@ -93,10 +93,21 @@ def resolve(ref: str, *, ctx: Context | None = None) -> AdapterDetail:
             )
         if ids:
             return _detail(reg, ids[0])
+        names = [row[0] for row in reg.conn.execute("SELECT name FROM adapters")]
     path = Path(ref).expanduser()
     if path.is_file():
         return _unregistered(path)
-    raise NotFoundError(f"no adapter '{ref}' in the registry", hint="`hub ls` lists them; a file path works too")
+    raise NotFoundError(f"no adapter '{ref}' in the registry", hint=_did_you_mean(ref, names))
+
+
+def _did_you_mean(ref: str, names: list[str]) -> str:
+    """The registered names closest to a misspelt one, else where to look."""
+    import difflib
+
+    close = difflib.get_close_matches(ref, names, n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(f"'{n}'" for n in close) + "? (`hub ls` lists them)"
+    return "`hub ls` lists them; a file path works too"
 
 
 def show(ref: str, *, ctx: Context | None = None) -> AdapterDetail:

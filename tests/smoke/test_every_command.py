@@ -351,7 +351,7 @@ def _check_demo(line: str, r: subprocess.CompletedProcess, cwd: Path) -> None:
     for noise in ("torchvision", "Writing model shards", "it/s]", "Warning", "warn("):
         assert noise not in r.stderr, r.stderr
     demo_home = cwd / "home" / "demo"  # the test's home (see _fresh_home) + the demo's own folder
-    assert f"hub --home {demo_home} ls" in r.stderr, r.stderr
+    assert f"hub --home {demo_home} ls" in r.stdout, r.stdout
     looked = subprocess.run([str(HUB), "--home", str(demo_home), "ls", "-q"], capture_output=True, text=True,
                             env=hub_env(cwd / "home"), timeout=60)  # fmt: skip
     assert "demo-mix" in looked.stdout.split(), looked.stdout
