@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,43 @@ def test_ls_accepts_common_aliases_and_refuses_unknown_values(tmp_path: Path, ho
         assert r.returncode == 2, r.stderr
         assert f"unknown {option[2:]} '{value}'" in r.stderr and valid in r.stderr and r.stdout == ""
         assert r.stderr.count("error:") == 1 and "Traceback" not in r.stderr
+
+
+def _with_trigger(path: Path, words: str) -> Path:
+    path.with_suffix(".json").write_text(json.dumps({"activation text": words}))  # A1111's sidecar
+    return path
+
+
+# -- resize, mix: refused when they would change nothing; mix outputs keep the parents' triggers -------------------
+def test_resize_to_a_rank_not_below_the_current_is_refused(tmp_path: Path, home: Path) -> None:
+    _add(home, write_lora(tmp_path / "dog.safetensors", seed=1, rank=4), "dog")
+    for rank in ("4", "99"):
+        r = hub(home, "resize", "dog", "--rank", rank)
+        assert r.returncode == 2, r.stderr
+        assert f"'dog' is rank 4: --rank {rank} would change nothing" in r.stderr and "--rank 2" in r.stderr
+    assert hub(home, "ls", "-q").stdout.split() == ["dog"]  # nothing registered
+    r = hub(home, "resize", "dog", "--rank", "2")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(hub(home, "show", "dog-r2", "--json").stdout)["rank"] == 2
+
+
+def test_a_mix_of_one_adapter_or_of_one_twice_is_refused(tmp_path: Path, home: Path) -> None:
+    _add(home, write_lora(tmp_path / "dog.safetensors", seed=1), "dog")
+    sha = json.loads(hub(home, "show", "dog", "--json").stdout)["sha256"]
+    r = hub(home, "mix", "dog:0.7")
+    assert r.returncode == 2 and "mix needs two adapters or more, got only 'dog'" in r.stderr, r.stderr
+    assert "hub scale dog 0.7" in r.stderr
+    for args, said in ((["dog:1", "dog:1"], "'dog' is given twice"), (["dog:1", f"{sha[:10]}:0.5"], "same adapter")):
+        r = hub(home, "mix", *args)
+        assert r.returncode == 2 and said in r.stderr and "e.g. `dog:" in r.stderr, r.stderr
+    assert hub(home, "ls", "-q").stdout.split() == ["dog"]
+
+
+def test_a_mix_carries_its_parents_triggers(tmp_path: Path, home: Path) -> None:
+    _add(home, _with_trigger(write_lora(tmp_path / "dog.safetensors", seed=1), "sks dog"), "dog")
+    _add(home, _with_trigger(write_lora(tmp_path / "style.safetensors", seed=2), "ohwx style, sks dog"), "style")
+    r = hub(home, "mix", "dog:0.7", "style:0.5", "--name", "both", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(hub(home, "show", "both", "--json").stdout)["triggers"] == ["sks dog", "ohwx style"]
+    assert hub(home, "resize", "both", "--rank", "4", "--name", "small").returncode == 0
+    assert json.loads(hub(home, "show", "small", "--json").stdout)["triggers"] == ["sks dog", "ohwx style"]
