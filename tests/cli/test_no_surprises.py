@@ -73,3 +73,25 @@ def test_a_mix_carries_its_parents_triggers(tmp_path: Path, home: Path) -> None:
     assert json.loads(hub(home, "show", "both", "--json").stdout)["triggers"] == ["sks dog", "ohwx style"]
     assert hub(home, "resize", "both", "--rank", "4", "--name", "small").returncode == 0
     assert json.loads(hub(home, "show", "small", "--json").stdout)["triggers"] == ["sks dog", "ohwx style"]
+
+
+# -- rm of a parent: refused with who lists it; --force says what their recipes still name ------------------------
+def test_rm_of_a_parent_names_its_children_and_keeps_their_recipes_meaningful(tmp_path: Path, home: Path) -> None:
+    _add(home, write_lora(tmp_path / "dog.safetensors", seed=1, rank=4), "dog")
+    _add(home, write_lora(tmp_path / "cat.safetensors", seed=2, rank=4), "cat")
+    sha = json.loads(hub(home, "show", "dog", "--json").stdout)["sha256"]
+    for args in (["mix", "dog:0.7", "cat:0.5", "--name", "m1"], ["resize", "dog", "--rank", "2", "--name", "small"],
+                 ["scale", "dog", "0.5", "--name", "half"]):  # fmt: skip
+        assert hub(home, *args).returncode == 0, args
+    r = hub(home, "rm", "dog")
+    assert r.returncode == 4, r.stderr
+    assert "error: 'dog' is a parent of 3 entries: half, m1, small" in r.stderr and sha[:12] in r.stderr
+    assert "hub rm dog --force" in r.stderr and "dog" in hub(home, "ls", "-q").stdout.split()
+    r = hub(home, "rm", "dog", "--force")
+    assert r.returncode == 0, r.stderr
+    assert "half, m1, small were made from it" in r.stderr and f"SHA256 {sha[:12]}" in r.stderr
+    recipe = json.loads(hub(home, "show", "small", "--json").stdout)["recipe"]
+    assert sha[:12] in json.dumps(recipe)  # the rebuild command still names the bytes it needs
+    assert hub(home, "add", str(tmp_path / "dog.safetensors")).returncode == 0  # the file again: rebuildable
+    rebuilt = hub(home, "resize", sha[:12], "--rank", "2", "--name", "again")
+    assert rebuilt.returncode == 0, rebuilt.stderr
