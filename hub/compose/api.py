@@ -327,12 +327,13 @@ def fuse(
 ) -> FuseResult:
     """Merge the adapters into ``base`` (diffusers folder, single .safetensors or HF id) and write a full model."""
     from hub.bases.api import resolve_base
-    from hub.compose.fuse import fuse_into
+    from hub.compose.fuse import check_out, fuse_into
     from hub.compose.model_files import open_base
 
     with using(ctx) as c:
         started = time.perf_counter()
         model = open_base(resolve_base(base, paths=c.paths))
+        check_out(model, Path(out).expanduser())  # before any adapter is read
         table = model.module_table(name=base)
         loaded = load_weighted(c, specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR", table=table)
         dev = resolve_device(device)

@@ -95,3 +95,21 @@ def test_rm_of_a_parent_names_its_children_and_keeps_their_recipes_meaningful(tm
     assert hub(home, "add", str(tmp_path / "dog.safetensors")).returncode == 0  # the file again: rebuildable
     rebuilt = hub(home, "resize", sha[:12], "--rank", "2", "--name", "again")
     assert rebuilt.returncode == 0, rebuilt.stderr
+
+
+# -- fuse --out x.safetensors; gen's cheap checks come before any base is opened ----------------------------------
+def test_fuse_of_a_folder_base_into_a_file_name_is_refused(tmp_path: Path, home: Path) -> None:
+    adapter = write_lora(tmp_path / "a.safetensors", seed=2)
+    out = tmp_path / "merged.safetensors"
+    r = hub(home, "fuse", "tiny", f"{adapter}:0.7", "--out", str(out))
+    assert r.returncode == 2, r.stderr
+    assert "the fused model is a folder too" in r.stderr and f"--out {tmp_path / 'merged'}/" in r.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("args", "said"), [(["--steps", "0"], "--steps"), (["--size", "63x64"], "size 63x64")])
+def test_gen_checks_numbers_before_it_opens_the_base(tmp_path: Path, home: Path, args: list[str], said: str) -> None:
+    missing_base = tmp_path / "no-such-base"  # opening it would fail: the number must be refused first
+    r = hub(home, "gen", "a dog", "--base", str(missing_base), *args)
+    assert r.returncode == 2, r.stderr
+    assert said in r.stderr and r.stderr.count("error:") == 1 and str(missing_base) not in r.stderr
