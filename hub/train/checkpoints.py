@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import BadFileError, NotFoundError
-from hub.paths import Paths
+from hub.paths import Paths, give_umask_mode
 from hub.train.runs import list_run_infos, runs_root
 
 NAME = re.compile(r"^step-(\d+)\.pt$")
@@ -36,6 +36,7 @@ def save_checkpoint(folder: Path, step: int, state: dict[str, Any], *, keep: int
     folder.mkdir(parents=True, exist_ok=True)
     target = checkpoint_path(folder, step)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     os.close(fd)
     try:
         torch.save({"format": FORMAT, "step": step, **state}, tmp)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import NotFoundError, UsageError
+from hub.paths import give_umask_mode
 from hub.settings import Settings
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def start_run(options: dict[str, Any], settings: Settings) -> str:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".run-", dir=path.parent)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
     os.replace(tmp, path)

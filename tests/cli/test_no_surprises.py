@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import stat
+import subprocess
 from pathlib import Path
 
 import pytest
-from hub_process import hub
+from hub_process import HUB, hub, hub_env
 
 from hub.testing import write_lora
 
@@ -113,3 +115,26 @@ def test_gen_checks_numbers_before_it_opens_the_base(tmp_path: Path, home: Path,
     r = hub(home, "gen", "a dog", "--base", str(missing_base), *args)
     assert r.returncode == 2, r.stderr
     assert said in r.stderr and r.stderr.count("error:") == 1 and str(missing_base) not in r.stderr
+
+
+# -- files written with the user's umask (an atomic write's temp file is 0600) ------------------------------------
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_pictures_and_previews_get_the_users_umask(tmp_path: Path, home: Path, umask: int) -> None:
+    _add(home, write_lora(tmp_path / "dog.safetensors", seed=1), "dog")
+    out = tmp_path / "pictures"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(HUB), *args], capture_output=True, text=True, env=hub_env(home), umask=umask,
+                              timeout=300)  # fmt: skip
+
+    r = run("gen", "a dog", "--base", "tiny", "--lora", "dog", "--steps", "1", "--size", "64", "--seed", "1",
+            "--out", str(out), "--set-preview", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    wanted = 0o666 & ~umask
+    pictures = list(out.glob("*.png"))
+    previews = json.loads(hub(home, "show", "dog", "--json").stdout)["previews"]
+    assert pictures and previews
+    for path in [*pictures, *(Path(p["path"]) for p in previews)]:
+        assert stat.S_IMODE(path.stat().st_mode) == wanted, (path, oct(path.stat().st_mode))
+    assert run("gallery", "--out", str(tmp_path / "sheet.png")).returncode == 0
+    assert stat.S_IMODE((tmp_path / "sheet.png").stat().st_mode) == wanted
