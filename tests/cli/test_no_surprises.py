@@ -138,3 +138,16 @@ def test_pictures_and_previews_get_the_users_umask(tmp_path: Path, home: Path, u
         assert stat.S_IMODE(path.stat().st_mode) == wanted, (path, oct(path.stat().st_mode))
     assert run("gallery", "--out", str(tmp_path / "sheet.png")).returncode == 0
     assert stat.S_IMODE((tmp_path / "sheet.png").stat().st_mode) == wanted
+
+
+# -- readable: rows tell apart at 80 columns -----------------------------------------------------------------------
+def test_ls_at_80_columns_tells_alike_names_apart(tmp_path: Path, home: Path) -> None:
+    names = ["commonpike__lora-style-abc__pytorch_lora_weights", "commonpike__lora-other-xyz__pytorch_lora_weights"]
+    for i, name in enumerate(names):
+        _add(home, _with_trigger(write_lora(tmp_path / f"{i}.safetensors", seed=i), "a long trigger phrase"), name)
+    r = hub(home, "ls", COLUMNS="80")
+    assert r.returncode == 0, r.stderr
+    rows = [line.split()[0] for line in r.stdout.splitlines()[1:3]]
+    assert len(set(rows)) == 2 and all("…" in row for row in rows), r.stdout
+    assert "style-abc" in rows[1] and "other-xyz" in rows[0], r.stdout
+    assert max(map(len, r.stdout.splitlines())) <= 80
