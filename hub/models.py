@@ -123,6 +123,13 @@ class Adapter(Frozen):
     imported_at: str | None = None
 
 
+class Removed(Adapter):
+    """``hub rm``'s answer: the row that went, and the entries made from it (their lineage and rebuild commands
+    still name it, by name and by SHA256 prefix)."""
+
+    children: list[str] = Field(default_factory=list)
+
+
 class AdapterDetail(Adapter):
     """Everything ``hub show`` prints."""
 

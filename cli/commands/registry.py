@@ -321,16 +321,30 @@ def tag(
 
 def rm(
     ref: Annotated[str, typer.Argument(help="Adapter name, id or hash prefix.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Remove it even when other entries were made from it.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Remove an adapter from the registry and free its stored bytes (files registered in place stay on disk)."""
+    """Remove an adapter from the registry and free its stored bytes (files registered in place stay on disk).
+
+    An adapter other entries were made from (mix, resize, ...) is kept unless --force: their rebuild commands name it.
+    """
     from hub.registry import api
 
-    adapter = api.rm(ref, ctx=hub_context())
+    adapter = api.rm(ref, force=force, ctx=hub_context())
     if json_out:
         print_json(adapter)
         return
     result_line(f"removed {adapter.name}")
+    if adapter.children:
+        from rich.markup import escape
+
+        made = escape(", ".join(adapter.children))
+        message(
+            f"note: {made} were made from it: their lineage keeps its name and their rebuild commands"
+            f" its SHA256 {(adapter.sha256 or '?')[:12]}; `hub add` the file again to rebuild them"
+        )
 
 
 def verify(

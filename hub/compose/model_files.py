@@ -25,6 +25,7 @@ from hub.compose.ldm_layout import (
 from hub.errors import BadFileError, NotFoundError, UnsupportedFormatError
 from hub.formats.module_tables import ModuleTable, canonical_text_encoder_key
 from hub.formats.unet_layout import UnetLayout
+from hub.paths import give_umask_mode
 
 if TYPE_CHECKING:
     import torch
@@ -209,6 +210,7 @@ def write_safetensors_streaming(
     raw += b" " * (-len(raw) % 8)  # safetensors aligns the data start to 8 bytes
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(len(raw).to_bytes(8, "little"))

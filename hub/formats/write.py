@@ -29,6 +29,7 @@ from hub.errors import IncompatibleError, UsageError
 from hub.formats.kohya_names import is_ldm_key, ldm_names_fit, to_kohya
 from hub.formats.lora_set import LoraModule, LoraSet
 from hub.formats.module_tables import packaged_table
+from hub.paths import give_umask_mode
 
 if TYPE_CHECKING:
     import torch
@@ -283,6 +284,7 @@ def write_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
     blob = safetensors_bytes(tensors, metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)

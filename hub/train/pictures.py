@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hub.paths import give_umask_mode
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -21,6 +23,7 @@ AXIS = (90, 90, 90)
 def save_png(image: Image.Image, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     os.close(fd)
     try:
         image.save(tmp, format="PNG")

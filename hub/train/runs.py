@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import BadFileError, ConflictError, NotFoundError, UsageError
-from hub.paths import Paths
+from hub.paths import Paths, give_umask_mode
 
 if TYPE_CHECKING:
     from hub.train.results import RunDetail, RunInfo
@@ -78,6 +78,7 @@ def check_new_run(paths: Paths, run_id: str) -> None:
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, default=str)

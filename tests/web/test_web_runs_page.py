@@ -39,6 +39,7 @@ def test_runs_list_detail_live_log_and_samples(client, library) -> None:
     write_run("run-b", "done", 3, adapter_id=library["plain"].id)
     html = client.get("/runs").text
     assert "run-a" in html and "running" in html and 'href="/a/' + library["plain"].id in html
+    assert "2026-11-30 10:00 UTC" in html  # a time: two runs of one day tell apart
     page = client.get("/runs/run-a").text
     assert 'data-run-status="running"' in page and "<polyline" in page and "step 11" in page
     assert page.index("step-000005.png") < page.index("step-000010.png")  # samples by step
