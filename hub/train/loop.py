@@ -301,7 +301,9 @@ def sample(s: Session, step: int) -> Path | None:
         with torch.no_grad(), acc.autocast():
             images = pipe(**kwargs).images
         s.unet.train()
-        path = save_png(grid(images), s.run.samples / f"step-{step:06d}.png")
+        path = save_png(
+            grid(images, labels=o.prompts_to_sample, title=f"step {step}"), s.run.samples / f"step-{step:06d}.png"
+        )
         s.samples.append(path)
     acc.wait_for_everyone()
     return path

@@ -196,7 +196,7 @@ class TrainSession:
         adapter = None
         if self.main:
             assert self.folder is not None
-            curve = self._loss_curve()
+            self._loss_curve()
             meta = training_metadata(
                 o,
                 ds,
@@ -219,7 +219,7 @@ class TrainSession:
                     "class_images": outcome.n_reg,
                 },
             )
-            previews = [*outcome.samples[-1:], *([curve] if curve else [])]
+            previews = outcome.samples[-1:]  # the thumbnail is what the LoRA draws; the loss curve stays in the run
             adapter = register_adapter(
                 outcome.lora_set,
                 o=o,

@@ -39,7 +39,10 @@ def test_hub_train_process_registers_a_loadable_lora(home: Path, pictures: Path,
     assert link.operation == "trained-from" and link.parent_ref == "tiny"
     assert link.params["dataset_sha256"] == result["dataset_sha256"] and link.params["lr"] == 5e-4
     assert detail.recipe["command"].startswith("hub train --images ") and "--steps 6" in detail.recipe["command"]
-    assert len(detail.previews) == 2  # last sample grid + loss curve
+    # The thumbnail is the last sample grid (what the LoRA draws), never the loss curve.
+    (preview,) = detail.previews
+    run = Path(result["run_dir"])
+    assert Path(preview.path).read_bytes() == (run / "samples" / "step-000006.png").read_bytes()
 
     # The file: kohya keys and metadata.
     with safe_open(detail.path, "pt") as f:
@@ -56,7 +59,6 @@ def test_hub_train_process_registers_a_loadable_lora(home: Path, pictures: Path,
     assert json.loads(meta["ss_tag_frequency"]) == {"pictures": {"a photo of sks dog": 4}}
 
     # The run folder, as the web UI reads it.
-    run = Path(result["run_dir"])
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "done" and info["adapter_id"] == detail.id and info["total_steps"] == 6
     rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
