@@ -158,7 +158,7 @@ class TrainSession:
         o, acc = self.o, self.accelerator
         ds = self._dataset()
         base = describe_base(o.base, paths=self.paths, config=o.base_config)
-        if base.arch not in ("sd1", "sd2", "sdxl"):
+        if base.arch not in ("sd1", "sd2", "sdxl", "tiny"):
             raise UsageError(
                 f"cannot tell the architecture of base {o.base} ({base.arch})",
                 hint="give an SD1.x, SD2.x or SDXL base",
