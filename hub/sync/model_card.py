@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from typing import Any, Literal
 
 import yaml
@@ -245,7 +246,7 @@ def _tiny_usage(spec: CardSpec, trigger: str) -> list[str]:
         "",
         "```sh",
         f"hub pull {spec.repo}",
-        f'hub gen "{trigger or "a photo"}" --lora {spec.name} --base tiny',
+        f'hub gen "{trigger or "a photo"}" --lora {shlex.quote(spec.name)} --base tiny',
         "```",
         "",
         "## Use it with diffusers",
