@@ -119,7 +119,7 @@ def _mix_two(ctx: Context, trained: str) -> tuple[Adapter | None, str | None]:
 
     samples = [
         a for a in registry.ls(format="kohya", ctx=ctx)
-        if a.usable and a.arch == "unknown" and not a.source.startswith(("mixed:", "trained:"))
+        if a.usable and a.arch == "tiny" and not a.source.startswith(("mixed:", "trained:"))
     ]  # fmt: skip
     if not samples:
         return None, None

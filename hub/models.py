@@ -9,12 +9,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Arch = Literal["sd1", "sd2", "sdxl", "flux", "unknown"]
+Arch = Literal["sd1", "sd2", "sdxl", "flux", "tiny", "unknown"]  # tiny: the embedded base (`--base tiny`)
 # What a file is. "sidecar" and "not-sd" are answers of the prober, never registry rows.
 Kind = Literal["lora", "lycoris", "embedding", "lora+embedding", "sidecar", "not-sd"]
 Container = Literal["safetensors", "pickle", "json"]
 
-ARCHES: tuple[str, ...] = ("sd1", "sd2", "sdxl", "flux", "unknown")
+ARCHES: tuple[str, ...] = ("sd1", "sd2", "sdxl", "flux", "tiny", "unknown")
 COMPONENTS: tuple[str, ...] = ("unet", "text_encoder", "text_encoder_2", "transformer", "t5")
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # result classes are built when a command runs, not when `hub
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 # the filters `hub ls` and `hub gallery` share
-ArchOpt = Annotated[str | None, typer.Option(help="sd1, sd2, sdxl, flux, unknown")]
+ArchOpt = Annotated[str | None, typer.Option(help="sd1, sd2, sdxl, flux, tiny, unknown")]
 KindOpt = Annotated[str | None, typer.Option(help="lora, lycoris, embedding, lora+embedding")]
 TagOpt = Annotated[str | None, typer.Option(help="Only adapters with this tag.")]
 

@@ -244,7 +244,8 @@ def fit(
             with torch.no_grad(), acc.autocast():
                 images = c.pipe(**kwargs).images
             unet.train()
-            samples.append(save_png(grid(images), run.samples / f"step-{step:06d}.png"))
+            samples.append(save_png(grid(images, labels=o.prompts_to_sample, title=f"step {step}"),
+                                    run.samples / f"step-{step:06d}.png"))  # fmt: skip
         acc.wait_for_everyone()
 
     last_checkpoint: list[Path] = []

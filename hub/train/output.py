@@ -1,6 +1,6 @@
 """The trained adapter as a kohya ``.safetensors`` with kohya's ``ss_*``, ``modelspec.*`` and ``sshs_*`` metadata,
 registered with its trigger, lineage ("trained-from" the base, with every hyperparameter and the dataset's hash),
-recipe (the ``hub train`` command), previews (the last sample grid and the loss curve), and a local model card.
+recipe (the ``hub train`` command), previews (the last sample grid: what the LoRA draws), and a local model card.
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ class TrainSession:
         o, acc = self.o, self.accelerator
         ds = self._dataset()
         base = describe_base(o.base, paths=self.paths, config=o.base_config)
-        if base.arch not in ("sd1", "sd2", "sdxl"):
+        if base.arch not in ("sd1", "sd2", "sdxl", "tiny"):
             raise UsageError(
                 f"cannot tell the architecture of base {o.base} ({base.arch})",
                 hint="give an SD1.x, SD2.x or SDXL base",
@@ -193,7 +193,7 @@ class TrainSession:
         adapter = None
         if self.main:
             assert self.folder is not None
-            curve = self._loss_curve()
+            self._loss_curve()
             meta = training_metadata(
                 o,
                 ds,
@@ -216,7 +216,7 @@ class TrainSession:
                     "class_images": outcome.n_reg,
                 },
             )
-            previews = [*outcome.samples[-1:], *([curve] if curve else [])]
+            previews = outcome.samples[-1:]  # the thumbnail is what the LoRA draws; the loss curve stays in the run
             adapter = register_adapter(
                 outcome.lora_set,
                 o=o,

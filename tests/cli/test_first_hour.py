@@ -90,7 +90,8 @@ def test_a1111_embeddings_trigger_by_the_file_stem(tmp_path: Path, home: Path) -
 # -- 3. `hub ls` at 80 and 120 columns -----------------------------------------------------------------------
 def test_ls_keeps_name_kind_arch_rank_size_at_80_columns(tmp_path: Path, home: Path) -> None:
     long = "an-extremely-long-civitai-file-name-for-a-style-lora-by-someone-v1.5"
-    write_lora(tmp_path / "in" / f"{long}.safetensors", seed=4, rank=16)
+    # a UNet-only file of the tiny SDXL test base: arch "unknown", the widest word the arch column holds
+    write_lora(tmp_path / "in" / f"{long}.safetensors", arch="tiny-sdxl", components=["unet"], seed=4, rank=16)
     assert hub(home, "import", str(tmp_path / "in")).returncode == 0
     for columns in (80, 120):
         r = hub(home, "ls", COLUMNS=str(columns))

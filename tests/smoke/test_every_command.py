@@ -64,9 +64,6 @@ PLACEHOLDERS: list[tuple[str, str]] = [
     (r"\bme/", "alice/"),  # the token's user on the loopback Hub
     (r"\bmy-team\b", "team"),  # an org alice belongs to
     (r"\bhub mix a b c:", "hub mix dog style my_style:"),
-    # The fixtures are made for the tiny base (so that fuse works on it); a diffusers file names modules by their
-    # paths in a base, so converting one must be told that base (a real SD1.5 LoRA needs no --base).
-    (r"^(hub convert \S+ --to diffusers)$", r"\1 --base tiny"),
 ]
 # Names the examples use, held by the prepared home: dog, style, my_style (+wip), cat-style, anime-style, and
 # detail (pulled from some-user/detail: its card names runwayml/stable-diffusion-v1-5, the base `hub grid` loads when
