@@ -101,7 +101,7 @@ def check_base(o: TrainOptions, paths: Paths) -> None:
     from hub.bases.api import describe_base
 
     base = describe_base(o.base, paths=paths, config=o.base_config)
-    if base.arch not in ("sd1", "sd2", "sdxl"):
+    if base.arch not in ("sd1", "sd2", "sdxl", "tiny"):
         raise UsageError(
             f"cannot tell the architecture of base {o.base} ({base.arch})", hint="give an SD1.x, SD2.x or SDXL base"
         )

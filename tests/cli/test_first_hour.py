@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import real_adapters_dir  # tests/ is on sys.path: the root conftest's folder
 from hub_process import HUB, hub, hub_env
+from real_adapter_files import real_adapters_dir  # tests/ is on sys.path
 
 from hub.testing import write_lora
 
