@@ -30,6 +30,7 @@ import pytest
 from hub_process import HUB, REPO_ROOT, hub_env  # tests/ is on sys.path: the root conftest's folder
 
 from hub.testing import draw_training_pictures, write_lora, write_sample_library
+from hub.testing.single_file import write_single_file
 
 
 def _fake_hub_class() -> type:
@@ -154,7 +155,9 @@ def world() -> Iterator[World]:
         _run(world, home, root, "hub pull some-user/detail", env)
         values["tiny"] = str(tiny)
         values["single_file_model"] = str(root / "tiny-sd1.safetensors")
-        _run(world, home, root, f"hub fuse {values['tiny']} dog:0.1 --out {values['single_file_model']}", env)
+        # A diffusers base fuses into a folder; the single file the examples name is that folder in one file.
+        _run(world, home, root, f"hub fuse {values['tiny']} dog:0.1 --out {root / 'tiny-fused'}", env)
+        write_single_file(root / "tiny-fused", values["single_file_model"])
         shown = _run(world, home, root, "hub show my_style --json", env)
         values["my_style_autov2"] = json.loads(shown.stdout)["sha256"][:10].upper()
         _interrupted_training(world, env)
