@@ -120,7 +120,10 @@ def _report(report: ImportReport, json_out: bool) -> None:
     if report.interrupted:
         message(f"[red]interrupted[/]: {counts} before Ctrl-C; the rest were not read (import again to finish)")
         raise typer.Exit(130)
-    result_line(counts)
+    if json_out:  # stdout is the JSON alone
+        message(counts)
+    else:
+        result_line(counts)
 
 
 def ls(
