@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command's context
 )
 
 
@@ -76,9 +77,8 @@ def main(argv: list[str] | None = None) -> None:
             _quiet_stdout()
             sys.exit(0)
         raise
-    except typer.TyperException as e:  # click's usage errors (and no-args help): printed as click prints them
-        show = getattr(e, "show", None)
-        show() if show else _print_error(e.format_message(), None)
+    except typer.TyperException as e:  # click's usage errors: our one `error:` line and a hint, exit 2
+        _print_usage_error(e)
         sys.exit(e.exit_code)
     except typer.Abort:
         _print_error("aborted", None)
@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(RegistryError.exit_code)
     except OSError as e:  # disk full, permissions: the environment, not a bug of ours
         where = f": {e.filename}" if e.filename else ""
+        if _in_home(e):  # a read-only or foreign home: the registry's family, with the way out
+            _print_error(f"the home folder cannot be written: {e.strerror or e}{where}", _HOME_HINT)
+            _debug_traceback()
+            sys.exit(RegistryError.exit_code)
         _print_error(f"{e.strerror or e}{where}", None)
         _debug_traceback()
         sys.exit(1)
@@ -176,6 +180,32 @@ def _sqlite_error() -> Any:
     importing it up front would put its memory under `hub train`'s peak, which opens the registry only at the end."""
     sqlite3 = sys.modules.get("sqlite3")
     return sqlite3.Error if sqlite3 is not None else ()
+
+
+def _print_usage_error(e: Any) -> None:
+    """click's usage errors (no such option, missing argument, invalid value) in the `error:`/`hint:` form;
+    a command given no arguments shows its help, as before."""
+    if type(e).__name__ == "NoArgsIsHelpError" or not hasattr(e, "ctx"):
+        show = getattr(e, "show", None)
+        show() if show else _print_error(e.format_message(), None)
+        return
+    command = e.ctx.command_path if e.ctx is not None else "hub"
+    message = e.format_message().rstrip(".")
+    _print_error(message[:1].lower() + message[1:], f"`{command} --help` shows the usage")
+
+
+_HOME_HINT = "give a writable home: hub --home PATH, or LORAHUB_HOME (the home can be copied there as a folder)"
+
+
+def _in_home(e: OSError) -> bool:
+    import errno
+
+    from cli import context
+
+    home = context.home_in_use
+    if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or home is None or not e.filename:
+        return False
+    return Path(os.path.abspath(str(e.filename))).is_relative_to(home)
 
 
 def _print_error(message: str, hint: str | None) -> None:

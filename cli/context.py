@@ -13,13 +13,19 @@ if TYPE_CHECKING:
 _current: Context | None = None  # one process runs one command; CliRunner tests run them one after another
 
 
+home_in_use: Path | None = None
+
+
 def open_context(click_ctx: typer.Context, home: Path | None) -> None:
     """Read the settings once (``--home`` wins over ``LORAHUB_HOME``) and keep them for the command's verbs."""
     global _current
     from hub.context import Context
     from hub.settings import load_settings
 
-    context = Context(load_settings(home=home.expanduser() if home else None))
+    global home_in_use
+    settings = load_settings(home=home.expanduser() if home else None)
+    home_in_use = settings.home  # kept past the context's close, for the error handler's "not writable" hint
+    context = Context(settings)
     _current = click_ctx.obj = context
 
     def close() -> None:  # the registry connection, if a verb opened it

@@ -52,6 +52,11 @@ def message(text: str) -> None:
     console(stderr=True).print(text, soft_wrap=True)  # one line stays one line in a log
 
 
+def result_line(text: str) -> None:
+    """A line of a command's result for people (what it found, made or changed), on stdout: `> file` keeps it."""
+    console().print(text, soft_wrap=True)
+
+
 def short_path(p: str) -> str:
     home = str(Path.home())
     return "~" + p[len(home) :] if p.startswith(home + "/") else p

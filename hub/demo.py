@@ -77,10 +77,11 @@ def demo_home(ctx: Context) -> Path:
 
 
 def _reset_registry(paths: Paths) -> None:
-    """Empty the demo's registry (rows, stored blobs, previews); keep the cached base and the samples."""
+    """Empty the demo's registry (rows, stored blobs, previews) and its training run (a run id is never reused);
+    keep the cached base and the samples."""
     for name in ("registry.db", "registry.db-wal", "registry.db-shm"):
         (paths.home / name).unlink(missing_ok=True)
-    for folder in (paths.store, paths.previews, paths.tmp):
+    for folder in (paths.store, paths.previews, paths.tmp, paths.home / "runs" / "demo-train"):
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -119,7 +120,7 @@ def _mix_two(ctx: Context, trained: str) -> tuple[Adapter | None, str | None]:
 
     samples = [
         a for a in registry.ls(format="kohya", ctx=ctx)
-        if a.usable and a.arch == "unknown" and not a.source.startswith(("mixed:", "trained:"))
+        if a.usable and a.arch == "tiny" and not a.source.startswith(("mixed:", "trained:"))
     ]  # fmt: skip
     if not samples:
         return None, None

@@ -9,12 +9,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Arch = Literal["sd1", "sd2", "sdxl", "flux", "unknown"]
+Arch = Literal["sd1", "sd2", "sdxl", "flux", "tiny", "unknown"]  # tiny: the embedded base (`--base tiny`)
 # What a file is. "sidecar" and "not-sd" are answers of the prober, never registry rows.
 Kind = Literal["lora", "lycoris", "embedding", "lora+embedding", "sidecar", "not-sd"]
 Container = Literal["safetensors", "pickle", "json"]
 
-ARCHES: tuple[str, ...] = ("sd1", "sd2", "sdxl", "flux", "unknown")
+ARCHES: tuple[str, ...] = ("sd1", "sd2", "sdxl", "flux", "tiny", "unknown")
 COMPONENTS: tuple[str, ...] = ("unet", "text_encoder", "text_encoder_2", "transformer", "t5")
 
 
@@ -121,6 +121,13 @@ class Adapter(Frozen):
     note: str | None = None
     created_at: str | None = None
     imported_at: str | None = None
+
+
+class Removed(Adapter):
+    """``hub rm``'s answer: the row that went, and the entries made from it (their lineage and rebuild commands
+    still name it, by name and by SHA256 prefix)."""
+
+    children: list[str] = Field(default_factory=list)
 
 
 class AdapterDetail(Adapter):

@@ -17,6 +17,27 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("lorahub", appauthor=False))
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (``os.umask`` can only swap it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
+def give_umask_mode(fd: int) -> None:
+    """``tempfile.mkstemp`` makes 0600 files; one renamed into place as a user's output (a picture, run.json, a
+    model) gets the mode a plain ``open()`` would have given it: 0666 less the user's umask."""
+    if hasattr(os, "fchmod"):  # not on Windows, where modes are not Unix modes
+        os.fchmod(fd, 0o666 & ~current_umask())
+
+
 @dataclass(frozen=True)
 class Paths:
     """Every location under one home. Nothing is created until :meth:`ensure` is called."""

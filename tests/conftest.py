@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from real_adapter_files import real_adapters_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,17 +89,6 @@ def lorahub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "lorahub-home"
     monkeypatch.setenv("LORAHUB_HOME", str(home))
     return home
-
-
-def real_adapters_dir() -> Path | None:
-    """``../shared/real-adapters`` beside the checkout (or $LORAHUB_REAL_ADAPTERS); None when absent."""
-    env = os.environ.get("LORAHUB_REAL_ADAPTERS")
-    candidates = [Path(env)] if env else []
-    candidates += [REPO_ROOT.parent / "shared" / "real-adapters", REPO_ROOT / ".." / "shared" / "real-adapters"]
-    for c in candidates:
-        if (c / "MANIFEST.jsonl").is_file():
-            return c.resolve()
-    return None
 
 
 @pytest.fixture(scope="session")

@@ -44,7 +44,7 @@ def test_demo_imports_samples_trains_and_mixes_in_its_own_home_and_a_hub_process
     assert "demo-mix" in again.stdout and "added" in again.stdout
     for noise in ("torchvision", "Writing model shards", "it/s]", "Warning", "warn("):
         assert noise not in again.stderr, again.stderr
-    assert f"hub --home {home / 'demo'} ls" in again.stderr  # where it is and how to look at it
+    assert f"hub --home {home / 'demo'} ls" in again.stdout  # where it is and how to look at it (a result)
     relooked = subprocess.run(
         [str(HUB), "--home", str(home / "demo"), "ls", "-q"], capture_output=True, text=True, env=env, timeout=60
     )

@@ -56,3 +56,9 @@ def test_a_test_that_leaks_lorahub_home_fails(tmp_path: Path) -> None:
     assert r.returncode == 1, r.stdout + r.stderr
     assert "test_first left LORAHUB_HOME changed" in r.stdout
     assert "1 error" in r.stdout
+
+
+def test_test_file_names_are_unique() -> None:
+    # tests/ has no packages: pytest imports each file by its basename, so two alike names stop collection
+    names = [p.name for p in (REPO_ROOT / "tests").rglob("test_*.py") if "previous_version" not in p.parts]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

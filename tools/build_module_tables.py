@@ -1,9 +1,12 @@
-"""Regenerate (or check) ``hub/formats/data/module_tables.json.gz`` from the real bases' configs.
+"""Regenerate (or check) ``hub/formats/data/module_tables.json.gz`` from the real bases' configs and the tiny one's.
 
 The configs below are those of runwayml/stable-diffusion-v1-5, stabilityai/stable-diffusion-2-1 and
 stabilityai/stable-diffusion-xl-base-1.0 (``unet/config.json`` and the text encoders' ``config.json``: the fields
-that shape modules; the rest are the classes' defaults). Each model is built with diffusers' and transformers' own
-classes on the meta device (no memory, no download) and every ``nn.Linear``/``nn.Conv2d`` weight is listed.
+that shape modules; the rest are the classes' defaults). The ``tiny`` entry is the embedded base's (the SD1 kind
+of ``hub/bases/tiny.py``): its configs are read off the models that module builds, so that a change of the tiny
+base's shapes makes ``--check`` fail until this is rerun (LoRAs are recognised as ``tiny`` by this table). Each
+model is built with diffusers' and transformers' own classes on the meta device (no memory, no download) and every
+``nn.Linear``/``nn.Conv2d`` weight is listed.
 
     python tools/build_module_tables.py          # write the file
     python tools/build_module_tables.py --check  # exit 1 when the packaged file differs from what diffusers builds
@@ -74,6 +77,37 @@ ARCHS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+# The text encoder fields that shape its layers, and its token ids (CLIP's defaults lie outside a small vocabulary).
+_TEXT_FIELDS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "max_position_embeddings", "hidden_act", "bos_token_id", "eos_token_id", "pad_token_id")  # fmt: skip
+
+
+def tiny_entry() -> dict[str, Any]:
+    """The embedded tiny base's configs, as built by ``hub.bases.tiny`` (the fields that differ from the classes'
+    defaults, as the real bases' entries list them)."""
+    import inspect
+
+    import torch
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextConfig
+
+    sys.path.insert(0, str(ROOT))
+    from hub.bases import tiny
+
+    def plain(value: Any) -> Any:
+        return json.loads(json.dumps(value))
+
+    defaults = {k: p.default for k, p in inspect.signature(UNet2DConditionModel.__init__).parameters.items()}
+    with torch.device("meta"):
+        unet = tiny._unet("sd1")
+    unet_config = {k: plain(v) for k, v in unet.config.items()
+                   if not k.startswith("_") and plain(v) != plain(defaults.get(k))}  # fmt: skip
+    text, default_text = tiny._text_config().to_dict(), CLIPTextConfig().to_dict()
+    text_config = {k: text[k] for k in _TEXT_FIELDS if text[k] != default_text.get(k)}
+    return {"source": "hub/bases/tiny.py (the embedded base)", "configs": {"unet": unet_config,
+                                                                        "text_encoder": text_config}}  # fmt: skip
+
+
 def module_shapes(configs: dict[str, dict[str, Any]]) -> dict[str, list[int]]:
     """Every Linear/Conv2d weight of the UNet and text encoders built from ``configs``, by canonical name."""
     import torch
@@ -97,7 +131,8 @@ def module_shapes(configs: dict[str, dict[str, Any]]) -> dict[str, list[int]]:
 
 
 def build() -> dict[str, Any]:
-    archs = {arch: {**entry, "modules": module_shapes(entry["configs"])} for arch, entry in ARCHS.items()}
+    entries = {**ARCHS, "tiny": tiny_entry()}
+    archs = {arch: {**entry, "modules": module_shapes(entry["configs"])} for arch, entry in entries.items()}
     return {"format": 1, "generator": "tools/build_module_tables.py", "archs": archs}
 
 

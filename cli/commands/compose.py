@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.context import hub_context
-from cli.output import message, print_json, progress_bar
+from cli.output import print_json, progress_bar, result_line
 from cli.parsing import DASH_ARGUMENTS
 
 if TYPE_CHECKING:  # results are pydantic models: building their classes would slow every `hub ls`
@@ -38,11 +38,11 @@ def _print_output(result: OutputResult, json_out: bool, extra: str = "") -> None
         return
     a = result.adapter
     ranks = ",".join(map(str, result.ranks[:6])) + ("…" if len(result.ranks) > 6 else "")
-    message(f"[green]registered[/green] {a.name}  [dim]{a.id}[/dim]  {a.format} {a.arch}  rank {ranks}  "
+    result_line(f"[green]registered[/green] {a.name}  [dim]{a.id}[/dim]  {a.format} {a.arch}  rank {ranks}  "
             f"{result.modules} modules  {result.seconds:.2f}s{extra}")  # fmt: skip
     if result.out:
-        message(f"wrote {result.out}")
-    message(f"[dim]recipe: {result.command}[/dim]")
+        result_line(f"wrote {result.out}")
+    result_line(f"[dim]recipe: {result.command}[/dim]")
 
 
 def _kept(stats: ReductionStats | None) -> str:
@@ -214,7 +214,7 @@ def fuse(
     if json_out:
         print_json(result)
         return
-    message(f"[green]fused[/green] {result.modules_fused} modules into {result.layout} model at {result.out} "
+    result_line(f"[green]fused[/green] {result.modules_fused} modules into {result.layout} model at {result.out} "
             f"({result.tensors_written} tensors rewritten, {result.device}, {result.seconds:.2f}s)")  # fmt: skip
 
 

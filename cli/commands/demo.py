@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cli.context import hub_context
-from cli.output import message, print_json, progress_bar
+from cli.output import message, print_json, progress_bar, result_line
 
 
 def register(app: typer.Typer) -> None:
@@ -36,16 +36,18 @@ def demo(
     if json_out:
         print_json(result)
         return
-    message(f"demo registry: {result.home} (its own: your registry is untouched)")
-    message(f"base: {result.base_dir}")
-    message(f"samples: {result.samples_dir}")
+    result_line(f"demo registry: {result.home} (its own: your registry is untouched)")
+    result_line(f"base: {result.base_dir}")
+    result_line(f"samples: {result.samples_dir}")
     _report(result.report, json_out=False)
     first, last = result.train_loss
-    message(f"trained [bold]{result.trained.name}[/] on drawn pictures in {result.train_seconds:.1f} s "
+    result_line(f"trained [bold]{result.trained.name}[/] on drawn pictures in {result.train_seconds:.1f} s "
             f"(loss {first:.4f} -> {last:.4f}); run folder with loss curve and samples: {result.run_dir}")  # fmt: skip
-    message(f"[dim]retrain: hub --home {result.home} {result.train_command.removeprefix('hub ')}[/]")
+    result_line(f"[dim]retrain: hub --home {result.home} {result.train_command.removeprefix('hub ')}[/]")
     if result.mixed and result.mix_command:
-        message(f"mixed it with a sample into [bold]{result.mixed.name}[/] (rank {result.mixed.rank}, lineage kept)")
-        message(f"[dim]rebuild: hub --home {result.home} {result.mix_command.removeprefix('hub ')}[/]")
+        result_line(
+            f"mixed it with a sample into [bold]{result.mixed.name}[/] (rank {result.mixed.rank}, lineage kept)"
+        )
+        result_line(f"[dim]rebuild: hub --home {result.home} {result.mix_command.removeprefix('hub ')}[/]")
     print_table(result.adapters)
-    message(f"look at it again: hub --home {result.home} ls   (`hub demo` rebuilds it from scratch)")
+    result_line(f"look at it again: hub --home {result.home} ls   (`hub demo` rebuilds it from scratch)")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.context import hub_context
-from cli.output import console, message, print_json, progress_bar, short_path, short_source
+from cli.output import console, message, print_json, progress_bar, result_line, short_path, short_source
 from cli.parsing import DASH_ARGUMENTS, looks_like_option
 from hub.units import human_size
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # result classes are built when a command runs, not when `hub
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 # the filters `hub ls` and `hub gallery` share
-ArchOpt = Annotated[str | None, typer.Option(help="sd1, sd2, sdxl, flux, unknown")]
+ArchOpt = Annotated[str | None, typer.Option(help="sd1, sd2, sdxl, flux, tiny, unknown")]
 KindOpt = Annotated[str | None, typer.Option(help="lora, lycoris, embedding, lora+embedding")]
 TagOpt = Annotated[str | None, typer.Option(help="Only adapters with this tag.")]
 
@@ -120,7 +120,10 @@ def _report(report: ImportReport, json_out: bool) -> None:
     if report.interrupted:
         message(f"[red]interrupted[/]: {counts} before Ctrl-C; the rest were not read (import again to finish)")
         raise typer.Exit(130)
-    message(counts)
+    if json_out:  # stdout is the JSON alone
+        message(counts)
+    else:
+        result_line(counts)
 
 
 def ls(
@@ -316,21 +319,35 @@ def tag(
     if json_out:
         print_json(adapter)
         return
-    message(f"{adapter.name}: {', '.join(adapter.tags) or '(no tags)'}")
+    result_line(f"{adapter.name}: {', '.join(adapter.tags) or '(no tags)'}")
 
 
 def rm(
     ref: Annotated[str, typer.Argument(help="Adapter name, id or hash prefix.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Remove it even when other entries were made from it.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Remove an adapter from the registry and free its stored bytes (files registered in place stay on disk)."""
+    """Remove an adapter from the registry and free its stored bytes (files registered in place stay on disk).
+
+    An adapter other entries were made from (mix, resize, ...) is kept unless --force: their rebuild commands name it.
+    """
     from hub.registry import api
 
-    adapter = api.rm(ref, ctx=hub_context())
+    adapter = api.rm(ref, force=force, ctx=hub_context())
     if json_out:
         print_json(adapter)
         return
-    message(f"removed {adapter.name}")
+    result_line(f"removed {adapter.name}")
+    if adapter.children:
+        from rich.markup import escape
+
+        made = escape(", ".join(adapter.children))
+        message(
+            f"note: {made} were made from it: their lineage keeps its name and their rebuild commands"
+            f" its SHA256 {(adapter.sha256 or '?')[:12]}; `hub add` the file again to rebuild them"
+        )
 
 
 def verify(
@@ -367,7 +384,7 @@ def verify(
         bad = [r for r in results if r.status in PROBLEMS]
         repaired = sum(r.status == "repaired" for r in results)
         fixed = f"{repaired} repaired, " if repaired else ""
-        message(f"{len(results)} checked, {fixed}{len(bad)} problem{'s' if len(bad) != 1 else ''}")
+        result_line(f"{len(results)} checked, {fixed}{len(bad)} problem{'s' if len(bad) != 1 else ''}")
         if any(r.status == "missing" for r in results):
             message(
                 "missing: no file with its SHA256 where it was, in the store or where it was seen; "
@@ -395,12 +412,12 @@ def dupes(json_out: JsonOpt = False) -> None:
         return
     for g in groups:
         label = "same bytes" if g.by == "sha256" else "same tensors, different header"
-        message(f"[bold]{label}[/] [dim]{g.by} {g.value[:12]}[/]")
+        result_line(f"[bold]{label}[/] [dim]{g.by} {g.value[:12]}[/]")
         for a in g.adapters:
-            message(f"  {a.name}  [dim]{a.id}[/]")
+            result_line(f"  {a.name}  [dim]{a.id}[/]")
         for p in g.paths:
-            message(f"    [dim]{short_path(p)}[/]")
-    message(f"{len(groups)} group{'s' if len(groups) != 1 else ''}")
+            result_line(f"    [dim]{short_path(p)}[/]")
+    result_line(f"{len(groups)} group{'s' if len(groups) != 1 else ''}")
 
 
 def probe(
@@ -414,16 +431,16 @@ def probe(
     if json_out:
         print_json(result)
         return
-    message(
+    result_line(
         f"{path.name}: {result.kind} {result.format} {result.arch} rank {result.rank or '-'}"
         f" alpha {_num(result.alpha)} scale {_num(result.scale)}"
     )
     for k, v in result.modules.items():
-        message(f"  {k}: {v} modules")
+        result_line(f"  {k}: {v} modules")
     for e in result.evidence:
-        message(f"  [dim]{e}[/]")
+        result_line(f"  [dim]{e}[/]")
     if result.note:
-        message(f"  [yellow]{result.note}[/]")
+        result_line(f"  [yellow]{result.note}[/]")
 
 
 def gallery(
@@ -450,4 +467,4 @@ def gallery(
     if json_out:
         print_json(result)
         return
-    message(f"wrote {result.path}: {result.adapters} adapters, {result.with_preview} with a preview")
+    result_line(f"wrote {result.path}: {result.adapters} adapters, {result.with_preview} with a preview")

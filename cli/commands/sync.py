@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.context import hub_context
-from cli.output import console, message, print_json
+from cli.output import console, message, print_json, result_line
 from hub.errors import UsageError
 
 if TYPE_CHECKING:  # pydantic result classes cost milliseconds to build: keep them off `hub ls`
@@ -84,18 +84,20 @@ def _step(text: str) -> None:
 
 def _print_push(r: PushResult) -> None:
     if r.status == "failed":
-        message(f"[red]failed[/]     {r.name} -> {r.repo}: {r.error}")
+        result_line(f"[red]failed[/]     {r.name} -> {r.repo}: {r.error}")
         return
     where = f"{r.repo}@{r.revision}"
     if r.status == "unchanged":
-        message(f"[cyan]unchanged[/]  {r.name} -> {where}: nothing changed, no new commit ({(r.commit or '')[:10]})")
+        result_line(
+            f"[cyan]unchanged[/]  {r.name} -> {where}: nothing changed, no new commit ({(r.commit or '')[:10]})"
+        )
     else:
         files = ", ".join(r.uploaded)
-        message(f"[green]{r.status:<10}[/] {r.name} -> {where} commit {(r.commit or '')[:10]}: {files}")
+        result_line(f"[green]{r.status:<10}[/] {r.name} -> {where} commit {(r.commit or '')[:10]}: {files}")
     for w in r.warnings:
         message(f"[yellow]warning:[/] {w}")
     if r.url:
-        message(f"           {r.url}")
+        result_line(f"           {r.url}")
 
 
 def pull(
@@ -132,9 +134,9 @@ def _print_pull(r: PullResult) -> None:
             "already-registered": "[cyan]known[/]     ",
         }[f.status]
         note = " (this commit was already pulled)" if f.status == "unchanged" else ""
-        message(f"{label} {f.adapter.name}  [dim]{origin}/{f.path}{note}[/]")
+        result_line(f"{label} {f.adapter.name}  [dim]{origin}/{f.path}{note}[/]")
         if f.adapter.triggers:
-            message(f"           triggers: {', '.join(f.adapter.triggers)}")
+            result_line(f"           triggers: {', '.join(f.adapter.triggers)}")
 
 
 def search(

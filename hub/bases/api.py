@@ -32,7 +32,7 @@ class BaseInfo:
     ref: str
     path: Path
     layout: Literal["diffusers", "single-file"]
-    arch: str  # sd1 | sd2 | sdxl | unknown
+    arch: str  # sd1 | sd2 | sdxl | tiny (the embedded base, an SD1 layout) | unknown
     prediction_type: str = "epsilon"  # or v_prediction (SD2.x 768) / sample
 
 
@@ -89,11 +89,15 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def folder_arch(folder: Path) -> str:
-    """sd1 / sd2 / sdxl / unknown of a diffusers folder, from its configs."""
+    """sd1 / sd2 / sdxl / tiny / unknown of a diffusers folder, from its configs."""
     index = _read_json(folder / "model_index.json")
     if "text_encoder_2" in index or "XL" in str(index.get("_class_name", "")):
         return "sdxl"
     unet = _read_json(folder / "unet" / "config.json")
+    from hub.formats.module_tables import TINY_ARCH, is_tiny_config
+
+    if unet and is_tiny_config(unet, _read_json(folder / "text_encoder" / "config.json")):
+        return TINY_ARCH  # the embedded base (or a copy of it): its adapters are tiny's, not SD1's
     width = unet.get("cross_attention_dim")
     if width == 1024:
         return "sd2"

@@ -22,13 +22,13 @@ PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth")
 SUFFIXES = (".safetensors", *PICKLE_SUFFIXES)
 
 
-def checkpoint_keys(path: Path) -> list[str]:
-    """The tensor names of a single-file checkpoint, without reading any tensor data."""
+def checkpoint_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The tensor names and shapes of a single-file checkpoint, without reading any tensor data."""
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
         from hub.formats.safetensors_header import read_header
 
-        return list(read_header(path).tensors)
+        return {k: tuple(t.shape) for k, t in read_header(path).tensors.items()}
     if suffix not in PICKLE_SUFFIXES:
         raise UnsupportedFormatError(
             f"not a single-file checkpoint: {path.name}",
@@ -41,18 +41,21 @@ def checkpoint_keys(path: Path) -> list[str]:
     while isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]  # Lightning checkpoints nest the weights (several levels in some)
     if not isinstance(state, dict):
-        return []
-    return [str(k) for k, v in state.items() if isinstance(v, PickledTensor)]
+        return {}
+    return {str(k): tuple(v.shape) for k, v in state.items() if isinstance(v, PickledTensor)}
 
 
 def checkpoint_arch(path: Path) -> str:
-    """sd1 / sd2 / sdxl / unknown from the checkpoint's text-encoder keys (as ``hub fuse`` reads them)."""
+    """sd1 / sd2 / sdxl / tiny / unknown from the checkpoint's text-encoder keys and width (as ``hub fuse`` reads
+    them)."""
     from hub.compose.model_files import ModelFiles, WeightFile, detect_arch, open_base
 
     if path.suffix.lower() == ".safetensors":
         return detect_arch(open_base(path))  # also refuses a file that is no SD checkpoint (an adapter, say)
-    keys = checkpoint_keys(path)
-    return detect_arch(ModelFiles(path.parent, "single-file", [WeightFile(path, path.name, None, keys)]))
+    shapes = checkpoint_shapes(path)
+    return detect_arch(
+        ModelFiles(path.parent, "single-file", [WeightFile(path, path.name, None, list(shapes), shapes)])
+    )
 
 
 def config_folder_facts(config: str | None) -> tuple[str | None, str | None]:

@@ -42,6 +42,7 @@ from hub.models import ParentLink, Progress
 
 if TYPE_CHECKING:
     from hub.compose.ops import Reduction
+    from hub.formats.lora_set import LoraModule, LoraSet
 
 DEFAULT_AUTO_RULE = "sv_fro:0.99"
 
@@ -118,7 +119,7 @@ def mix(
         raise UsageError(f"--method {method} is exact and keeps rank = Σ ranks", hint="use --method svd to set a rank")
     with using(ctx) as c:
         started = time.perf_counter()
-        loaded = load_weighted(c, specs, "mix", hint="hub mix A:0.7 B:0.5", table=base_table(c, base))
+        loaded = load_weighted(c, specs, "mix", hint="hub mix A:0.7 B:0.5", table=base_table(c, base), several=True)
         weighted = [(lora_set, w) for _, w, _, lora_set in loaded]
         rank_cap = wanted if isinstance(wanted, int) else None
         if chosen.reduces and rank_cap is None and rule is None:
@@ -164,6 +165,7 @@ def mix(
             inputs=[s for s, _ in weighted],
             merged_from=", ".join(f"{n}:{w:g}" for n, (_, w) in zip(names, weighted, strict=True)),
             started=started,
+            triggers=list(dict.fromkeys(t for _, _, d, _ in loaded for t in d.triggers)),  # each parent's words
         )
         return MixResult(
             **dict(written),
@@ -196,6 +198,8 @@ def resize(
         started = time.perf_counter()
         detail, lora_set = load_one(c, ref, base_table(c, base))
         rule = ops.Dynamic.parse(dynamic) if dynamic else None
+        if rule is None and rank is not None:
+            _refuse_a_resize_that_reduces_nothing(detail.name, lora_set, rank, conv_rank)
         red = ops.resize(lora_set, rank, dynamic=rule, conv_rank=conv_rank, device=resolve_device(device),
                          progress=_counter(progress, len(lora_set.modules)))  # fmt: skip
         label = f"r{rank}" if rule is None else str(rule).replace(":", "")
@@ -211,6 +215,22 @@ def resize(
                                started=started)  # fmt: skip
         return ResizeResult(**dict(written), parent=parent_use(ref, detail), rank=rank,
                             dynamic=str(rule) if rule else None, reduction=_stats(red))  # fmt: skip
+
+
+def _refuse_a_resize_that_reduces_nothing(name: str, lora_set: LoraSet, rank: int, conv_rank: int | None) -> None:
+    """``resize --rank 99`` of a rank-4 adapter would register ``NAME-r99`` still at rank 4: refused, not done."""
+
+    from hub.compose.ops import rank_for
+
+    def target(m: LoraModule) -> int:
+        return rank_for(tuple(m.weight_shape), rank, conv_rank) or rank
+
+    if all(m.rank <= target(m) for m in lora_set.modules.values()):
+        highest = max((m.rank for m in lora_set.modules.values()), default=0)
+        raise UsageError(
+            f"'{name}' is rank {highest}: --rank {rank} would change nothing (resize only lowers a rank)",
+            hint=f"a rank below {highest}, e.g. `hub resize {name} --rank {max(1, highest // 2)}`",
+        )
 
 
 def convert(
@@ -307,12 +327,13 @@ def fuse(
 ) -> FuseResult:
     """Merge the adapters into ``base`` (diffusers folder, single .safetensors or HF id) and write a full model."""
     from hub.bases.api import resolve_base
-    from hub.compose.fuse import fuse_into
+    from hub.compose.fuse import check_out, fuse_into
     from hub.compose.model_files import open_base
 
     with using(ctx) as c:
         started = time.perf_counter()
         model = open_base(resolve_base(base, paths=c.paths))
+        check_out(model, Path(out).expanduser())  # before any adapter is read
         table = model.module_table(name=base)
         loaded = load_weighted(c, specs, "fuse", hint="hub fuse BASE A:0.7 --out DIR", table=table)
         dev = resolve_device(device)

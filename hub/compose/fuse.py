@@ -88,12 +88,9 @@ def fuse_into(
     check_compatible([s for s, _ in adapters])
     plan = plan_fuse(model, adapters)
     out = Path(out)
+    check_out(model, out)
     if model.layout == "diffusers":
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise UsageError(f"{out} exists and is not an empty folder", hint="give a new folder for the fused model")
         _copy_non_weights(model, out)
-    elif out.is_dir() or out.suffix != ".safetensors":
-        raise UsageError(f"the base is a single file: --out must be a .safetensors file, got {out}")
 
     report = FuseReport(out=out, layout=model.layout, modules_fused=0, tensors_written=0)
     for wfile in model.files:
@@ -135,6 +132,21 @@ def _torch_dtype(st: str) -> torch.dtype:
              "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
              "BOOL": torch.bool, "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2}  # fmt: skip
     return table[st.upper()] if st.upper() in table else getattr(torch, st)
+
+
+def check_out(model: ModelFiles, out: Path) -> None:
+    """A diffusers base is written as a folder, a single-file base as one file: ``--out merged.safetensors`` of a
+    diffusers base would be a folder with a file's name, so it is refused (before anything is loaded)."""
+    if model.layout == "diffusers":
+        if out.suffix.lower() in (".safetensors", ".ckpt", ".bin", ".pt"):
+            raise UsageError(
+                f"the base is a diffusers folder, so the fused model is a folder too: --out {out} names a file",
+                hint=f"give a folder, e.g. --out {out.with_suffix('')}/ (a single-file base gives one .safetensors)",
+            )
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise UsageError(f"{out} exists and is not an empty folder", hint="give a new folder for the fused model")
+    elif out.is_dir() or out.suffix != ".safetensors":
+        raise UsageError(f"the base is a single file: --out must be a .safetensors file, got {out}")
 
 
 def _copy_non_weights(model: ModelFiles, out: Path) -> None:

@@ -111,15 +111,44 @@ def _check_archs(details: Sequence[AdapterDetail], refs: Sequence[str]) -> None:
 
 
 def load_weighted(
-    ctx: Context, specs: Sequence[str | tuple[str, float]], verb: str, hint: str, table: ModuleTable | None = None
+    ctx: Context,
+    specs: Sequence[str | tuple[str, float]],
+    verb: str,
+    hint: str,
+    table: ModuleTable | None = None,
+    *,
+    several: bool = False,
 ) -> list[Loaded]:
+    """``several``: at least two different adapters (a mix of one, or of one twice, is a scale in disguise)."""
     pairs = [parse_spec(s) if isinstance(s, str) else (s[0], float(s[1])) for s in specs]
     if not pairs:
         raise UsageError(f"nothing to {verb}", hint=hint)
+    if several and len(pairs) == 1:
+        ref, w = pairs[0]
+        raise UsageError(
+            f"{verb} needs two adapters or more, got only '{ref}'",
+            hint=f"one adapter at a weight is `hub scale {ref} {w:g}`; {hint}",
+        )
     # Every name is resolved and every arch checked from the registry before the first (slow) load.
     details = [_resolve_spec(ctx, ref) for ref, _ in pairs]
+    if several:
+        _refuse_repeats(pairs, details, verb)
     _check_archs(details, [ref for ref, _ in pairs])
     return [(ref, w, d, load_adapter(d, table)) for (ref, w), d in zip(pairs, details, strict=True)]
+
+
+def _refuse_repeats(pairs: list[tuple[str, float]], details: list[AdapterDetail], verb: str) -> None:
+    seen: dict[str, tuple[str, float]] = {}
+    for (ref, w), d in zip(pairs, details, strict=True):
+        key = d.id or d.sha256 or str(Path(ref).resolve())
+        if key in seen:
+            first, w0 = seen[key]
+            same = f"'{first}' and '{ref}' are the same adapter" if first != ref else f"'{ref}' is given twice"
+            raise UsageError(
+                f"{verb}: {same} ({d.name})",
+                hint=f"give it once with the summed weight, e.g. `{d.name}:{w0 + w:g}`",
+            )
+        seen[key] = (ref, w)
 
 
 # ---------------------------------------------------------------- an input, named again

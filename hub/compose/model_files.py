@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hub.compose.ldm_layout import (
     TEXT_ENCODER_PREFIXES,
@@ -23,8 +23,16 @@ from hub.compose.ldm_layout import (
     unet_key_from_ldm,
 )
 from hub.errors import BadFileError, NotFoundError, UnsupportedFormatError
-from hub.formats.module_tables import ModuleTable, canonical_text_encoder_key
+from hub.formats.module_tables import (
+    TINY_ARCH,
+    ModuleTable,
+    canonical_text_encoder_key,
+    is_tiny_config,
+    tiny_text_layers,
+    tiny_text_width,
+)
 from hub.formats.unet_layout import UnetLayout
+from hub.paths import give_umask_mode
 
 if TYPE_CHECKING:
     import torch
@@ -209,6 +217,7 @@ def write_safetensors_streaming(
     raw += b" " * (-len(raw) % 8)  # safetensors aligns the data start to 8 bytes
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(len(raw).to_bytes(8, "little"))
@@ -225,14 +234,31 @@ def write_safetensors_streaming(
 
 
 def detect_arch(model: ModelFiles) -> str:
-    """sd1 / sd2 / sdxl from the UNet's cross-attention width or the checkpoint's text-encoder layout."""
+    """sd1 / sd2 / sdxl / tiny from the UNet's config (cross-attention width; the embedded tiny base's shapes) or
+    the checkpoint's text-encoder layout and width."""
     if model.layout == "single-file":
-        keys = model.files[0].keys
-        if any(k.startswith("conditioner.embedders.1.") for k in keys):
+        f = model.files[0]
+        if any(k.startswith("conditioner.embedders.1.") for k in f.keys):
             return "sdxl"
-        if any(k.startswith("cond_stage_model.model.") for k in keys):
+        if any(k.startswith("cond_stage_model.model.") for k in f.keys):
             return "sd2"
-        return "sd1" if any(k.startswith("cond_stage_model.transformer.") for k in keys) else "unknown"
-    config = model.root / "unet" / "config.json"
-    width = json.loads(config.read_text()).get("cross_attention_dim") if config.is_file() else None
-    return {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(width if isinstance(width, int) else -1, "unknown")
+        if not any(k.startswith("cond_stage_model.transformer.") for k in f.keys):
+            return "unknown"
+        # An SD1 layout whose CLIP is as wide and deep as the tiny base's (no real SD1 has a 32-wide text encoder).
+        width = f.shapes.get(_SD1_TOKEN_EMBEDDING, (0, 0))[-1]
+        deeper = any(k.startswith(f"{_SD1_TEXT_LAYERS}{tiny_text_layers()}.") for k in f.keys)
+        return TINY_ARCH if width == tiny_text_width() and not deeper else "sd1"
+    unet = _config(model.root / "unet")
+    if unet and is_tiny_config(unet, _config(model.root / "text_encoder")):
+        return TINY_ARCH
+    cross = unet.get("cross_attention_dim")
+    return {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(cross if isinstance(cross, int) else -1, "unknown")
+
+
+_SD1_TOKEN_EMBEDDING = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"
+_SD1_TEXT_LAYERS = "cond_stage_model.transformer.text_model.encoder.layers."
+
+
+def _config(folder: Path) -> dict[str, Any]:
+    path = folder / "config.json"
+    return json.loads(path.read_text()) if path.is_file() else {}

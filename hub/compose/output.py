@@ -46,11 +46,12 @@ def register_output(
     merged_from: str,
     started: float,
     raw: tuple[dict[str, Any], dict[str, str]] | None = None,
+    triggers: Sequence[str] = (),
 ) -> OutputResult:
     """Write ``lora_set`` in ``fmt``, under the recipe's name and dtype (default: the inputs' dtype), register it
     with its recipe, copy it to ``out``; what every writing operation returns, before its own fields are added.
     ``raw``: (tensors, metadata) written as they are instead of a LoraSet (a LyCORIS file kept in its own
-    algorithm)."""
+    algorithm). ``triggers``: the parents' trigger words, which the output still answers to."""
     from hub.bases.devices import resolve_dtype
     from hub.formats.write import save_lora_set, write_safetensors
     from hub.registry.api import add_one
@@ -75,7 +76,8 @@ def register_output(
                 merged_from=merged_from,
                 metadata={"lorahub.recipe": command},
             )
-        adapter = add_one(path, name=name, source=source, lineage=lineage, recipe=recipe.stored(), ctx=ctx)
+        adapter = add_one(path, name=name, source=source, triggers=triggers, lineage=lineage, recipe=recipe.stored(),
+                          ctx=ctx)  # fmt: skip
         if out is not None:
             dest = Path(out).expanduser()
             if dest.is_dir():
@@ -120,4 +122,5 @@ def register_one(
     done = _DONE[recipe.operation]
     return register_output(ctx, lora_set, recipe, source=f"{done}:{detail.name}",
                            lineage=[lineage_link(ref, detail, f"{done}-from", edge)], fmt=fmt, out=out,
-                           inputs=inputs, merged_from=detail.name, started=started, raw=raw)  # fmt: skip
+                           inputs=inputs, merged_from=detail.name, started=started, raw=raw,
+                           triggers=detail.triggers)  # fmt: skip

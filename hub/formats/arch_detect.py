@@ -11,14 +11,18 @@ read the dims those modules must have:
 - UNet-only files without cross-attention k/v: SDXL's layout has 10 transformer blocks per deep
   attention (index >= 2) and no attention at 320 channels; SD1 uses 1x1 conv proj_in, SD2 linear.
 - FLUX: double/single blocks with hidden size 3072.
+- The embedded ``tiny`` base (``--base tiny``, :mod:`hub.bases.tiny`): every module is one of its modules with its
+  widths, as its packaged module table lists them (no real base has its 32-wide text or 32/64-channel UNet).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 
 from hub.formats.key_styles import ModuleEntry, Shape
+from hub.formats.module_tables import TINY_ARCH, TINY_LABEL, tiny_module_shapes, tiny_path, tiny_text_width
 
 CROSS_ATTN_DIMS = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
 TEXT_ENCODER_DIMS = {768: "sd1", 1024: "sd2", 1280: "sdxl"}
@@ -88,6 +92,8 @@ def arch_from_base_name(name: str | None) -> str | None:
     if not name:
         return None
     n = name.lower().replace("\\", "/")
+    if TINY_LABEL in n:
+        return TINY_ARCH
     if "flux" in n:
         return "flux"
     if re.search(r"xl|pony|illustrious|noobai", n):
@@ -114,6 +120,11 @@ def detect_arch(modules: list[ModuleEntry], *, tie_breaker: tuple[str, str] | No
         return "unknown", ["transformer blocks whose hidden size is not FLUX's 3072"]
     if any(m.component == "text_encoder_2" for m in modules):
         return "sdxl", ["has a second text encoder (lora_te2_/text_encoder_2): only SDXL has one"]
+    if fits_tiny(modules):
+        return TINY_ARCH, [
+            f"every module is one of the embedded tiny base's, with its widths (text and cross-attention "
+            f"{tiny_text_width()}) -> tiny"
+        ]
 
     unet = [m for m in modules if m.component == "unet"]
     te = [m for m in modules if m.component == "text_encoder"]
@@ -140,6 +151,26 @@ def detect_arch(modules: list[ModuleEntry], *, tie_breaker: tuple[str, str] | No
     if unet:
         return _unet_layout(unet, tie_breaker)
     return "unknown", ["no module whose shape names a base model"]
+
+
+def fits_tiny(modules: list[ModuleEntry]) -> bool:
+    """Every module is a UNet or text encoder module of the embedded tiny base with the same in and out widths."""
+    shapes = tiny_module_shapes()
+    if not modules:
+        return False
+    for m in modules:
+        shape = shapes.get((m.component, tiny_path(m.component, m.path)))
+        if shape is None or len(shape) < 2:
+            return False
+        in_dim, out_dim = module_in_dim(m), module_out_dim(m)
+        if in_dim is None and out_dim is None:
+            return False
+        # a conv's in-width is in-channels, or in-channels x kernel where factors are 2-D (LoHa, LoKr)
+        if in_dim is not None and in_dim not in (shape[1], math.prod(shape[1:])):
+            return False
+        if out_dim is not None and out_dim != shape[0]:
+            return False
+    return True
 
 
 def _unet_layout(unet: list[ModuleEntry], tie_breaker: tuple[str, str] | None) -> tuple[str, list[str]]:

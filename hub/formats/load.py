@@ -25,7 +25,7 @@ from hub.errors import BadFileError, IncompatibleError, UnsupportedFormatError
 from hub.formats.key_styles import DIFFUSERS_PREFIXES, KOHYA_ROLES, LYCORIS_ROLES
 from hub.formats.kohya_names import from_kohya
 from hub.formats.lora_set import LoraModule, LoraSet
-from hub.formats.module_tables import ModuleTable, canonical_text_encoder_key, packaged_table
+from hub.formats.module_tables import TINY_ARCH, ModuleTable, canonical_text_encoder_key, packaged_table
 
 _KOHYA_PREFIXES = ("lora_unet_", "lora_te_", "lora_te1_", "lora_te2_")
 # LoHa/LoKr parts are brought to LoRA factors; the other LyCORIS kinds (full diff, OFT, norms) are refused
@@ -96,11 +96,23 @@ def _sidecar_config(path: Path) -> dict[str, Any] | None:
 # ----- architecture -----------------------------------------------------------------------------------------
 
 
+def _fits_tiny(tensors: dict[str, Any]) -> bool:
+    """Every module is one of the embedded tiny base's, with its widths (:func:`hub.formats.arch_detect.fits_tiny`)."""
+    from hub.formats.arch_detect import fits_tiny
+    from hub.formats.key_styles import group_modules
+
+    groups = group_modules({k: tuple(getattr(t, "shape", ())) for k, t in tensors.items()})
+    return fits_tiny(list(groups.modules.values()))
+
+
 def guess_arch(tensors: dict[str, Any], metadata: dict[str, str], config: dict[str, Any] | None = None) -> str:
-    """sd1/sd2/sdxl/flux/unknown from the keys and the cross-attention and text widths (no metadata trusted first)."""
+    """sd1/sd2/sdxl/flux/tiny/unknown from the keys and the cross-attention and text widths (metadata is not trusted
+    first)."""
     keys = list(tensors)
     if any(k.startswith(("transformer.", "lora_transformer_")) for k in keys):
         return "flux"
+    if _fits_tiny(tensors):
+        return TINY_ARCH
     dims: set[int] = set()
     for k, t in tensors.items():
         low = k.replace("_", ".")

@@ -40,7 +40,7 @@ class LoraModule:
 
 @dataclass
 class LoraSet:
-    arch: str  # sd1 | sd2 | sdxl | flux | unknown
+    arch: str  # sd1 | sd2 | sdxl | flux | tiny | unknown
     modules: dict[str, LoraModule] = field(default_factory=dict)
     # Textual-inversion vectors carried along (pivotal tuning): token -> [n_vectors, dim] per text encoder.
     embeddings: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)

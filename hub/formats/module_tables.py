@@ -1,10 +1,11 @@
-"""The module tables of the real Stable Diffusion bases: every ``nn.Linear``/``nn.Conv2d`` weight by name and shape.
+"""The module tables of the real Stable Diffusion bases and of the embedded tiny one: every ``nn.Linear``/``nn.Conv2d``
+weight by name and shape.
 
-One packaged data file, ``data/module_tables.json.gz``, holds per architecture (``sd1``, ``sd2``, ``sdxl``) the
-diffusers configs it was generated from (UNet and CLIP text encoders, as in the bases' ``config.json`` files)
-and the table ``<component>.<module path>`` -> weight shape. ``tools/build_module_tables.py`` regenerates it from
-those configs with diffusers' and transformers' own classes on the meta device (``--check`` compares; a test runs
-it). Reading it needs no torch.
+One packaged data file, ``data/module_tables.json.gz``, holds per architecture (``sd1``, ``sd2``, ``sdxl``, and
+``tiny``: the embedded base of :mod:`hub.bases.tiny`) the diffusers configs it was generated from (UNet and CLIP
+text encoders, as in the bases' ``config.json`` files) and the table ``<component>.<module path>`` -> weight
+shape. ``tools/build_module_tables.py`` regenerates it from those configs with diffusers' and transformers' own
+classes on the meta device (``--check`` compares; a test runs it). Reading it needs no torch.
 
 A :class:`ModuleTable` is what loading a kohya file against a model needs: the modules (to place names and to
 refuse unknown ones) and the UNet layout (kohya names SDXL UNet modules by their LDM paths). It comes from this
@@ -28,7 +29,20 @@ from typing import Any
 from hub.formats.unet_layout import UnetLayout
 
 TABLE_PATH = Path(__file__).with_name("data") / "module_tables.json.gz"
-KNOWN_ARCHS = ("sd1", "sd2", "sdxl")
+KNOWN_ARCHS = ("sd1", "sd2", "sdxl")  # the real bases
+TINY_ARCH = "tiny"  # the embedded base (``--base tiny``), an SD1 layout of its own widths
+# How files trained on the tiny base name it (kohya's ss_base_model_version, modelspec.architecture).
+TINY_LABEL = "sd-lora-hub-tiny"
+# The UNet config fields that decide its modules' names and shapes (how a base folder is told to be the tiny one).
+_UNET_SHAPE_FIELDS = ("in_channels", "block_out_channels", "layers_per_block", "down_block_types", "up_block_types",
+                      "cross_attention_dim", "transformer_layers_per_block", "use_linear_projection")  # fmt: skip
+_TEXT_SHAPE_FIELDS = ("hidden_size", "intermediate_size", "num_hidden_layers")
+
+
+def tiny_text_layers() -> int:
+    """How many layers the embedded tiny base's text encoder has."""
+    return int(table_configs(TINY_ARCH)["text_encoder"]["num_hidden_layers"])
+
 
 # What kohya sd-scripts' networks/lora.py wraps by default: the Linear/Conv2d layers inside the UNet's
 # Transformer2DModel blocks and the CLIP attention/MLP layers; with conv_dim (LoCon) also those inside
@@ -78,12 +92,54 @@ def table_configs(arch: str) -> dict[str, Any]:
 
 @cache
 def packaged_table(arch: str) -> ModuleTable | None:
-    """The table of a real base (``sd1``, ``sd2``, ``sdxl``); None for any other arch."""
+    """The table of a real base (``sd1``, ``sd2``, ``sdxl``) or of the embedded ``tiny``; None for any other arch."""
     entry = _raw()["archs"].get(arch)
     if entry is None:
         return None
     modules = {k: tuple(v) for k, v in entry["modules"].items()}
     return ModuleTable(arch, arch, modules, UnetLayout.from_config(entry["configs"]["unet"]))
+
+
+def is_tiny_config(unet: Mapping[str, Any], text_encoder: Mapping[str, Any]) -> bool:
+    """Whether a base's UNet and text encoder ``config.json`` are shaped as the embedded tiny base's (the same
+    modules with the same widths)."""
+    configs = table_configs(TINY_ARCH)
+    unet_defaults = {"in_channels": 4, "layers_per_block": 2, "transformer_layers_per_block": 1,
+                     "use_linear_projection": False}  # fmt: skip
+
+    def plain(value: Any) -> Any:
+        return list(value) if isinstance(value, tuple | list) else value
+
+    def same(config: Mapping[str, Any], tiny: Mapping[str, Any], fields: tuple[str, ...], defaults: dict) -> bool:
+        return all(plain(config.get(k, defaults.get(k))) == plain(tiny.get(k, defaults.get(k))) for k in fields)
+
+    text_defaults = {"hidden_size": 512, "intermediate_size": 2048, "num_hidden_layers": 12}  # CLIPTextConfig's
+    return same(unet, configs["unet"], _UNET_SHAPE_FIELDS, unet_defaults) and same(
+        text_encoder, configs["text_encoder"], _TEXT_SHAPE_FIELDS, text_defaults
+    )
+
+
+def tiny_text_width() -> int:
+    """The embedded tiny base's text width: its CLIP's hidden size, which its UNet's cross-attention reads."""
+    return int(table_configs(TINY_ARCH)["unet"]["cross_attention_dim"])
+
+
+@cache
+def tiny_module_shapes() -> dict[tuple[str, str], tuple[int, ...]]:
+    """The tiny base's modules by (component, flat path), text encoder paths without ``text_model_``: the names as
+    adapter files of every key style are read (see :func:`hub.formats.key_styles.flat_path`)."""
+    table = packaged_table(TINY_ARCH)
+    assert table is not None, "the packaged module tables have no tiny entry: run tools/build_module_tables.py"
+    out: dict[tuple[str, str], tuple[int, ...]] = {}
+    for key, shape in table.modules.items():
+        component, _, path = key.partition(".")
+        out[(component, tiny_path(component, path.replace(".", "_").lower()))] = tuple(shape)
+    return out
+
+
+def tiny_path(component: str, flat: str) -> str:
+    """A flat module path as :func:`tiny_module_shapes` keys it (text encoders' ``text_model_`` level dropped)."""
+    return flat.removeprefix("text_model_") if component.startswith("text_encoder") else flat
 
 
 def canonical_text_encoder_key(key: str) -> str:

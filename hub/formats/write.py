@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from hub.errors import IncompatibleError, UsageError
 from hub.formats.kohya_names import is_ldm_key, ldm_names_fit, to_kohya
 from hub.formats.lora_set import LoraModule, LoraSet
-from hub.formats.module_tables import packaged_table
+from hub.formats.module_tables import TINY_ARCH, TINY_LABEL, packaged_table
+from hub.paths import give_umask_mode
 
 if TYPE_CHECKING:
     import torch
@@ -38,6 +39,8 @@ BASE_METADATA = {
     "sd1": ("sd_v1", "stable-diffusion-v1", "512x512"),
     "sd2": ("sd_v2", "stable-diffusion-v2-512", "512x512"),
     "sdxl": ("sdxl_base_v1-0", "stable-diffusion-xl-v1-base", "1024x1024"),
+    # The embedded tiny base: its own name, never an SD version it is not (readers that know only SD's leave it be).
+    TINY_ARCH: (TINY_LABEL, TINY_LABEL, "64x64"),
 }
 
 
@@ -283,6 +286,7 @@ def write_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
     blob = safetensors_bytes(tensors, metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)

@@ -29,8 +29,8 @@ from hub.registry.api import resolve
 
 # Formats diffusers' load_lora_weights reads exactly as they are (checked by tests/gen against hub's own loader).
 DIRECT_FORMATS = frozenset({"kohya", "lycoris-locon", "diffusers-peft"})
-# Real bases only: the tiny bases and unknown files are left to diffusers' own shape checks.
-_FAMILIES = frozenset({"sd1", "sd2", "sdxl", "flux"})
+# Known bases (the embedded tiny SD1 one included): unknown files are left to diffusers' own shape checks.
+_FAMILIES = frozenset({"sd1", "sd2", "sdxl", "flux", "tiny"})
 
 
 def _is_safetensors(path: Path) -> bool:

@@ -19,7 +19,7 @@ from hub.gen.adapters import recorded_base, resolve_loras
 from hub.gen.grid_plan import plan_grid
 from hub.gen.infotext import format_infotext, parse_infotext, split_lora_tags
 from hub.gen.png import read_parameters, read_text_chunks, save_png_as
-from hub.gen.renderer import Renderer, default_output_dir, opened, version
+from hub.gen.renderer import Renderer, check_numbers, default_output_dir, opened, version
 from hub.gen.results import GenRequest, GenResult, GridCell, GridResult, LoraUse
 from hub.gen.samplers import canonical_name
 from hub.models import Progress
@@ -77,6 +77,7 @@ def render(
     settings = _settings(settings, ctx)
     if request.sampler:
         canonical_name(request.sampler)  # a typo fails before the pipeline loads
+    check_numbers(request)  # and so do --steps 0 and --size 63x64
     with opened(settings, ctx) as c:
         renderer = Renderer(_base_for(request, c), settings=settings)
         result = renderer.render(request, out=out, set_preview=set_preview, progress=progress, ctx=c)
@@ -177,6 +178,7 @@ def grid(
     if set(plan.names) & {lora.name for lora in fixed}:
         raise UsageError("an adapter is both on an axis and fixed with --lora")
     everything = template.model_copy(update={"loras": [LoraUse(name=n) for n in plan.names] + fixed})
+    check_numbers(template)
     with opened(settings, ctx) as c:
         renderer = Renderer(_base_for(everything, c), settings=settings)
         images: list[list[Any]] = [[] for _ in plan.rows]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import BadFileError, NotFoundError
+from hub.paths import give_umask_mode
 
 _NUMBERED = re.compile(r"^(\d{5})-")
 _EXIF_IFD = 0x8769
@@ -29,6 +30,7 @@ def save_png(image: Any, folder: Path, seed: int, chunks: dict[str, str]) -> Pat
     for key, text in chunks.items():
         info.add_text(key, text)
     fd, tmp = tempfile.mkstemp(prefix=".gen-", suffix=".png.tmp", dir=folder)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     try:
         with os.fdopen(fd, "wb") as f:
             image.save(f, format="PNG", pnginfo=info)
@@ -53,6 +55,7 @@ def save_png_as(image: Any, target: Path, chunks: dict[str, str]) -> Path:
     for key, text in chunks.items():
         info.add_text(key, text)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     try:
         with os.fdopen(fd, "wb") as f:
             image.save(f, format="PNG", pnginfo=info)

@@ -68,6 +68,17 @@ def default_output_dir(settings: Settings) -> Path:
     return settings.paths.home / "outputs" / "gen" / time.strftime("%Y-%m-%d")
 
 
+def check_numbers(request: GenRequest) -> None:
+    """Steps, count and the size given: checked before the pipeline loads (seconds), not after."""
+    if request.steps < 1 or request.n < 1:
+        raise UsageError("--steps and --n must be at least 1")
+    width, height = request.width, request.height
+    for side in (width, height):
+        if side is not None and (side % 8 or side < 8):
+            shown = f"{width or 'native'}x{height or 'native'}"
+            raise UsageError(f"size {shown}: width and height must be positive multiples of 8", hint="e.g. 512x512")
+
+
 class Renderer:
     """The pipeline of ``base`` on the chosen device, and the adapters loaded into it so far."""
 
@@ -106,14 +117,12 @@ class Renderer:
 
     def resolve(self, request: GenRequest, ctx: Context) -> tuple[GenRequest, list[ResolvedLora]]:
         """The request with every choice made (seed, size, sampler, base, adapter names and hashes)."""
-        if request.steps < 1 or request.n < 1:
-            raise UsageError("--steps and --n must be at least 1")
+        check_numbers(request)
         loras = resolve_loras(request.loras, ctx)
         check_arch(loras, self.info.arch, self.base)
         width = request.width or self.native_size
         height = request.height or self.native_size
-        if width % 8 or height % 8 or width < 8 or height < 8:
-            raise UsageError(f"size {width}x{height}: width and height must be positive multiples of 8")
+        check_numbers(request.model_copy(update={"width": width, "height": height}))
         seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**32)
         sampler = canonical_name(request.sampler) if request.sampler else self.default_sampler
         resolved = request.model_copy(update={

@@ -15,14 +15,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.context import Context, using
-from hub.errors import AmbiguousError, NotFoundError, UsageError
+from hub.errors import AmbiguousError, ConflictError, NotFoundError, UsageError
 from hub.registry import store
 from hub.registry.db import Registry, adapter_from_row
 from hub.registry.hashing import hash_file
 from hub.registry.query import ListQuery
 
 if TYPE_CHECKING:
-    from hub.models import Adapter, AdapterDetail, DupeGroup, GalleryResult, Progress, RemoteRef, VerifyResult
+    from hub.models import (
+        Adapter,
+        AdapterDetail,
+        DupeGroup,
+        GalleryResult,
+        Progress,
+        RemoteRef,
+        Removed,
+        VerifyResult,
+    )
 
     # What __getattr__ below loads on first use, named here for type checkers and readers.
     from hub.registry.browse import (  # noqa: F401
@@ -93,10 +102,21 @@ def resolve(ref: str, *, ctx: Context | None = None) -> AdapterDetail:
             )
         if ids:
             return _detail(reg, ids[0])
+        names = [row[0] for row in reg.conn.execute("SELECT name FROM adapters")]
     path = Path(ref).expanduser()
     if path.is_file():
         return _unregistered(path)
-    raise NotFoundError(f"no adapter '{ref}' in the registry", hint="`hub ls` lists them; a file path works too")
+    raise NotFoundError(f"no adapter '{ref}' in the registry", hint=_did_you_mean(ref, names))
+
+
+def _did_you_mean(ref: str, names: list[str]) -> str:
+    """The registered names closest to a misspelt one, else where to look."""
+    import difflib
+
+    close = difflib.get_close_matches(ref, names, n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(f"'{n}'" for n in close) + "? (`hub ls` lists them)"
+    return "`hub ls` lists them; a file path works too"
 
 
 def show(ref: str, *, ctx: Context | None = None) -> AdapterDetail:
@@ -167,15 +187,35 @@ def tag(ref: str, changes: Sequence[str], *, ctx: Context | None = None) -> Adap
         return adapter_from_row(reg.adapter_row(adapter.id), reg.tags(adapter.id))
 
 
-def rm(ref: str, *, ctx: Context | None = None) -> Adapter:
-    """Remove the row (children keep their lineage, pointing at nothing) and collect unreferenced blobs."""
+def rm(ref: str, *, force: bool = False, ctx: Context | None = None) -> Removed:
+    """Remove the row and collect unreferenced blobs. An entry other entries were made from is refused unless
+    ``force``: their lineage keeps its name and their rebuild commands its SHA256 prefix, which need its bytes."""
+    from hub.models import Adapter, Removed
+
     with using(ctx) as c:
         reg = c.registry
         adapter = _registered(ref, c)
         with reg.transaction():
+            children = _children_names(reg, adapter.id)
+            if children and not force:
+                raise ConflictError(
+                    f"'{adapter.name}' is a parent of {len(children)} "
+                    f"entr{'y' if len(children) == 1 else 'ies'}: {', '.join(children)}",
+                    hint=f"their rebuild commands read its bytes (SHA256 {(adapter.sha256 or '?')[:12]}); "
+                    f"`hub rm {adapter.name} --force` removes it anyway",
+                )
             reg.delete_adapter(adapter.id)
         store.garbage_collect(c.paths, reg.owned_hashes())
-    return adapter
+    return Removed(**adapter.model_dump(include=set(Adapter.model_fields)), children=children)
+
+
+def _children_names(reg: Registry, adapter_id: str) -> list[str]:
+    names = []
+    for edge in reg.lineage(parent_id=adapter_id):
+        row = reg.find_adapter_row(edge.child_id)
+        if row is not None and row["name"] not in names:
+            names.append(row["name"])
+    return sorted(names)
 
 
 def record_remote(adapter_id: str, ref: RemoteRef, *, ctx: Context | None = None) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hub.errors import UsageError
 from hub.models import Adapter, GalleryResult
+from hub.paths import give_umask_mode
 
 
 def draw_sheet(
@@ -49,6 +50,7 @@ def draw_sheet(
     out = Path(out).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".gallery-", suffix=".png", dir=out.parent)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     os.close(fd)
     sheet.save(tmp, format="PNG")
     os.replace(tmp, out)

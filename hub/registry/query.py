@@ -20,6 +20,42 @@ SORTS = {
     "kind": "kind, name COLLATE NOCASE",
 }
 
+ARCHES = ("sd1", "sd2", "sdxl", "flux", "unknown")
+KINDS = ("lora", "lycoris", "embedding", "lora+embedding")
+# What people type, from Civitai's base-model labels and the A1111/kohya folders: "sd15" must not answer
+# "0 adapters". Keys are lower-case with spaces, dots, dashes and underscores removed.
+_ARCH_ALIASES = {
+    **{a: a for a in ARCHES},
+    **dict.fromkeys(("sd15", "sd14", "sd1x", "sdv1", "sdv15", "15", "stablediffusion15", "v1"), "sd1"),
+    **dict.fromkeys(("sd21", "sd20", "sd2x", "sdv2", "sd21768", "21", "v2"), "sd2"),
+    **dict.fromkeys(("sdxl10", "sdxl1", "xl", "sdxlbase", "sdxl09"), "sdxl"),
+    **dict.fromkeys(("flux1", "fluxdev", "flux1dev", "flux1schnell", "fluxschnell"), "flux"),
+}
+_KIND_ALIASES = {
+    **{k.replace("+", ""): k for k in KINDS},
+    **dict.fromkeys(("loras", "locon", "lowrank"), "lora"),
+    **dict.fromkeys(("lycoriss", "loha", "lokr"), "lycoris"),
+    **dict.fromkeys(("embeddings", "ti", "textualinversion", "textualinversions", "embed"), "embedding"),
+    **dict.fromkeys(("loraembedding", "loraembeddings", "pivotal"), "lora+embedding"),
+}
+
+
+def _canonical(value: str, aliases: dict[str, str], valid: Sequence[str], what: str, example: str) -> str:
+    key = "".join(ch for ch in value.lower() if ch not in " ._-+")
+    if key in aliases:
+        return aliases[key]
+    raise UsageError(f"unknown {what} '{value}'", hint=f"one of: {', '.join(valid)} ({example})")
+
+
+def canonical_arch(value: str) -> str:
+    """``sd15``, ``SD 1.5``, ``sdxl1.0`` ... -> ``sd1``/``sdxl``; anything unknown is refused with the list."""
+    return _canonical(value, _ARCH_ALIASES, ARCHES, "arch", "sd15 and sd1.5 mean sd1, sdxl1.0 means sdxl")
+
+
+def canonical_kind(value: str) -> str:
+    """``loras``, ``embeddings``, ``lokr`` ... -> ``lora``/``embedding``/``lycoris``; unknown ones are refused."""
+    return _canonical(value, _KIND_ALIASES, KINDS, "kind", "loras means lora, embeddings embedding")
+
 
 @dataclass(frozen=True)
 class ListQuery:
@@ -38,6 +74,10 @@ class ListQuery:
     def __post_init__(self) -> None:
         if self.sort not in SORTS:
             raise UsageError(f"unknown sort '{self.sort}'", hint=f"one of: {', '.join(SORTS)}")
+        if self.arch:  # frozen: the canonical value replaces what was typed
+            object.__setattr__(self, "arch", canonical_arch(self.arch))
+        if self.kind:
+            object.__setattr__(self, "kind", canonical_kind(self.kind))
 
     @classmethod
     def of(cls, query: str | ListQuery | None, **fields: Any) -> ListQuery:
@@ -55,7 +95,7 @@ class ListQuery:
         """(SQL clause, parameters) pairs, ANDed by the registry's select."""
         filters: list[tuple[str, Sequence[Any]]] = []
         if self.arch:
-            filters.append(("arch = ?", [self.arch.lower()]))
+            filters.append(("arch = ?", [self.arch]))
         if self.kind:
             # LyCORIS files are low-rank adapters too (kind "lora"); "lycoris" selects them by format.
             filters.append(("format LIKE 'lycoris-%'", []) if self.kind == "lycoris" else ("kind = ?", [self.kind]))

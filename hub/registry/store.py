@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub.paths import Paths
+from hub.paths import Paths, give_umask_mode
 from hub.registry.hashing import hash_file
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ def keep_preview(src: Path, paths: Paths, *, first: bool = False) -> Path:
     if not target.exists():
         paths.previews.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=paths.previews, prefix=".preview-")
+        give_umask_mode(fd)  # a user's file, not a 0600 temp
         os.close(fd)
         shutil.copyfile(src, tmp)
         os.replace(tmp, target)

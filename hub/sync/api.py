@@ -7,6 +7,7 @@ Tokens come from huggingface_hub (HF_TOKEN, then the token file) and are never s
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.context import Context, using
@@ -29,6 +30,7 @@ __all__ = [
     "PushResult",
     "RemoteModel",
     "build_card",
+    "download",
     "pull",
     "push",
     "push_all",
@@ -119,3 +121,13 @@ def search(query: str, *, arch: str | None = None, limit: int = 20) -> list[Remo
     from hub.sync import search as search_mod
 
     return search_mod.search(query, arch=arch, limit=limit)
+
+
+def download(repo: str, *, allow_patterns: list[str], action: str = "download") -> Path:
+    """The files of a model repo matching ``allow_patterns``, through huggingface_hub's cache (for other
+    packages' model downloads, the captioner's): one bounded request to start with, the sync error table's
+    one-line errors (an unreachable host: RemoteError with the HF_HUB_OFFLINE=1 hint)."""
+    from hub.sync import client
+
+    with client.remote_errors(action, repo):
+        return client.snapshot(repo, allow_patterns=allow_patterns)

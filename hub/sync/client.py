@@ -9,6 +9,7 @@ then the token file); it is passed to the client and never printed, logged or st
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from hub.errors import AuthError, ConflictError, DependencyError, HubError, NotF
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
+OFFLINE_HINT = "check the connection or HF_ENDPOINT; to work from the local cache alone, set HF_HUB_OFFLINE=1"
 TOKEN_HINT = "set HF_TOKEN to a Hugging Face access token, or run `hf auth login` (HF_TOKEN wins over the token file)"
 
 
@@ -36,7 +38,48 @@ def _hf() -> Any:
         import huggingface_hub.errors
     except ImportError as e:  # pragma: no cover - a hard dependency
         raise DependencyError("huggingface_hub is not installed", hint="pip install huggingface_hub") from e
+    _bound_the_network(huggingface_hub)
     return huggingface_hub
+
+
+_bounded = False
+
+
+def _bound_the_network(hf: Any) -> None:
+    """Make an unreachable Hub fail in seconds, once per process, for every caller of huggingface_hub
+    (sync, base downloads, transformers' and diffusers' downloads in this process).
+
+    huggingface_hub 2.x sends requests with no timeout at all (a host that accepts and never answers hangs
+    forever) and retries refused connections and timeouts 5 times over 23 s, printing a warning per try. Here:
+    each request waits at most ``HF_HUB_ETAG_TIMEOUT`` seconds (default 10) for the host, and a host that
+    refused or did not answer is not asked again; retries stay for 5xx/429 answers and dropped connections.
+    """
+    global _bounded
+    if _bounded:
+        return
+    _bounded = True
+    from huggingface_hub.utils import _http
+
+    httpx2 = _http.httpx2  # the HTTP library this huggingface_hub is built on (its dependency, not ours)
+
+    wait = float(hf.constants.HF_HUB_ETAG_TIMEOUT)
+    bounds = httpx2.Timeout(wait).as_dict()
+
+    def bound_request(request: Any) -> None:
+        # huggingface_hub passes timeout=None (no limit) unless its caller gave one: give ours then.
+        timeouts = request.extensions.get("timeout") or {}
+        request.extensions["timeout"] = {k: (bounds[k] if timeouts.get(k) is None else timeouts[k]) for k in bounds}
+
+    def bounded_client() -> Any:
+        session = _http.default_client_factory()
+        session.event_hooks["request"] = [bound_request, *session.event_hooks["request"]]
+        return session
+
+    hf.set_client_factory(bounded_client)
+    # Retried only when the connection broke mid-answer; not when the host is not there (refused, timed out).
+    dropped = (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError)
+    for backoff in (_http.http_backoff, _http.http_stream_backoff):  # the stream one is a contextmanager
+        inspect.unwrap(backoff).__kwdefaults__["retry_on_exceptions"] = dropped
 
 
 def endpoint() -> str:
@@ -170,16 +213,14 @@ def _error_table() -> list[tuple[ErrorTypes, Callable[[Any, Context], HubError |
                 _offline(e, c)
                 if is_offline()
                 else RemoteError(
-                    f"cannot reach {endpoint()} and {c.filename or c.repo} is not in the local cache",
-                    hint="check the connection or HF_ENDPOINT",
+                    f"cannot reach {endpoint()}{_why_unreachable(e)}"
+                    f" and {c.filename or c.repo} is not in the local cache",
+                    hint=OFFLINE_HINT,
                 )
             ),
         ),
         (err.HfHubHTTPError, _http_error),
-        (
-            _transport_errors(),
-            lambda e, c: RemoteError(f"cannot reach {endpoint()}: {type(e).__name__}", hint="check HF_ENDPOINT"),
-        ),
+        (_transport_errors(), _unreachable),
         (
             ValueError,  # the client raises ValueError for a card the Hub refused or a malformed answer
             lambda e, c: (
@@ -187,6 +228,22 @@ def _error_table() -> list[tuple[ErrorTypes, Callable[[Any, Context], HubError |
             ),
         ),
     ]
+
+
+def _unreachable(e: BaseException, c: Context) -> HubError:
+    return RemoteError(f"cannot reach {endpoint()}{_why_unreachable(e)}", hint=OFFLINE_HINT)
+
+
+def _why_unreachable(e: BaseException) -> str:
+    """``: the host refused the connection (ConnectError)`` from the transport error in ``e``'s chain, or ''."""
+    seen: BaseException | None = e
+    while seen is not None and not isinstance(seen, _transport_errors()):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return ""
+    name = type(seen).__name__
+    why = "did not answer in time" if "Timeout" in name else "refused the connection" if "Connect" in name else name
+    return f": the host {why} ({name})"
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:

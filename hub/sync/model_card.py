@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from hub.formats.module_tables import TINY_ARCH, TINY_LABEL
 from hub.models import Frozen
 from hub.sync.licenses import card_license, read_card_license
 
@@ -34,6 +36,7 @@ BASE_MODELS: dict[str, str] = {
     "flux": "black-forest-labs/FLUX.1-dev",
 }
 FAMILY_TAGS: dict[str, list[str]] = {
+    TINY_ARCH: [TINY_LABEL],
     "sd1": ["stable-diffusion", "stable-diffusion-diffusers"],
     "sd2": ["stable-diffusion", "stable-diffusion-diffusers"],
     "sdxl": ["stable-diffusion-xl", "stable-diffusion-xl-diffusers"],
@@ -230,6 +233,39 @@ def _webui_usage(spec: CardSpec) -> list[str]:
     ]
 
 
+# The embedded tiny base has no Hub repo nor checkpoint for other tools: its cards say what it is and how to load it.
+_TINY_BASE = (
+    "Made for sd-lora-hub's embedded `tiny` base (`--base tiny`: a 64x64 text-to-image model of a small world of "
+    "balls and boxes, trained and shipped by sd-lora-hub), not for Stable Diffusion: it loads on that base only."
+)
+
+
+def _tiny_usage(spec: CardSpec, trigger: str) -> list[str]:
+    return [
+        "## Use it with hub",
+        "",
+        "```sh",
+        f"hub pull {spec.repo}",
+        f'hub gen "{trigger or "a photo"}" --lora {shlex.quote(spec.name)} --base tiny',
+        "```",
+        "",
+        "## Use it with diffusers",
+        "",
+        "```py",
+        "from diffusers import StableDiffusionPipeline",
+        "from hub.bases.api import resolve_base  # sd-lora-hub builds the tiny base offline, from its package",
+        "",
+        'pipe = StableDiffusionPipeline.from_pretrained(resolve_base("tiny"), safety_checker=None)',
+        f'pipe.load_lora_weights("{spec.repo}", weight_name="{spec.diffusers_file}")',
+        f'image = pipe("{trigger or "a photo"}", height=64, width=64).images[0]',
+        "```",
+        "",
+        *([f"The diffusers copy: {spec.diffusers_note}.", ""] if spec.diffusers_note else []),
+        "A1111, Forge and ComfyUI have no checkpoint of the tiny base: use it with hub or diffusers as above.",
+        "",
+    ]
+
+
 def build_card(spec: CardSpec) -> str:
     """The README.md text. Deterministic: the same spec gives the same bytes (no dates), so re-pushes are no-ops."""
     yml = yaml.safe_dump(front_matter(spec), sort_keys=False, allow_unicode=True, width=1000).strip()
@@ -238,12 +274,23 @@ def build_card(spec: CardSpec) -> str:
     lines = [f"---\n{yml}\n---", "", f"# {spec.name}", "", "<Gallery />", ""]
     if spec.description:
         lines += [spec.description.strip(), ""]
+    if spec.arch == TINY_ARCH:
+        lines += [_TINY_BASE, ""]
     lines += ["## Trigger words", ""]
     if spec.triggers:
         lines += [f"You should use {', '.join(f'`{t}`' for t in spec.triggers)} to trigger the image generation.", ""]
     else:
         lines += ["No trigger words: the adapter applies to every prompt.", ""]
-    lines += [
+    if spec.arch == TINY_ARCH:
+        lines += _tiny_usage(spec, trigger)
+    else:
+        lines += _sd_usage(spec, base, trigger)
+    _lineage_and_files(spec, lines)
+    return "\n".join(lines)
+
+
+def _sd_usage(spec: CardSpec, base: str, trigger: str) -> list[str]:
+    return [
         "## Use it with diffusers",
         "",
         "```py",
@@ -261,6 +308,9 @@ def build_card(spec: CardSpec) -> str:
         *_webui_usage(spec),
         "",
     ]
+
+
+def _lineage_and_files(spec: CardSpec, lines: list[str]) -> None:
     if spec.lineage:
         lines += ["## Lineage", "", "| operation | parent | weight |", "|---|---|---|"]
         for ln in spec.lineage:
@@ -281,7 +331,6 @@ def build_card(spec: CardSpec) -> str:
     if spec.alpha is not None:
         details.append(f"alpha {spec.alpha:g}")
     lines += ["", f"Details: {', '.join(details)}. Published with sd-lora-hub.", "", _marker(spec), ""]
-    return "\n".join(lines)
 
 
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)

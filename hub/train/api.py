@@ -18,14 +18,14 @@ from hub.context import Context
 from hub.paths import Paths
 from hub.settings import Settings, load_settings
 from hub.train.loop import OnStep, StopFlag
-from hub.train.options import resolve_options
-from hub.train.runs import list_run_infos, read_run_detail
+from hub.train.options import Spec, TrainOptions, option_specs, resolve_options
+from hub.train.runs import check_new_run, list_run_infos, new_run_id, read_run_detail
 
 if TYPE_CHECKING:  # pydantic results: a training process imports them once its steps are over
     from hub.models import Progress
     from hub.train.results import RunDetail, RunInfo, TrainResult
 
-__all__ = ["list_runs", "read_run", "train"]
+__all__ = ["check_train", "declared_options", "list_runs", "new_run_id", "read_run", "train"]
 
 
 def _paths(settings: Settings | None, ctx: Context | None) -> Paths:
@@ -42,75 +42,49 @@ def read_run(run_id: str, settings: Settings | None = None, *, ctx: Context | No
     return read_run_detail(_paths(settings, ctx), run_id)
 
 
+def declared_options() -> tuple[Spec, ...]:
+    """Every option of ``train`` as declared once (name, type, default, bounds, help): for forms and docs."""
+    return option_specs()
+
+
+def check_train(
+    options: dict[str, Any], settings: Settings | None = None, *, ctx: Context | None = None
+) -> TrainOptions:
+    """``options`` resolved and checked as ``train`` would, with every refusal that needs no model (the pictures,
+    the device, the home, the base); nothing is written."""
+    o = resolve_options(options)
+    from hub.train.preflight import preflight
+
+    preflight(o, _paths(settings, ctx))
+    return o
+
+
 def train(
     images: str | Path,
     *,
     token: str,
     class_word: str,
-    base: str = "tiny",
-    name: str | None = None,
-    base_config: str | None = None,
-    steps: int | None = None,
-    lr: float | None = None,
-    rank: int | None = None,
-    alpha: float | None = None,
-    resolution: int | None = None,
-    batch_size: int | None = None,
-    seed: int | None = None,
-    instance_prompt: str | None = None,
-    class_prompt: str | None = None,
-    dropout: float | None = None,
-    conv: bool | None = None,
-    conv_rank: int | None = None,
-    train_text_encoder: bool | None = None,
-    text_encoder_lr: float | None = None,
-    optimizer: str | None = None,
-    weight_decay: float | None = None,
-    scheduler: str | None = None,
-    warmup_steps: int | None = None,
-    grad_accum: int | None = None,
-    max_grad_norm: float | None = None,
-    mixed_precision: str | None = None,
-    gradient_checkpointing: bool | None = None,
-    min_snr_gamma: float | None = None,
-    noise_offset: float | None = None,
-    crop: str | None = None,
-    flip: bool | None = None,
-    buckets: bool | None = None,
-    repeats: int | None = None,
-    cache_latents: bool | None = None,
-    caption: str | None = None,
-    caption_model: str | None = None,
-    overwrite_captions: bool | None = None,
-    prior_images: int | None = None,
-    prior_weight: float | None = None,
-    class_images: str | None = None,
-    prior_from_base: bool | None = None,
-    sample_prompts: list[str] | None = None,
-    sample_every: int | None = None,
-    sample_steps: int | None = None,
-    checkpoint_every: int | None = None,
-    checkpoint_limit: int | None = None,
-    resume: str | None = None,
-    device: str | None = None,
-    preset: str | None = None,
     run_id: str | None = None,
     settings: Settings | None = None,
     ctx: Context | None = None,
     progress: Progress | None = None,
     on_step: OnStep | None = None,
+    **options: Any,
 ) -> TrainResult:
     """Train a LoRA on ``images`` (a folder, a .zip, or kohya's ``<repeats>_<tokens>`` layout) binding ``token``
-    to ``class_word``, write it as a kohya file with full metadata and register it. Options left ``None`` come from
-    ``preset`` then the defaults (:class:`hub.train.options.TrainOptions`). ``progress(done, total)`` and
-    ``on_step(row)`` (step, loss, lr, seconds) are called after every step; raising KeyboardInterrupt from either
-    stops the run like Ctrl-C. ``ctx`` (or ``settings``) says which home to use."""
-    given = {k: v for k, v in locals().items() if k not in ("run_id", "settings", "ctx", "progress", "on_step")}
-    given["images"] = str(images)
-    o = resolve_options(given)
+    to ``class_word``, write it as a kohya file with full metadata and register it. ``options`` are those of
+    :class:`hub.train.options.TrainOptions` (``hub train --help`` lists them with their defaults); those left out
+    or ``None`` come from ``preset`` then the defaults. ``progress(done, total)`` and ``on_step(row)`` (step,
+    loss, lr, seconds) are called after every step; raising KeyboardInterrupt from either stops the run like
+    Ctrl-C. ``ctx`` (or ``settings``) says which home to use; ``run_id`` names the run folder."""
+    o = resolve_options({**options, "images": str(images), "token": token, "class_word": class_word})
+    from hub.train.preflight import preflight
     from hub.train.session import TrainSession
 
     with _context(settings, ctx) as c:
+        preflight(o, c.paths)  # every refusal that needs no model, before the run folder exists
+        if run_id and not o.resume:  # every process checks before the accelerator's rendezvous; the main one
+            check_new_run(c.paths, run_id)  # creates the folder only after it
         session = TrainSession(o, c, run_id=run_id)
         with _ctrl_c(session.stop):
             return session.run(progress, on_step)

@@ -1,6 +1,6 @@
 """``--caption blip``: a caption per picture from a BLIP captioning model (transformers), with the trigger token
 put in, written to ``<stem>.txt`` beside the picture. Existing caption files are kept unless
-``--overwrite-captions``. ``--caption wd14`` (booru tags, ONNX) needs onnxruntime and is refused without it.
+``--overwrite-captions``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hub.errors import DependencyError, RemoteError
+from hub.errors import RemoteError, UsageError
 from hub.train.dataset import CAPTION_EXTENSIONS, Dataset, open_image
 from hub.train.options import DEFAULT_BLIP, TrainOptions
 
@@ -31,15 +31,32 @@ def _has_caption(image: Path) -> bool:
     return any(image.with_suffix(ext).is_file() for ext in CAPTION_EXTENSIONS)
 
 
+# What BlipProcessor/BlipForConditionalGeneration read from a repo (not the TF/Flax/.bin copies beside them).
+_BLIP_FILES = ["*.json", "*.txt", "*.safetensors"]
+LOCAL_HINT = "--caption-model LOCAL_FOLDER (a BLIP folder saved with save_pretrained) works without a network"
+
+
 def _load_blip(model: str, device: Any) -> tuple[Any, Any]:
+    """A local folder is loaded as it is (not a BLIP folder: a usage error); a Hub id is downloaded first,
+    through the sync package's bounded client, so that an unreachable Hub is one error in seconds rather
+    than transformers' retries of every optional file."""
+    folder = Path(model).expanduser()
+    if not folder.is_dir():
+        from hub.sync.api import download
+
+        try:
+            folder = download(model, allow_patterns=_BLIP_FILES, action="download the captioner")
+        except RemoteError as e:
+            raise RemoteError(e.message, hint=f"{e.hint}; or {LOCAL_HINT}" if e.hint else LOCAL_HINT) from None
     from transformers import BlipForConditionalGeneration, BlipProcessor
 
     try:
-        processor = BlipProcessor.from_pretrained(model)
-        net = BlipForConditionalGeneration.from_pretrained(model)
-    except OSError as e:
-        raise RemoteError(f"cannot load the captioning model {model}: {e}".splitlines()[0],
-                          hint="--caption-model a local BLIP folder, or check the network") from None  # fmt: skip
+        processor = BlipProcessor.from_pretrained(folder, local_files_only=True)
+        net = BlipForConditionalGeneration.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        why = str(e).strip("\"'").split(". ")[0] or type(e).__name__  # transformers' first sentence
+        hint = f"--caption-model a BLIP folder (config, processor, weights) or a Hub id: {DEFAULT_BLIP}"
+        raise UsageError(f"{model} is not a BLIP captioning model: {why}", hint=hint) from None
     return processor, net.to(device).eval()
 
 
@@ -50,8 +67,6 @@ def caption_folder(ds: Dataset, o: TrainOptions, *, device: Any) -> int:
     todo = [it.path for it in ds.instance if o.overwrite_captions or not _has_caption(it.path)]
     if not todo:
         return 0
-    if o.caption == "wd14":  # kohya-trainer's booru tagger needs its ONNX model: not shipped in this build yet
-        raise DependencyError("--caption wd14 is not available in this build", hint="use --caption blip")
     processor, net = _load_blip(o.caption_model or DEFAULT_BLIP, device)
     # Never past the decoder's positions (the prompt's [DEC] token takes one).
     max_new = max(1, min(40, int(getattr(net.config.text_config, "max_position_embeddings", 512)) - 2))

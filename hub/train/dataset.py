@@ -9,6 +9,7 @@ the run with one line naming it, before any model is loaded.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -112,7 +113,9 @@ def collect(
 ) -> Dataset:
     """The pictures and captions under ``source`` (already unzipped), with kohya's layout recognised."""
     if not source.exists():
-        raise NotFoundError(f"no such dataset folder: {source}")
+        raise NotFoundError(
+            f"no such dataset folder: {source}", hint="--images: a folder of pictures or a .zip of one"
+        )
     if not source.is_dir():
         raise UsageError(f"{source}: give a folder of pictures or a .zip of one")
     skipped: list[Path] = []
@@ -131,7 +134,9 @@ def collect(
         layout = "folder"
     if class_images is not None:
         if not class_images.is_dir():
-            raise NotFoundError(f"no such class-image folder: {class_images}")
+            raise NotFoundError(
+                f"no such class-image folder: {class_images}", hint="--class-images: a folder of pictures"
+            )
         reg += _scan(class_images, class_prompt, 1, [])
     if not instance:
         found = f" ({len(skipped)} other files skipped)" if skipped else ""
@@ -177,40 +182,59 @@ def check_sizes(items: list[Item], resolution: int) -> list[Item]:
 # ---------------------------------------------------------------- pixels
 
 
+def bucket_steps(resolution: int) -> tuple[int, int, int]:
+    """(min side, max side, step) of the buckets: kohya's defaults at 512 px (256, 1024, 64), scaled to the
+    resolution, in 8-pixel steps below 256 px (the VAE's cell)."""
+    return resolution // 2, resolution * 2, 64 if resolution >= 256 else 8
+
+
 def bucket_sizes(resolution: int) -> list[tuple[int, int]]:
-    """(width, height) pairs of about resolution² pixels, sides a multiple of the step, aspect 1:2 to 2:1."""
-    step = 64 if resolution >= 256 else 8
+    """(width, height) buckets as kohya's ``make_bucket_resolutions``: the square whose side is the resolution
+    rounded down to the step, then for every width from min to max side the tallest height (a multiple of the step,
+    at most the max side) that keeps the area within resolution², with its transpose."""
+    low, high, step = bucket_steps(resolution)
     area = resolution * resolution
-    sizes = set()
-    w = step
-    while w <= 2 * resolution:
-        h = int(area / w) // step * step
-        if h >= step and 0.5 <= w / h <= 2:
-            sizes.add((w, h))
-        w += step
-    sizes.add((resolution, resolution))
+    side = int(math.sqrt(area) // step) * step
+    sizes = {(side, side)}
+    for w in range(low, high + 1, step):
+        h = min(high, int((area // w) // step) * step)
+        if h >= low:
+            sizes |= {(w, h), (h, w)}
     return sorted(sizes)
 
 
 def nearest_bucket(size: tuple[int, int], buckets: list[tuple[int, int]]) -> tuple[int, int]:
-    import math
+    """kohya's ``select_bucket``: a picture already of a bucket's size keeps it; otherwise the bucket whose aspect
+    ratio (w / h) is nearest, the first in sorted order on a tie."""
+    if size in buckets:
+        return size
+    aspect = size[0] / size[1]
+    return min(buckets, key=lambda b: abs(b[0] / b[1] - aspect))
 
-    aspect = math.log(size[0] / size[1])
-    return min(buckets, key=lambda b: (abs(math.log(b[0] / b[1]) - aspect), -b[0] * b[1]))
 
-
-def fit(image: Image.Image, size: tuple[int, int], *, offset: tuple[float, float] = (0.5, 0.5)) -> Image.Image:
-    """Resize to cover ``size`` (Lanczos) and crop; ``offset`` in [0, 1] places the crop (0.5: centre)."""
+def cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """kohya's resize: scaled (Lanczos) so the picture covers ``size``, matching the height when the picture is
+    wider than the bucket, else the width; sides rounded half up."""
     from PIL import Image
 
     tw, th = size
     w, h = image.size
-    s = max(tw / w, th / h)
-    nw, nh = max(tw, round(w * s)), max(th, round(h * s))
-    image = image.resize((nw, nh), Image.Resampling.LANCZOS)
-    left = round((nw - tw) * offset[0])
-    top = round((nh - th) * offset[1])
+    scale = th / h if w / h > tw / th else tw / w
+    nw, nh = max(tw, int(w * scale + 0.5)), max(th, int(h * scale + 0.5))
+    return image if (nw, nh) == (w, h) else image.resize((nw, nh), Image.Resampling.LANCZOS)
+
+
+def crop(image: Image.Image, size: tuple[int, int], offset: tuple[float, float] = (0.5, 0.5)) -> Image.Image:
+    """``size`` out of a covering picture; ``offset`` in [0, 1] places it (0.5: the centre, rounded down as kohya's
+    ``trim // 2``)."""
+    tw, th = size
+    left, top = int((image.width - tw) * offset[0]), int((image.height - th) * offset[1])
     return image.crop((left, top, left + tw, top + th))
+
+
+def fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Resized to cover ``size`` and centre-cropped, as kohya prepares a picture for its bucket."""
+    return crop(cover(image, size), size)
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:

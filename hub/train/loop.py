@@ -1,7 +1,9 @@
-"""The training loop: one optimizer step = ``grad_accum`` micro-batches on every process; the denoising loss
-(epsilon or v target, optional min-SNR weighting and offset noise) plus the prior-preservation loss on class
-pictures or on the frozen base's own prediction; NaN/inf stops the run, Ctrl-C stops it at a step boundary with
-a checkpoint; samples and checkpoints every N steps.
+"""The training loop, top to bottom: set-up (the base's components, class pictures, latents and prompt embeddings
+computed once, LoRA layers, optimizer, schedule, a resumed state); the steps (each one ``grad_accum`` micro-batches
+on every process, one loss for every batch shape: hub.train.loss); logging, samples and checkpoints; the trained
+factors. Runs on every process of a distributed run; only the main one writes the run folder.
+
+NaN/inf stops the run (exit 2); Ctrl-C stops it at a step boundary with a checkpoint (exit 130).
 """
 
 from __future__ import annotations
@@ -9,17 +11,33 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.errors import HubError
-from hub.train.batches import BatchPlan, class_indices, generator, step_seed
-from hub.train.checkpoints import save_checkpoint
-from hub.train.model import Components, PromptEmbeds, encode_prompts, lora_state, sdxl_time_ids, set_lora_enabled
+from hub.bases.api import BaseInfo
+from hub.errors import DependencyError, HubError, UsageError
+from hub.paths import Paths
+from hub.train.batches import CLASS, INSTANCE, BatchPlan, class_index, picture_generators, step_seed
+from hub.train.dataset import Dataset, Item, check_sizes
+from hub.train.loss import Part, batch_loss, draw_noise
+from hub.train.memory import drop_unused
+from hub.train.model import (
+    Components,
+    PromptEmbeds,
+    add_lora,
+    encode_prompts,
+    load_components,
+    load_lora_state,
+    lora_state,
+    sdxl_time_ids,
+    set_lora_enabled,
+    to_lora_set,
+)  # fmt: skip
 from hub.train.options import TrainOptions
 from hub.train.pictures import grid, save_png
-from hub.train.prepare import Pictures, latents_for
+from hub.train.prepare import Pictures, embed_captions, latents_for, prepare_pictures
+from hub.train.prior import cached_class_images, class_image_folder, generate_class_images
 from hub.train.runs import LogRow, RunFolder
 
 if TYPE_CHECKING:
@@ -28,10 +46,8 @@ if TYPE_CHECKING:
 OnStep = Callable[[LogRow], None]  # every logged step (step, loss, lr, seconds), after it is written
 
 
-class TrainingDiverged(HubError):
-    """The loss became NaN or infinite."""
-
-    exit_code = 1
+class TrainingDiverged(UsageError):
+    """The loss became NaN or infinite: the options (rate, precision) do not suit these pictures (exit 2)."""
 
 
 class TrainingInterrupted(HubError):
@@ -46,262 +62,257 @@ class StopFlag:
 
 
 @dataclass
-class Session:
-    o: TrainOptions
-    c: Components
-    accelerator: Any
-    device: Any
-    inst: Pictures
-    reg: Pictures | None
-    class_embeds: PromptEmbeds | None  # --prior-from-base: the class prompt, encoded once
-    sample_embeds: tuple[PromptEmbeds, PromptEmbeds] | None  # (prompts, negative "") when the encoders are frozen
-    unet: Any  # prepared (DDP-wrapped when distributed)
-    encoders: list[Any]  # prepared text encoders (trained) or the frozen ones
-    models: dict[str, Any]  # component -> unwrapped module with LoRA layers
-    params: list[Any]
-    optimizer: Any
-    lr_scheduler: Any
-    plan: BatchPlan
-    run: RunFolder | None  # the main process's
-    stop: StopFlag
-    progress: Progress | None = None
-    on_step: OnStep | None = None
-    rows: list[LogRow] = field(default_factory=list)
-    samples: list[Path] = field(default_factory=list)
-    last_checkpoint: Path | None = None
+class FitOutcome:
+    lora_set: Any
+    rows: list[LogRow]
+    samples: list[Path]
+    seconds: float
+    n_reg: int
+    class_generated: int = 0
 
 
-def denoising_target(c: Components, latents: Any, noise: Any, t: Any) -> Any:
-    """What the UNet must predict, as the base's scheduler says: the noise (epsilon), the velocity
-    ``sqrt(a_t) * noise - sqrt(1 - a_t) * latents`` (v_prediction: SD2.x 768-v, v-pred SDXL finetunes) or the clean
-    latents (sample). Training a v base on the noise would teach it the wrong thing without any error."""
-    if c.prediction_type == "v_prediction":
-        return c.noise_scheduler.get_velocity(latents, noise, t)
-    if c.prediction_type == "sample":
-        return latents
-    return noise
-
-
-def _snr(c: Components, t: Any) -> Any:
-    alphas = c.noise_scheduler.alphas_cumprod.to(t.device)[t]
-    return alphas / (1 - alphas)
-
-
-def _conditioning(s: Session, pics: Pictures, index: list[int]) -> PromptEmbeds:
-    if pics.embeds is not None:
-        sel = pics.embeds.select(_tensor(index))
-        return PromptEmbeds(sel.embeds.to(s.device), None if sel.pooled is None else sel.pooled.to(s.device))
-    return encode_prompts(s.c, s.encoders, [pics.captions[i] for i in index], s.device)
-
-
-def _tensor(index: list[int]) -> Any:
+def weight_dtype(o: TrainOptions) -> Any:
     import torch
 
-    return torch.tensor(index, dtype=torch.long)
+    return {"no": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[o.mixed_precision]
 
 
-def _predict(s: Session, unet: Any, noisy: Any, t: Any, cond: PromptEmbeds) -> Any:
+def make_optimizer(o: TrainOptions, groups: list[dict[str, Any]]) -> Any:
+    import torch
+
+    if o.optimizer == "adamw":
+        return torch.optim.AdamW(groups, betas=(0.9, 0.999), weight_decay=o.weight_decay, eps=1e-8)
+    if o.optimizer == "adamw8bit":  # a CUDA device and the package: checked by hub.train.preflight
+        try:
+            import bitsandbytes as bnb  # type: ignore[import-not-found]
+        except ImportError:
+            raise DependencyError("8-bit AdamW needs bitsandbytes", hint="pip install bitsandbytes") from None
+        return bnb.optim.AdamW8bit(groups, betas=(0.9, 0.999), weight_decay=o.weight_decay)
+    try:
+        from prodigyopt import Prodigy  # type: ignore[import-not-found]
+    except ImportError:
+        raise DependencyError("--optimizer prodigy needs prodigyopt", hint="pip install prodigyopt") from None
+    return Prodigy(groups, weight_decay=o.weight_decay, safeguard_warmup=True)
+
+
+def predict(c: Components, unet: Any, noisy: Any, t: Any, cond: PromptEmbeds) -> Any:
+    """The UNet's output for noisy latents (SDXL: with its pooled text and size conditioning)."""
     kwargs: dict[str, Any] = {}
-    if s.c.is_sdxl:
+    if c.is_sdxl:
         h, w = noisy.shape[-2] * 8, noisy.shape[-1] * 8
         time_ids = sdxl_time_ids((w, h), noisy.shape[0], noisy.device, cond.embeds.dtype)
         kwargs["added_cond_kwargs"] = {"text_embeds": cond.pooled, "time_ids": time_ids}
-    dtype = next(iter(s.c.unet.parameters())).dtype
+    dtype = next(iter(c.unet.parameters())).dtype
     return unet(noisy.to(dtype), t, encoder_hidden_states=cond.embeds.to(dtype), return_dict=False, **kwargs)[0]
 
 
-def _cat(a: PromptEmbeds, b: PromptEmbeds) -> PromptEmbeds:
+def fit(
+    o: TrainOptions,
+    ds: Dataset,
+    base: BaseInfo,
+    pipe: Any,
+    *,
+    accelerator: Any,
+    run: RunFolder | None,
+    paths: Paths,
+    stop: StopFlag,
+    progress: Progress | None,
+    on_step: OnStep | None,
+    resume: dict[str, Any] | None,
+) -> FitOutcome:
     import torch
+    from diffusers.optimization import get_scheduler
 
-    pooled = None if a.pooled is None or b.pooled is None else torch.cat([a.pooled, b.pooled])
-    return PromptEmbeds(torch.cat([a.embeds, b.embeds]), pooled)
+    acc = accelerator
+    started = time.perf_counter()
+    device = acc.device
+    rank, world = acc.process_index, acc.num_processes
 
-
-def micro_loss(s: Session, step: int, micro: int) -> Any:
-    """The loss of one micro-batch of this process (everything random drawn from (seed, step, micro, rank))."""
-    import torch
-    import torch.nn.functional as F
-
-    o, c = s.o, s.c
-    rank, world = s.accelerator.process_index, s.accelerator.num_processes
-    gbatch = (step * o.grad_accum + micro) * world + rank
-    index = s.plan.batch(gbatch)
-    parts = (step, micro, rank)
-    latents = latents_for(s.inst, index, o, c, parts, s.device)
-    cond = _conditioning(s, s.inst, index)
-    n = latents.shape[0]
-    g = generator(o.seed, 4, *parts)
-    if s.reg is not None:
-        cidx = class_indices(o.seed, gbatch, n, len(s.reg))
-        reg_latents = latents_for(s.reg, cidx, o, c, (*parts, 1), s.device)
-        if reg_latents.shape[1:] == latents.shape[1:]:
-            latents = torch.cat([latents, reg_latents])
-            cond = _cat(cond, _conditioning(s, s.reg, cidx))
-        else:  # an aspect bucket of another shape: class pictures at the square size go in their own pass
-            return _pair_loss(s, latents, cond, g, n) + o.prior_weight * _pair_loss(
-                s, reg_latents, _conditioning(s, s.reg, cidx), g, reg_latents.shape[0]
-            )
-    noise = torch.randn(latents.shape, generator=g)
-    if o.noise_offset:
-        noise = noise + o.noise_offset * torch.randn((*latents.shape[:2], 1, 1), generator=g)
-    t = torch.randint(0, c.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=g)
-    noise, t = noise.to(s.device), t.to(s.device)
-    if s.class_embeds is not None:  # prior from the frozen base: same noisy latents, class prompt
-        latents, noise, t = torch.cat([latents, latents]), torch.cat([noise, noise]), torch.cat([t, t])
-        k = s.class_embeds
-        cond = _cat(
-            cond,
-            PromptEmbeds(
-                k.embeds.expand(n, -1, -1).to(s.device),
-                None if k.pooled is None else k.pooled.expand(n, -1).to(s.device),
-            ),
-        )
-    noisy = c.noise_scheduler.add_noise(latents, noise, t)
-    target = denoising_target(c, latents, noise, t)
-    if s.class_embeds is not None:
-        base = s.accelerator.unwrap_model(s.unet)
+    # ------------------------------------------------------------------ set-up
+    c = load_components(pipe, base.arch, weight_dtype(o), device)
+    reg_items, made = list(ds.reg), 0
+    if o.prior_images:  # class pictures from the base itself, generated once per (base, prompt, size, seed)
+        folder = class_image_folder(paths, base.ref, base.path, o.class_text, o.resolution, o.seed)
+        if acc.is_main_process:
+            made = generate_class_images(c.pipe, folder, count=o.prior_images, prompt=o.class_text,
+                                         resolution=o.resolution, seed=o.seed)  # fmt: skip
+        acc.wait_for_everyone()
+        generated = [Item(p, o.class_text) for p in cached_class_images(folder)[: o.prior_images]]
+        reg_items += check_sizes(generated, o.resolution)
+    cache = o.cache_latents and o.crop == "center"
+    inst = prepare_pictures(ds.instance, o, c, device, cache=cache)
+    reg = prepare_pictures(reg_items, o, c, device, cache=cache) if reg_items else None
+    class_embeds = sample_embeds = None
+    if not o.train_text_encoder:  # frozen encoders: every prompt encoded once, never again per step
+        embed_captions(inst, c, device)
+        if reg is not None:
+            embed_captions(reg, c, device)
         with torch.no_grad():
-            set_lora_enabled([base], False)
-            try:
-                prior = _predict(
-                    s,
-                    base,
-                    noisy[n:],
-                    t[n:],
-                    PromptEmbeds(cond.embeds[n:], None if cond.pooled is None else cond.pooled[n:]),
-                ).float()
-            finally:
-                set_lora_enabled([base], True)
-        target = torch.cat([target[:n], prior])
-    pred = _predict(s, s.unet, noisy, t, cond).float()
-    per_sample = F.mse_loss(pred, target.float(), reduction="none").mean(dim=list(range(1, pred.ndim)))
-    if o.min_snr_gamma:
-        snr = _snr(c, t)
-        # min(SNR, gamma) / SNR in epsilon terms; the same weighting expressed for a v or x0 target.
-        divisor = {"v_prediction": snr + 1, "sample": torch.ones_like(snr)}.get(c.prediction_type, snr)
-        weight = torch.clamp(snr, max=o.min_snr_gamma) / divisor
-        per_sample = per_sample * weight
-    loss = per_sample[:n].mean()
-    if per_sample.shape[0] > n:
-        loss = loss + o.prior_weight * per_sample[n:].mean()
-    return loss
+            prompts = o.prompts_to_sample
+            sample_embeds = (encode_prompts(c, c.text_encoders, prompts, device),
+                             encode_prompts(c, c.text_encoders, [""] * len(prompts), device))  # fmt: skip
+            if o.prior_from_base:
+                class_embeds = encode_prompts(c, c.text_encoders, [o.class_text], device)
+    drop_unused(c, encoders=not o.train_text_encoder, vae_encoder=cache)  # the VAE only decodes samples now
+    torch.manual_seed(o.seed)  # the LoRA factors' initial values: the same seed, the same run
+    add_lora(c, o)
+    if o.gradient_checkpointing:
+        c.unet.enable_gradient_checkpointing()
+        if o.train_text_encoder:
+            for e in c.text_encoders:
+                e.gradient_checkpointing_enable()
+    groups: list[dict[str, Any]] = [{"params": c.trainable["unet"], "lr": o.lr}]
+    if o.train_text_encoder:
+        groups.append({"params": c.trainable["text_encoder"], "lr": o.text_encoder_lr or o.lr})
+    optimizer = make_optimizer(o, groups)
+    lr_scheduler = get_scheduler(o.scheduler, optimizer, num_warmup_steps=o.warmup_steps, num_training_steps=o.steps)
+    models = {"unet": c.unet} | {
+        ("text_encoder" if i == 0 else f"text_encoder_{i + 1}"): e
+        for i, e in enumerate(c.text_encoders)
+        if o.train_text_encoder
+    }
+    start, rows, samples = 0, [], []
+    if resume is not None:
+        load_lora_state(models, resume["lora"])
+        optimizer.load_state_dict(resume["optimizer"])
+        lr_scheduler.load_state_dict(resume["scheduler"])
+        start = int(resume["step"])
+        rows = [r for r in run.log_rows() if r.step <= start] if run is not None else []
+    if o.train_text_encoder:
+        unet, optimizer, *encoders = acc.prepare(c.unet, optimizer, *c.text_encoders)
+    else:
+        unet, optimizer = acc.prepare(c.unet, optimizer)
+        encoders = c.text_encoders
+    per_step = o.batch_size * o.grad_accum * world  # pictures per optimizer step, over every process
+    plan = BatchPlan(seed=o.seed, batch_size=per_step, groups=tuple(inst.buckets), repeats=tuple(inst.repeats))
+    params = [p for g in groups for p in g["params"]]
 
+    def conditioning(pics: Pictures, index: list[int]) -> PromptEmbeds:
+        if pics.embeds is not None:
+            sel = pics.embeds.select(torch.tensor(index, dtype=torch.long))
+            return PromptEmbeds(sel.embeds.to(device), None if sel.pooled is None else sel.pooled.to(device))
+        return encode_prompts(c, encoders, [pics.captions[i] for i in index], device)
 
-def _pair_loss(s: Session, latents: Any, cond: PromptEmbeds, g: Any, n: int) -> Any:
-    import torch
-    import torch.nn.functional as F
+    def part(pics: Pictures, index: list[int], gens: list[Any]) -> Part:
+        latents = latents_for(pics, index, gens, o, c, device)
+        noise, t = draw_noise(gens, tuple(latents.shape[1:]), o, c.noise_scheduler.config.num_train_timesteps)
+        return Part(latents, conditioning(pics, index), noise.to(device), t.to(device))
 
-    c = s.c
-    noise = torch.randn(latents.shape, generator=g).to(s.device)
-    t = torch.randint(0, c.noise_scheduler.config.num_train_timesteps, (n,), generator=g).to(s.device)
-    noisy = c.noise_scheduler.add_noise(latents, noise, t)
-    target = denoising_target(c, latents, noise, t)
-    return F.mse_loss(_predict(s, s.unet, noisy, t, cond).float(), target.float())
+    def frozen_base(noisy: Any, t: Any, cond: PromptEmbeds) -> Any:
+        """--prior-from-base: what the base predicts with the LoRA layers off."""
+        net = acc.unwrap_model(unet)
+        set_lora_enabled([net], False)
+        try:
+            return predict(c, net, noisy, t, cond).float()
+        finally:
+            set_lora_enabled([net], True)
 
+    def micro_loss(step: int, micro: int) -> Any:
+        """This process's share of micro-step ``micro``: positions (micro × world + rank) × batch ... of the
+        step's batch, each picture drawing from its own generator."""
+        first = (micro * world + rank) * o.batch_size
+        positions = list(range(first, first + o.batch_size))
+        index = [plan.batch(step)[p] for p in positions]
+        inst_part = part(inst, index, picture_generators(o.seed, step, positions, INSTANCE))
+        prior, frozen = None, None
+        if reg is not None:
+            paired = [class_index(o.seed, step * per_step + p, len(reg)) for p in positions]
+            prior = part(reg, paired, picture_generators(o.seed, step, positions, CLASS))
+        elif class_embeds is not None:  # the same noisy latents, the class prompt, the frozen base's target
+            k, n = class_embeds, len(positions)
+            cond = PromptEmbeds(k.embeds.expand(n, -1, -1).to(device),
+                                None if k.pooled is None else k.pooled.expand(n, -1).to(device))  # fmt: skip
+            prior, frozen = Part(inst_part.latents, cond, inst_part.noise, inst_part.t), frozen_base
+        return batch_loss(c, o, lambda x, t, k: predict(c, unet, x, t, k), inst_part, prior, frozen)
 
-def train_steps(s: Session, start: int) -> None:
-    """Steps ``start`` .. ``o.steps - 1``; rows, samples and checkpoints recorded on the main process."""
-    import torch
+    def sample(step: int) -> None:
+        """One grid of the sample prompts (the same seeds every time, so grids compare), by the main process."""
+        acc.wait_for_everyone()
+        if run is not None:
+            unet.eval()
+            kwargs: dict[str, Any] = {"num_inference_steps": o.sample_steps, "height": inst.sizes[0][1],
+                                      "width": inst.sizes[0][0], "output_type": "pil"}  # fmt: skip
+            if sample_embeds is not None:
+                pos, neg = sample_embeds
+                kwargs.update(prompt_embeds=pos.embeds.to(device), negative_prompt_embeds=neg.embeds.to(device))
+                if pos.pooled is not None and neg.pooled is not None:
+                    kwargs.update(pooled_prompt_embeds=pos.pooled.to(device),
+                                  negative_pooled_prompt_embeds=neg.pooled.to(device))  # fmt: skip
+            else:
+                kwargs["prompt"] = o.prompts_to_sample
+            kwargs["generator"] = [torch.Generator().manual_seed(o.seed + i) for i in range(len(o.prompts_to_sample))]
+            with torch.no_grad(), acc.autocast():
+                images = c.pipe(**kwargs).images
+            unet.train()
+            samples.append(save_png(grid(images, labels=o.prompts_to_sample, title=f"step {step}"),
+                                    run.samples / f"step-{step:06d}.png"))  # fmt: skip
+        acc.wait_for_everyone()
 
-    o, acc = s.o, s.accelerator
-    began = time.perf_counter() - (s.rows[-1].seconds if s.rows else 0.0)
-    s.unet.train()
+    last_checkpoint: list[Path] = []
+
+    def checkpoint(step: int) -> None:
+        acc.wait_for_everyone()
+        if run is not None:
+            state = {"lora": lora_state(models), "optimizer": optimizer.state_dict(),
+                     "scheduler": lr_scheduler.state_dict()}  # fmt: skip
+            last_checkpoint[:] = [run.save_checkpoint(step, state, keep=o.checkpoint_limit)]
+
+    # ------------------------------------------------------------------ the steps
+    began = time.perf_counter() - (rows[-1].seconds if rows else 0.0)
+    unet.train()
     for step in range(start, o.steps):
         # LoRA dropout draws from torch's global generator: seeded per step so a resumed run draws the same.
-        torch.manual_seed(step_seed(o.seed, 5, step, acc.process_index))
+        torch.manual_seed(step_seed(o.seed, 5, step, rank))
         total = torch.zeros(2)
         for micro in range(o.grad_accum):
-            with acc.accumulate(s.unet):
-                loss = micro_loss(s, step, micro)
+            with acc.accumulate(unet):
+                loss = micro_loss(step, micro)
                 acc.backward(loss)
                 if acc.sync_gradients and o.max_grad_norm > 0:
-                    acc.clip_grad_norm_(s.params, o.max_grad_norm)
-                s.optimizer.step()
-                s.optimizer.zero_grad(set_to_none=True)
+                    acc.clip_grad_norm_(params, o.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
             total[0] += loss.detach().float().cpu() / o.grad_accum
-        s.lr_scheduler.step()
-        total[1] = float(s.stop.requested)
-        # One gather per step: the mean loss over processes, and whether any of them was asked to stop.
-        gathered = acc.gather(total.to(s.device)).reshape(-1, 2).cpu()
-        mean_loss = float(gathered[:, 0].mean())
-        done = step + 1
+        lr = float(lr_scheduler.get_last_lr()[0])  # the rate this step was taken at
+        lr_scheduler.step()
+
+        # ---- logging: one gather per step, the mean loss over processes and whether any was asked to stop
+        total[1] = float(stop.requested)
+        gathered = acc.gather(total.to(device)).reshape(-1, 2).cpu()
+        mean_loss, done = float(gathered[:, 0].mean()), step + 1
         if not math.isfinite(mean_loss):
-            kept = f"; last good checkpoint: {s.last_checkpoint}" if s.last_checkpoint else ""
-            raise TrainingDiverged(
-                f"the loss became {mean_loss} at step {done}{kept}",
-                hint="lower --lr, use --mixed-precision bf16 or no instead of fp16, or check the pictures",
-            )
-        row = LogRow(
-            step=done,
-            loss=mean_loss,
-            lr=float(s.lr_scheduler.get_last_lr()[0]),
-            seconds=round(time.perf_counter() - began, 4),
-        )
-        s.rows.append(row)
-        if s.run is not None:
-            s.run.append_log(row)
-        stop = bool(gathered[:, 1].max())
+            kept = f"; last good checkpoint: {last_checkpoint[0]}" if last_checkpoint else ""
+            raise TrainingDiverged(f"the loss became {mean_loss} at step {done}{kept}",
+                                   hint="lower --lr, use --mixed-precision bf16 or no instead of fp16, or check the "
+                                   "pictures")  # fmt: skip
+        row = LogRow(step=done, loss=mean_loss, lr=lr, seconds=round(time.perf_counter() - began, 4))
+        rows.append(row)
+        if run is not None:
+            run.append_log(row)
+        interrupted = bool(gathered[:, 1].max())
         try:
             if acc.is_main_process:
-                if s.progress is not None:
-                    s.progress(done, o.steps)
-                if s.on_step is not None:
-                    s.on_step(row)
+                if progress is not None:
+                    progress(done, o.steps)
+                if on_step is not None:
+                    on_step(row)
         except KeyboardInterrupt:
-            stop = True
-        if stop:
-            checkpoint(s, done)
-            raise TrainingInterrupted(
-                f"interrupted at step {done} of {o.steps}; checkpoint {s.last_checkpoint}",
-                hint="continue with the same command and --resume latest",
-            )
+            interrupted = True
+
+        # ---- samples, checkpoints, Ctrl-C
+        if interrupted:
+            checkpoint(done)
+            where = last_checkpoint[0] if last_checkpoint else None
+            raise TrainingInterrupted(f"interrupted at step {done} of {o.steps}; checkpoint {where}",
+                                      hint="continue with the same command and --resume latest")  # fmt: skip
         if o.sample_every and done % o.sample_every == 0 and done < o.steps:
-            sample(s, done)
+            sample(done)
         if o.checkpoint_every and done % o.checkpoint_every == 0 and done < o.steps:
-            checkpoint(s, done)
+            checkpoint(done)
 
-
-def checkpoint(s: Session, step: int) -> None:
-    s.accelerator.wait_for_everyone()
-    if s.run is not None:
-        state = {
-            "lora": lora_state(s.models),
-            "optimizer": s.optimizer.state_dict(),
-            "scheduler": s.lr_scheduler.state_dict(),
-        }
-        s.last_checkpoint = save_checkpoint(s.run.checkpoints, step, state, keep=s.o.checkpoint_limit)
-
-
-def sample(s: Session, step: int) -> Path | None:
-    """One grid of the sample prompts (same seed every time, so grids compare) written by the main process."""
-    import torch
-
-    acc = s.accelerator
+    # ------------------------------------------------------------------ the trained factors
+    sample(o.steps)
     acc.wait_for_everyone()
-    path = None
-    if s.run is not None:
-        o, pipe = s.o, s.c.pipe
-        s.unet.eval()
-        kwargs: dict[str, Any] = {
-            "num_inference_steps": o.sample_steps,
-            "height": s.inst.sizes[0][1],
-            "width": s.inst.sizes[0][0],
-            "output_type": "pil",
-        }
-        if s.sample_embeds is not None:
-            pos, neg = s.sample_embeds
-            kwargs.update(prompt_embeds=pos.embeds.to(s.device), negative_prompt_embeds=neg.embeds.to(s.device))
-            if pos.pooled is not None and neg.pooled is not None:
-                kwargs.update(
-                    pooled_prompt_embeds=pos.pooled.to(s.device), negative_pooled_prompt_embeds=neg.pooled.to(s.device)
-                )
-        else:
-            kwargs["prompt"] = o.prompts_to_sample
-        kwargs["generator"] = [torch.Generator().manual_seed(o.seed + i) for i in range(len(o.prompts_to_sample))]
-        with torch.no_grad(), acc.autocast():
-            images = pipe(**kwargs).images
-        s.unet.train()
-        path = save_png(grid(images), s.run.samples / f"step-{step:06d}.png")
-        s.samples.append(path)
-    acc.wait_for_everyone()
-    return path
+    lora_set = to_lora_set({k: acc.unwrap_model(m) for k, m in models.items()}, base.arch)
+    return FitOutcome(lora_set=lora_set, rows=rows, samples=samples, seconds=time.perf_counter() - started,
+                      n_reg=len(reg_items), class_generated=made)  # fmt: skip

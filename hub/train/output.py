@@ -1,6 +1,6 @@
 """The trained adapter as a kohya ``.safetensors`` with kohya's ``ss_*``, ``modelspec.*`` and ``sshs_*`` metadata,
 registered with its trigger, lineage ("trained-from" the base, with every hyperparameter and the dataset's hash),
-recipe (the ``hub train`` command), previews (the last sample grid and the loss curve), and a local model card.
+recipe (the ``hub train`` command), previews (the last sample grid: what the LoRA draws), and a local model card.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from typing import Any
 from hub.bases.api import BaseInfo
 from hub.models import Adapter, ParentLink
 from hub.train.dataset import Dataset
-from hub.train.options import TrainOptions
+from hub.train.options import TrainOptions, option_specs
 
-_FLAG_NAMES = {"sample_prompts": "--sample-prompt"}
 _NOT_IN_RECIPE = {"resume", "images", "token", "class_word", "base", "name", "preset"}
 
 
@@ -38,18 +37,18 @@ def recipe_argv(o: TrainOptions, images: str) -> list[str]:
     ]
     if o.name:
         argv += ["--name", o.name]
-    defaults = TrainOptions(images="", token="x", class_word="x")
-    for key, value in o.as_dict().items():
-        if key in _NOT_IN_RECIPE or value == getattr(defaults, key) or value is None:
+    values = o.as_dict()
+    for spec in option_specs():
+        value = values[spec.name]
+        if spec.name in _NOT_IN_RECIPE or value == spec.default or value is None:
             continue
-        flag = _FLAG_NAMES.get(key, "--" + key.replace("_", "-"))
-        if isinstance(value, bool):
-            argv.append(flag if value else "--no-" + flag[2:])
+        if spec.is_switch:
+            argv.append(spec.flag if value else spec.off_flag)
         elif isinstance(value, list):
             for v in value:
-                argv += [flag, str(v)]
+                argv += [spec.flag, str(v)]
         else:
-            argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+            argv += [spec.flag, f"{value:g}" if isinstance(value, float) else str(value)]
     return argv
 
 

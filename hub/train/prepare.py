@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hub.train.batches import generator
-from hub.train.dataset import Item, bucket_sizes, fit, nearest_bucket, open_image, to_tensor
+from hub.train.dataset import Item, bucket_sizes, cover, crop, fit, nearest_bucket, open_image, to_tensor
 from hub.train.model import Components, PromptEmbeds, encode_prompts
 from hub.train.options import TrainOptions
 
@@ -35,26 +34,17 @@ class Pictures:
         return len(self.captions)
 
 
-def _sizes(items: list[Item], o: TrainOptions) -> list[tuple[int, int]]:
+def picture_sizes(items: list[Item], o: TrainOptions) -> list[tuple[int, int]]:
     if not o.buckets:
         return [(o.resolution, o.resolution)] * len(items)
     sizes = bucket_sizes(o.resolution)
     return [nearest_bucket(it.size, sizes) for it in items]
 
 
-def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Resized to cover ``size`` (the random crop happens per step)."""
-    from PIL import Image
-
-    w, h = image.size
-    s = max(size[0] / w, size[1] / h)
-    return image.resize((max(size[0], round(w * s)), max(size[1], round(h * s))), Image.Resampling.LANCZOS)
-
-
 def prepare_pictures(items: list[Item], o: TrainOptions, c: Components, device: Any, *, cache: bool) -> Pictures:
     import torch
 
-    sizes = _sizes(items, o)
+    sizes = picture_sizes(items, o)
     distinct = sorted(set(sizes))
     pics = Pictures(
         captions=[it.caption for it in items],
@@ -65,7 +55,7 @@ def prepare_pictures(items: list[Item], o: TrainOptions, c: Components, device: 
     for it, size in zip(items, sizes, strict=True):
         image = open_image(it.path)
         if not cache:
-            pics.images.append(_cover(image, size))
+            pics.images.append(cover(image, size))  # cropped per step
             continue
         pixels = to_tensor(fit(image, size)).unsqueeze(0)
         if o.flip:
@@ -91,26 +81,26 @@ def embed_captions(pics: Pictures, c: Components, device: Any) -> None:
 
 
 def latents_for(
-    pics: Pictures, index: list[int], o: TrainOptions, c: Components, seed_parts: tuple[int, ...], device: Any
+    pics: Pictures, index: list[int], gens: list[torch.Generator], o: TrainOptions, c: Components, device: Any
 ) -> torch.Tensor:
-    """Scaled latents of the pictures ``index`` for one step: flips, crops and the latent sample drawn from the
-    step's own generator."""
+    """Scaled latents of the pictures ``index`` for one step: each picture's flip, crop and latent sample drawn from
+    its own generator (in that order), so a picture draws the same whatever else is in its batch."""
     import torch
 
-    g = generator(o.seed, 3, *seed_parts)
-    flips = torch.rand(len(index), generator=g) < 0.5 if o.flip else torch.zeros(len(index), dtype=torch.bool)
+    flips = [bool(torch.rand(1, generator=g) < 0.5) if o.flip else False for g in gens]
     if pics.means:
-        mean = torch.stack([pics.means[i][int(f) if o.flip else 0] for i, f in zip(index, flips, strict=True)])
-        std = torch.stack([pics.stds[i][int(f) if o.flip else 0] for i, f in zip(index, flips, strict=True)])
-        latents = mean + std * torch.randn(mean.shape, generator=g)
-        return (latents * c.scaling_factor).to(device)
+        means = [pics.means[i][int(f)] for i, f in zip(index, flips, strict=True)]
+        stds = [pics.stds[i][int(f)] for i, f in zip(index, flips, strict=True)]
+        draws = [m + s * torch.randn(m.shape, generator=g) for m, s, g in zip(means, stds, gens, strict=True)]
+        return (torch.stack(draws) * c.scaling_factor).to(device)
     pixels = []
-    for i, f in zip(index, flips, strict=True):
-        offset = (torch.rand(2, generator=g).tolist()) if o.crop == "random" else [0.5, 0.5]
-        t = to_tensor(fit(pics.images[i], pics.sizes[i], offset=(offset[0], offset[1])))
+    for i, f, g in zip(index, flips, gens, strict=True):
+        offset = torch.rand(2, generator=g).tolist() if o.crop == "random" else [0.5, 0.5]
+        t = to_tensor(crop(pics.images[i], pics.sizes[i], (offset[0], offset[1])))
         pixels.append(t.flip(-1) if f else t)
     batch = torch.stack(pixels).to(device, dtype=c.vae.dtype)
     with torch.no_grad():
         dist = c.vae.encode(batch).latent_dist
-    sample = dist.mean + dist.std * torch.randn(dist.mean.shape, generator=g).to(device, dist.mean.dtype)
+    noise = torch.stack([torch.randn(dist.mean.shape[1:], generator=g) for g in gens])
+    sample = dist.mean + dist.std * noise.to(device, dist.mean.dtype)
     return sample.float() * c.scaling_factor

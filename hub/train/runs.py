@@ -1,8 +1,11 @@
-"""The run folder ``<home>/runs/<run_id>/``: ``run.json`` (rewritten atomically), ``log.jsonl`` (appended one line
-per step), ``samples/``, ``loss.png``, ``checkpoints/``, ``README.md``. Readers never need the process that writes.
+"""The run folder ``<home>/runs/<run_id>/``, and the only module that writes one: its id, ``run.json`` (rewritten
+atomically), ``log.jsonl`` (appended one line per step), ``checkpoints/step-….pt`` (LoRA factors, optimizer and
+scheduler state; read back with ``weights_only=True``), which run ``--resume`` continues; ``samples/``,
+``loss.png`` and ``README.md`` are written into the folder it names. Readers never need the process that writes:
+they build the pydantic results of :mod:`hub.train.results`.
 
-The writer's side imports no pydantic (a training process loads it only once its steps are over, so its ~6 MB do
-not sit on the peak); the readers build the pydantic results of :mod:`hub.train.results`.
+RNG state is not checkpointed: every picture of every step seeds its own generators from (seed, step, position)
+(:mod:`hub.train.batches`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.errors import NotFoundError, UsageError
-from hub.paths import Paths
+from hub.errors import BadFileError, ConflictError, NotFoundError, UsageError
+from hub.paths import Paths, give_umask_mode
 
 if TYPE_CHECKING:
     from hub.train.results import RunDetail, RunInfo
@@ -67,8 +70,15 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def check_new_run(paths: Paths, run_id: str) -> None:
+    """A new run never writes into another run's folder: ``--run-id`` of an existing run is refused (exit 4)."""
+    if (runs_root(paths) / check_run_id(run_id)).exists():
+        raise ConflictError(f"run '{run_id}' exists", hint="--resume it, or give another --run-id")
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, default=str)
@@ -119,6 +129,9 @@ class RunFolder:
     def append_log(self, row: LogRow) -> None:
         with self.log_path.open("a", encoding="utf-8") as f:
             f.write(row.to_json() + "\n")
+
+    def save_checkpoint(self, step: int, state: dict[str, Any], *, keep: int) -> Path:
+        return save_checkpoint(self.checkpoints, step, state, keep=keep)
 
 
 def read_log(path: Path) -> list[LogRow]:
@@ -193,3 +206,81 @@ def read_run_detail(paths: Paths, run_id: str) -> RunDetail:
         loss_curve=str(run.loss_png) if run.loss_png.is_file() else None,
         checkpoints=[str(p) for p in sorted(run.checkpoints.glob("step-*.pt"))],
     )
+
+
+# ---------------------------------------------------------------- checkpoints and resume
+
+NAME = re.compile(r"^step-(\d+)\.pt$")
+FORMAT = "hub-train-checkpoint-1"
+
+
+def checkpoint_path(folder: Path, step: int) -> Path:
+    return folder / f"step-{step:06d}.pt"
+
+
+def checkpoints_in(folder: Path) -> list[Path]:
+    found = [(int(m.group(1)), p) for p in folder.glob("step-*.pt") if (m := NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def save_checkpoint(folder: Path, step: int, state: dict[str, Any], *, keep: int) -> Path:
+    """``checkpoints/step-….pt`` written atomically, the oldest pruned past ``keep`` (0: keep all)."""
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    target = checkpoint_path(folder, step)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
+    os.close(fd)
+    try:
+        torch.save({"format": FORMAT, "step": step, **state}, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if keep > 0:
+        for old in checkpoints_in(folder)[:-keep]:
+            old.unlink(missing_ok=True)
+    return target
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle / zip errors of many kinds: one line for the user
+        raise BadFileError(f"cannot read checkpoint: {e}".splitlines()[0], path=str(path)) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise BadFileError("not a hub train checkpoint", path=str(path))
+    return state
+
+
+def find_resume(ref: str, paths: Paths, *, name: str, run_id: str | None = None) -> tuple[Path, Path]:
+    """(run folder, checkpoint) for ``--resume``: ``latest`` (the newest checkpoint of the newest unfinished run
+    that trains the adapter ``name``; with ``run_id``, of that run only), a run id, a run folder or a checkpoint
+    file. A finished run is never extended, nor a run of another adapter."""
+    if ref == "latest":
+        for info in list_run_infos(paths):
+            if info.name != name or info.status == "done" or (run_id and info.run_id != run_id):
+                continue
+            found = checkpoints_in(Path(info.run_dir) / "checkpoints")
+            if found:
+                return Path(info.run_dir), found[-1]
+        which = f"run '{run_id}' of '{name}'" if run_id else f"run of '{name}'"
+        raise NotFoundError(
+            f"no unfinished {which} with a checkpoint to resume",
+            hint="checkpoints are written with --checkpoint-every N and on Ctrl-C; `hub runs` lists the runs",
+        )
+    p = Path(ref).expanduser()
+    if not p.exists():
+        p = runs_root(paths) / ref
+    if p.is_file():
+        folder, checkpoint = p.parent.parent, p
+    elif p.is_dir() and (found := checkpoints_in(p / "checkpoints" if (p / "checkpoints").is_dir() else p)):
+        folder, checkpoint = (p if (p / "checkpoints").is_dir() else p.parent), found[-1]
+    else:
+        raise NotFoundError(f"no checkpoint at {ref}", hint="--resume latest, a run id, a run folder or a .pt file")
+    if run_id and folder.name != run_id:
+        raise UsageError(f"--resume {ref} continues run '{folder.name}', not --run-id {run_id}",
+                         hint="drop --run-id, or give the run's own id")  # fmt: skip
+    return folder, checkpoint

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from hub.context import Context
 from hub.errors import HubError, UsageError
-from hub.train.checkpoints import find_resume, load_checkpoint
 from hub.train.dataset import Dataset, check_sizes, collect, unpack_zip
 from hub.train.loop import OnStep, StopFlag, TrainingInterrupted
-from hub.train.options import TrainOptions, check_device
-from hub.train.runs import RunFolder, check_run_id, new_run_id, now_iso, runs_root
+from hub.train.options import TrainOptions
+from hub.train.preflight import check_device_support
+from hub.train.runs import RunFolder, check_run_id, find_resume, load_checkpoint, new_run_id, now_iso, runs_root
 
 if TYPE_CHECKING:  # pydantic: imported once the steps are over (see hub.train.runs)
     from hub.models import Progress
@@ -26,15 +26,12 @@ if TYPE_CHECKING:  # pydantic: imported once the steps are over (see hub.train.r
 
 
 def _accelerator(o: TrainOptions) -> Any:
-    import torch
     from accelerate import Accelerator
 
-    want_cpu = o.device == "cpu" or (o.device == "auto" and not torch.cuda.is_available())
-    if o.device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device {o.device}: no CUDA GPU is visible", hint="--device cpu")
-    # fp16 on a CPU is refused before accelerate sees it (its refusal is a long traceback).
-    check_device(o, "cpu" if want_cpu else "cuda")
-    return Accelerator(mixed_precision=o.mixed_precision, gradient_accumulation_steps=o.grad_accum, cpu=want_cpu)
+    device = check_device_support(o)  # fp16 on a CPU is refused before accelerate sees it (its refusal is long)
+    return Accelerator(
+        mixed_precision=o.mixed_precision, gradient_accumulation_steps=o.grad_accum, cpu=device == "cpu"
+    )
 
 
 def _broadcast(accelerator: Any, value: Any) -> Any:
@@ -56,7 +53,7 @@ class TrainSession:
         self.resume_state: dict[str, Any] | None = None
         if o.resume:
             # Every process reads the same checkpoint (a shared filesystem, as accelerate's own resume needs).
-            found = find_resume(o.resume, self.paths, name=o.name) if self.main else None
+            found = find_resume(o.resume, self.paths, name=o.adapter_name, run_id=run_id) if self.main else None
             folder, checkpoint = (Path(p) for p in _broadcast(self.accelerator, [str(x) for x in found or ("", "")]))
             self.resume_state = load_checkpoint(checkpoint)
             run_id = folder.name
@@ -76,7 +73,7 @@ class TrainSession:
         self.folder.update(
             run_id=self.run_id,
             status="running",
-            name=o.name,
+            name=o.adapter_name,
             base=o.base,
             options={k: v for k, v in o.as_dict().items() if k != "resume"},
             started_at=now_iso(),
@@ -152,13 +149,13 @@ class TrainSession:
 
     def _train(self, progress: Progress | None, on_step: OnStep | None) -> TrainResult:
         from hub.bases.api import describe_base, load_pipeline
-        from hub.train.fit import fit
+        from hub.train.loop import fit
         from hub.train.memory import release_memory
 
         o, acc = self.o, self.accelerator
         ds = self._dataset()
         base = describe_base(o.base, paths=self.paths, config=o.base_config)
-        if base.arch not in ("sd1", "sd2", "sdxl"):
+        if base.arch not in ("sd1", "sd2", "sdxl", "tiny"):
             raise UsageError(
                 f"cannot tell the architecture of base {o.base} ({base.arch})",
                 hint="give an SD1.x, SD2.x or SDXL base",
@@ -192,11 +189,11 @@ class TrainSession:
 
         argv = recipe_argv(o, o.images)
         command = shlex.join(["hub", *argv])
-        name = o.name or f"{o.token}-{o.class_word}".replace(" ", "-")
+        name = o.adapter_name
         adapter = None
         if self.main:
             assert self.folder is not None
-            curve = self._loss_curve()
+            self._loss_curve()
             meta = training_metadata(
                 o,
                 ds,
@@ -219,7 +216,7 @@ class TrainSession:
                     "class_images": outcome.n_reg,
                 },
             )
-            previews = [*outcome.samples[-1:], *([curve] if curve else [])]
+            previews = outcome.samples[-1:]  # the thumbnail is what the LoRA draws; the loss curve stays in the run
             adapter = register_adapter(
                 outcome.lora_set,
                 o=o,

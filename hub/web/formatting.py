@@ -65,6 +65,19 @@ def short_date(value: str | None) -> str:
     return (value or "")[:10] or "-"
 
 
+def date_time(value: str | None) -> str:
+    """``2026-11-30T10:00:00+00:00`` -> ``2026-11-30 10:00 UTC``: runs start and end within a day."""
+    if not value:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value[:16].replace("T", " ")
+    if moment.tzinfo is not None:
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
 def _unix(value: str) -> str:
     try:
         return datetime.fromtimestamp(float(value), timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -153,4 +166,4 @@ def civitai_hashes(hashes: Any) -> list[tuple[str, str]]:
     return [(label, printed[k]) for k, label in labels if printed.get(k)]
 
 
-FILTERS: dict[str, Any] = {"size": human_size, "date": short_date, "lora_tag": lora_tag}
+FILTERS: dict[str, Any] = {"size": human_size, "date": short_date, "date_time": date_time, "lora_tag": lora_tag}

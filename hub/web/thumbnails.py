@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from hub.paths import give_umask_mode
+
 SIZE = 320  # pixels on the long side: sharp on a 2x screen at the card's 160 CSS pixels
 
 
@@ -35,6 +37,7 @@ def thumbnail(source: Path, cache_dir: Path, size: int = SIZE) -> Path | None:
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".thumb-", suffix=".webp")
+    give_umask_mode(fd)  # a user's file, not a 0600 temp
     try:
         with os.fdopen(fd, "wb") as out:
             small.save(out, format="WEBP", quality=82)

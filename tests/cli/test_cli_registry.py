@@ -30,7 +30,7 @@ def library(tmp_path: Path) -> Path:
 def test_import_ls_show_tag_rm_round(library: Path) -> None:
     r = run("import", str(library))
     assert r.returncode == 0, r.stderr
-    assert "2 added, 0 duplicate, 1 rejected" in r.stderr
+    assert "2 added, 0 duplicate, 1 rejected" in r.stdout
     assert "broken.safetensors" in r.stdout  # the per-file report is the result: stdout
     r = run("ls", "--json")
     rows = json.loads(r.stdout)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from conftest import real_adapters_dir  # tests/ is on sys.path: the root conftest's folder
 from hub_process import HUB, hub, hub_env
+from real_adapter_files import real_adapters_dir  # tests/ is on sys.path
 
 from hub.testing import write_lora
 
@@ -92,7 +90,8 @@ def test_a1111_embeddings_trigger_by_the_file_stem(tmp_path: Path, home: Path) -
 # -- 3. `hub ls` at 80 and 120 columns -----------------------------------------------------------------------
 def test_ls_keeps_name_kind_arch_rank_size_at_80_columns(tmp_path: Path, home: Path) -> None:
     long = "an-extremely-long-civitai-file-name-for-a-style-lora-by-someone-v1.5"
-    write_lora(tmp_path / "in" / f"{long}.safetensors", seed=4, rank=16)
+    # a UNet-only file of the tiny SDXL test base: arch "unknown", the widest word the arch column holds
+    write_lora(tmp_path / "in" / f"{long}.safetensors", arch="tiny-sdxl", components=["unet"], seed=4, rank=16)
     assert hub(home, "import", str(tmp_path / "in")).returncode == 0
     for columns in (80, 120):
         r = hub(home, "ls", COLUMNS=str(columns))
@@ -115,12 +114,12 @@ def test_import_report_one_line_per_file_on_stdout_and_skipped_files_listed(tmp_
     (folder / ("broken-" + "x" * 80 + ".safetensors")).write_bytes(b"\x00\x01")
     r = hub(home, "import", str(tmp_path))
     assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
-    assert len(lines) == 3, r.stdout  # added, rejected, skipped: one line each, never folded
+    *lines, summary = r.stdout.splitlines()
+    assert len(lines) == 3, r.stdout  # added, rejected, skipped: one line each, never folded; then the counts
     assert [line.split()[0] for line in lines] == ["rejected", "added", "skipped"]
     assert all(line.count(str(folder.name)) == 1 for line in lines)  # each path printed once
     assert "x.safetensors@1a2b" in lines[2]
-    assert "1 added, 0 duplicate, 1 rejected, 1 skipped (3 files)" in r.stderr
+    assert summary == "1 added, 0 duplicate, 1 rejected, 1 skipped (3 files)"
 
 
 def test_json_on_an_error_is_a_json_object_with_the_exit_code(tmp_path: Path, home: Path) -> None:
@@ -180,28 +179,37 @@ def test_a_read_only_home_refuses_import_once_and_still_lists(tmp_path: Path, ho
         _chattr("-i", *locked)
 
 
+# Loaded by the hub process through PYTHONPATH: a real SIGINT, sent by the process to itself when it opens the sixth
+# file, so the interrupt always lands mid-import (a timed signal from outside could arrive after the last file).
+_SIGINT_ON_OPEN = """
+import os, signal, sys
+
+def _interrupt_on(event, args):
+    if event == "open" and str(args[0]).endswith(os.environ["HUB_TEST_SIGINT_ON"]) and not _fired:
+        _fired.append(1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+_fired = []
+sys.addaudithook(_interrupt_on)
+"""
+
+
 def test_ctrl_c_during_import_says_what_was_done_and_leaves_no_orphan(tmp_path: Path, home: Path) -> None:
     folder = tmp_path / "many"
     for i in range(40):
         write_lora(folder / f"lora-{i:02}.safetensors", seed=100 + i, rank=16)
-    p = subprocess.Popen(
-        [str(HUB), "import", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=hub_env(home)
-    )
-    deadline = time.monotonic() + 60
-    db = home / "registry.db"
-    while time.monotonic() < deadline and not (home / "store" / "sha256").is_dir():
-        time.sleep(0.02)  # the first file is being stored: the import is under way
-    time.sleep(0.3)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
-    assert db.is_file()
-    text = err.decode()
-    if p.returncode == 0:
-        pytest.skip("the import finished before the signal arrived (machine too fast for 40 files)")
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_SIGINT_ON_OPEN)
+    env = hub_env(home, HUB_TEST_SIGINT_ON="lora-05.safetensors")
+    env["PYTHONPATH"] = f"{hook}{os.pathsep}{env['PYTHONPATH']}"
+    p = subprocess.run([str(HUB), "import", str(folder)], capture_output=True, env=env, timeout=120)
+    text = p.stderr.decode()
     assert p.returncode == 130, text
     assert "interrupted:" in text and "added" in text and "Traceback" not in text
     added = len(hub(home, "ls", "-q").stdout.split())
-    assert out.decode().count("added ") == added  # what it says was done is what the registry holds
+    assert 1 <= added <= 5, added  # the sixth file was being opened: five at most were done
+    assert p.stdout.decode().count("added ") == added  # what it says was done is what the registry holds
     verify = hub(home, "verify")
     assert "orphan" not in verify.stdout, verify.stdout
     blobs = list((home / "store" / "sha256").glob("*/*"))

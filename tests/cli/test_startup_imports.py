@@ -21,7 +21,15 @@ NOT_FOR_COMMAND_HELP = (*HEAVY, "rich", "hub.models", "hub.registry", "hub.compo
 # `hub ls --json`: SQLite writes the JSON; nothing draws, nothing composes or syncs, no result model is built
 # (pydantic alone costs more than the rest of the command on this machine; typer 0.29 loaded it for every option).
 NOT_FOR_LS_JSON = (
-    *HEAVY, "rich", "pydantic", "hub.models", "hub.compose", "hub.sync", "hub.formats", "hub.bases", "hub.testing"
+    *HEAVY,
+    "rich",
+    "pydantic",
+    "hub.models",
+    "hub.compose",
+    "hub.sync",
+    "hub.formats",
+    "hub.bases",
+    "hub.testing",
 )
 
 

@@ -59,6 +59,8 @@ def test_missing_names_and_other_bases_are_refused_before_any_tensor_is_read(tmp
     x = write_lora(tmp_path / "x.safetensors", arch="sdxl", algo="lokr", rank=2, components=["text_encoder"])
     library.add_one(a, name="sd1-style")
     library.add_one(x, name="xl-lokr")
+    library.add_one(write_lora(tmp_path / "b.safetensors", arch="sd1", rank=2, components=["text_encoder"], seed=2),
+                    name="sd1-other")  # fmt: skip
     with pytest.raises(NotFoundError, match="no adapter 'missing'"):
         compose.mix(["sd1-style:0.7", "missing:0.5"])
     with pytest.raises(IncompatibleError, match=r"sd1 \+ sdxl \('sd1-style' is sd1, 'xl-lokr' is sdxl\)"):
@@ -66,7 +68,7 @@ def test_missing_names_and_other_bases_are_refused_before_any_tensor_is_read(tmp
     with pytest.raises(UsageError, match="not a number"):
         compose.mix(["sd1-style", "xl-lokr:lots"])
     assert counted_loads == []  # refused from the registry rows alone
-    compose.mix(["sd1-style:0.5", "sd1-style:0.5"], name="ok")  # and a good mix does load both
+    compose.mix(["sd1-style:0.5", "sd1-other:0.5"], name="ok")  # and a good mix does load both
     assert len(counted_loads) == 2
     # the same through a process: one error line naming both bases, exit 5
     r = hub("mix", f"{a}:0.7", f"{x}:0.5")
@@ -146,7 +148,7 @@ def test_a_hub_process_refuses_names_and_bases_without_opening_the_stored_file(t
     assert r.returncode == 5, r.stderr
     assert r.stderr.startswith("error: cannot combine adapters for different base models: sd1 + sdxl"), r.stderr
     # ...and the damage is real: a mix that must read the tensors meets it, names it and points at `hub verify`
-    r = hub_script(home, "mix", "sd1-style:0.5", "sd1-style:0.5")
+    r = hub_script(home, "scale", "sd1-style", "0.5")
     assert r.returncode == 6, r.stderr
     assert "error: the registry's stored copy of 'sd1-style' is damaged: a cut-off safetensors file" in r.stderr
     assert "hint: `hub verify sd1-style`" in r.stderr and "Traceback" not in r.stderr

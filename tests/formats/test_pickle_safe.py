@@ -77,7 +77,8 @@ def test_eval_and_foreign_classes_are_refused(tmp_path: Path) -> None:
 
 
 def test_structure_of_a_torch_zip_uses_stubs_and_any_root_folder(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     sd = {"a.lora_down.weight": torch.zeros(4, 320, dtype=torch.float16), "a.alpha": torch.tensor(2.5)}
     path = tmp_path / "weights.bin"
     torch.save(sd, path)
@@ -90,7 +91,8 @@ def test_structure_of_a_torch_zip_uses_stubs_and_any_root_folder(tmp_path: Path)
 
 
 def test_legacy_non_zip_layout_structure(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     path = tmp_path / "legacy.pt"
     torch.save({"emb_params": torch.zeros(3, 768)}, path, _use_new_zipfile_serialization=False)
     assert not zipfile.is_zipfile(path)
@@ -99,7 +101,8 @@ def test_legacy_non_zip_layout_structure(tmp_path: Path) -> None:
 
 
 def test_a1111_parameterdict_loads_as_plain_dict_on_cpu(real_adapters: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     path = real_adapters / "embedding/lazealia__Stable_Diff_WebUI_with_Ext__embeddings__bad-image-v2-39000.pt"
     with pytest.raises(Exception):  # noqa: B017 - weights_only alone refuses ParameterDict
         torch.load(path, map_location="cpu", weights_only=True)
@@ -112,7 +115,6 @@ def test_a1111_parameterdict_loads_as_plain_dict_on_cpu(real_adapters: Path) -> 
 
 
 def test_cuda_storages_map_to_cpu(real_adapters: Path) -> None:
-    pytest.importorskip("torch")
     path = real_adapters / "lora/cloneofsimo__lora__lora_kiriko.pt"
     stub = read_pickle_structure(path)
     assert stub[0].device == "cuda:0"

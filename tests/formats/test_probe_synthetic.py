@@ -7,7 +7,6 @@ import os
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -328,7 +327,7 @@ def test_header_length_starting_with_brace_byte_is_still_safetensors(tmp_path: P
     assert probe_file(path).arch == "sd1"
 
 
-def test_truncated_and_300mb_files_probe_in_milliseconds(tmp_path: Path) -> None:
+def test_a_sparse_300mb_file_and_its_truncation_probe(tmp_path: Path) -> None:
     # A 300 MB kohya file, sparse on disk: only the header may be read.
     entries, offset = {}, 0
     for i in range(400):
@@ -347,9 +346,7 @@ def test_truncated_and_300mb_files_probe_in_milliseconds(tmp_path: Path) -> None
         f.write(struct.pack("<Q", len(raw)) + raw)
         f.truncate(8 + len(raw) + offset)
     assert os.path.getsize(path) > 150_000_000
-    t0 = time.perf_counter()
-    r = probe_file(path)
-    assert time.perf_counter() - t0 < 0.2
+    r = probe_file(path)  # its speed: benchmarks/bench_probe_and_shapes.py
     assert (r.arch, r.rank, r.truncated) == ("flux", 32, False)
     with open(path, "r+b") as f:
         f.truncate(1_000_000)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import hub
-from hub.errors import AmbiguousError, BadFileError, NotFoundError, UnsafePickleError, UsageError
+from hub.errors import AmbiguousError, BadFileError, ConflictError, NotFoundError, UnsafePickleError, UsageError
 from hub.models import ParentLink, RemoteRef
 from hub.registry.api import ls_json
 from hub.registry.db import Registry
@@ -211,7 +211,9 @@ def test_lineage_recipe_and_remote_are_recorded(tmp_path: Path, lora: Path) -> N
     assert d.remotes[0].commit == "abc123"
     assert hub.show(parent.id).children[0].child_id == child.id
     assert [a.name for a in hub.ls(remote="me/mixed")] == ["mixed"]
-    hub.rm(parent.name)  # the child keeps its history, pointing at nothing
+    with pytest.raises(ConflictError, match="'pixel_style' is a parent of 1 entry: mixed"):
+        hub.rm(parent.name)
+    assert hub.rm(parent.name, force=True).children == ["mixed"]  # the child keeps its history
     edge = hub.show(child.id).parents[0]
     assert edge.parent_id is None and edge.parent_ref == "pixel_style"
 

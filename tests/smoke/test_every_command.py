@@ -30,6 +30,7 @@ import pytest
 from hub_process import HUB, REPO_ROOT, hub_env  # tests/ is on sys.path: the root conftest's folder
 
 from hub.testing import draw_training_pictures, write_lora, write_sample_library
+from hub.testing.single_file import write_single_file
 
 
 def _fake_hub_class() -> type:
@@ -53,6 +54,7 @@ PLACEHOLDERS: list[tuple[str, str]] = [
     (r"~/stable-diffusion-webui/models/Lora", "{lib}"),  # a folder of sample adapters with sidecars and previews
     (r"~/Downloads/\*\.safetensors", "{lib}/*.safetensors"),
     (r"\./loras\b", "{lib}"),
+    (r"/mnt/(?:backup|old-disk)/loras\b", "{lib}"),  # a folder a user searches for missing files (hub verify --search)
     (r"\bsome_file\.safetensors\b", "{lib}/dog.safetensors"),
     (r"\b3A6F1C2B9D\b", "{my_style_autov2}"),  # a hash prefix of my_style
     (r"\./sd15-diffusers\b", "{tiny}"),
@@ -63,9 +65,6 @@ PLACEHOLDERS: list[tuple[str, str]] = [
     (r"\bme/", "alice/"),  # the token's user on the loopback Hub
     (r"\bmy-team\b", "team"),  # an org alice belongs to
     (r"\bhub mix a b c:", "hub mix dog style my_style:"),
-    # The fixtures are made for the tiny base (so that fuse works on it); a diffusers file names modules by their
-    # paths in a base, so converting one must be told that base (a real SD1.5 LoRA needs no --base).
-    (r"^(hub convert \S+ --to diffusers)$", r"\1 --base tiny"),
 ]
 # Names the examples use, held by the prepared home: dog, style, my_style (+wip), cat-style, anime-style, and
 # detail (pulled from some-user/detail: its card names runwayml/stable-diffusion-v1-5, the base `hub grid` loads when
@@ -156,7 +155,9 @@ def world() -> Iterator[World]:
         _run(world, home, root, "hub pull some-user/detail", env)
         values["tiny"] = str(tiny)
         values["single_file_model"] = str(root / "tiny-sd1.safetensors")
-        _run(world, home, root, f"hub fuse {values['tiny']} dog:0.1 --out {values['single_file_model']}", env)
+        # A diffusers base fuses into a folder; the single file the examples name is that folder in one file.
+        _run(world, home, root, f"hub fuse {values['tiny']} dog:0.1 --out {root / 'tiny-fused'}", env)
+        write_single_file(root / "tiny-fused", values["single_file_model"])
         shown = _run(world, home, root, "hub show my_style --json", env)
         values["my_style_autov2"] = json.loads(shown.stdout)["sha256"][:10].upper()
         _interrupted_training(world, env)
@@ -350,7 +351,7 @@ def _check_demo(line: str, r: subprocess.CompletedProcess, cwd: Path) -> None:
     for noise in ("torchvision", "Writing model shards", "it/s]", "Warning", "warn("):
         assert noise not in r.stderr, r.stderr
     demo_home = cwd / "home" / "demo"  # the test's home (see _fresh_home) + the demo's own folder
-    assert f"hub --home {demo_home} ls" in r.stderr, r.stderr
+    assert f"hub --home {demo_home} ls" in r.stdout, r.stdout
     looked = subprocess.run([str(HUB), "--home", str(demo_home), "ls", "-q"], capture_output=True, text=True,
                             env=hub_env(cwd / "home"), timeout=60)  # fmt: skip
     assert "demo-mix" in looked.stdout.split(), looked.stdout

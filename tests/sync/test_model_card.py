@@ -205,3 +205,16 @@ def test_the_card_writes_the_hub_identifier_and_keeps_the_adapters_words():
     assert "Licence: Fair AI Public License 1.0-SD (https://freedevproject.org/faipl-1.0-sd/)." in body
     theirs = parse_card("---\nlicense: other\nlicense_name: yi-license\nlicense_link: LICENSE\n---\n# T\n")
     assert theirs.license == "yi-license"
+
+
+def test_a_tiny_adapters_card_names_the_embedded_base_and_claims_no_sd_base_or_licence():
+    spec = _spec(arch="tiny", base_model=None, base_label="tiny", triggers=["sks"], tags=["trained", "ball"])
+    card = build_card(spec)
+    front, body = split_card(card)
+    assert "base_model" not in front and front["license"] == "unknown"
+    assert "sd-lora-hub-tiny" in front["tags"] and not {"stable-diffusion", "stable-diffusion-xl"} & set(front["tags"])
+    assert "sd-lora-hub's embedded `tiny` base (`--base tiny`" in body and "not for Stable Diffusion" in body
+    assert "hub gen \"sks\" --lora 'ink cats' --base tiny" in body and 'resolve_base("tiny")' in body
+    assert "<lora:" not in body and "stable-diffusion" not in body and "openrail" not in card
+    back = parse_card(card)
+    assert (back.base_label, back.base_model, back.tags) == ("tiny", None, ["trained", "ball"])

@@ -28,10 +28,10 @@ def test_push_creates_one_commit_with_kohya_diffusers_card_and_images(adapter, f
     assert result.repo == "alice/cat-style"  # the token's user + the adapter name
     repo = fake_hub.repos["alice/cat-style"]
     files = sorted(repo.resolve("main").files)
-    # a kohya file for a base hub has no module table of (the tiny test base) has no diffusers copy: naming its
-    # modules by model path needs the base; the push says so (an SD1.5 adapter gets one: see the card test)
-    assert files == [".gitattributes", "README.md", "cat-style.safetensors", "images/cat-style-1.png"]
-    assert any("no diffusers copy" in w and "no module table" in w for w in result.warnings), result.warnings
+    # the kohya file and, beside it, a diffusers copy: the tiny base's packaged module table places its names
+    assert files == [".gitattributes", "README.md", "cat-style.safetensors", "images/cat-style-1.png",
+                     "pytorch_lora_weights.safetensors"]  # fmt: skip
+    assert not result.warnings, result.warnings
     assert fake_hub.commits("alice/cat-style") == ["Upload cat-style with sd-lora-hub", "initial commit"]
     assert result.commit == fake_hub.head("alice/cat-style")
     # the kohya file is the adapter itself, byte for byte
@@ -40,7 +40,7 @@ def test_push_creates_one_commit_with_kohya_diffusers_card_and_images(adapter, f
     paths = fake_hub.paths_requested()
     assert "POST /api/validate-yaml" in paths and "POST /alice/cat-style.git/info/lfs/objects/batch" in paths
     puts = [r for r in fake_hub.requests if r.method == "PUT"]
-    assert len(puts) == 2 and not any(r.authorized for r in puts)
+    assert len(puts) == 3 and not any(r.authorized for r in puts)
     # the registry remembers where it went
     remotes = library.resolve("cat-style").remotes
     assert [(r.repo, r.revision, r.commit, r.direction) for r in remotes] == [
@@ -146,7 +146,7 @@ def test_load_lora_weights_finds_the_adapter_without_a_weight_name(adapter, fake
     after = {k: v for k, v in pipe.unet.state_dict().items() if k in before}
     assert any(not torch.equal(before[k], after[k]) for k in before)
     got = [r.path for r in fake_hub.requests if "/resolve/" in r.path]
-    assert any(p.endswith("/cat-style.safetensors") for p in got)  # the one weight file of the repo
+    assert any(p.endswith(f"/{DIFFUSERS_WEIGHT_NAME}") for p in got)  # the diffusers copy, by the name it looks for
 
 
 def test_pull_pins_branch_and_commit(adapter, fake_hub, write_token):

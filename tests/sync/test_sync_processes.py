@@ -71,7 +71,8 @@ def test_push_in_a_fresh_process_keeps_every_dot_of_the_name_and_writes_the_hubs
     card must too; a licence written as free text ("CreativeML Open RAIL-M", as modelspec.license holds it) goes
     to the card as the Hub's identifier (the loopback Hub refuses any other, as the Hub does)."""
     home = tmp_path / "home"
-    src = write_lora(tmp_path / "my-style-v1.5.safetensors", arch="tiny-sd1", seed=12,
+    # an SD1 adapter (its text encoder only, to stay small): its card has the A1111 line naming the file's stem
+    src = write_lora(tmp_path / "my-style-v1.5.safetensors", arch="sd1", seed=12, components=["text_encoder"],
                      metadata={"modelspec.license": "CreativeML Open RAIL-M"})  # fmt: skip
     assert hub_process(home, "add", str(src)).returncode == 0
     r = hub_process(home, "push", "my-style-v1.5", "--repo", "alice/my-style", "--json")

@@ -45,7 +45,8 @@ def test_a_single_file_loads_its_own_weights_with_the_folders_configs(bases: dic
     from diffusers import StableDiffusionPipeline
 
     info = describe_base(str(bases[suffix]), config=str(bases["config"]))
-    assert (info.layout, info.arch, info.prediction_type) == ("single-file", "sd1", "epsilon")
+    # the tiny SD1 kind's widths: the embedded base's arch, read from the keys and shapes of either container
+    assert (info.layout, info.arch, info.prediction_type) == ("single-file", "tiny", "epsilon")
     pipe = load_pipeline(str(bases[suffix]), config=str(bases["config"]))
     own = StableDiffusionPipeline.from_pretrained(str(bases["weights"]), safety_checker=None)
     other = StableDiffusionPipeline.from_pretrained(str(bases["config"]), safety_checker=None)
@@ -65,7 +66,7 @@ def test_configs_that_do_not_fit_the_file_are_one_clear_refusal(bases: dict[str,
     shutil.copytree(bases["config"], sd2_configs)
     unet_config = sd2_configs / "unet" / "config.json"
     unet_config.write_text(json.dumps({**json.loads(unet_config.read_text()), "cross_attention_dim": 1024}))
-    with pytest.raises(IncompatibleError, match=r"is sd2, but checkpoint model\.safetensors is sd1"):
+    with pytest.raises(IncompatibleError, match=r"is sd2, but checkpoint model\.safetensors is tiny"):
         load_pipeline(str(bases["safetensors"]), config=str(sd2_configs))
 
 
@@ -91,7 +92,7 @@ def test_without_configs_offline_it_is_one_line_naming_base_config(home: Path, p
                    str(bases["safetensors"]), "--preset", "cpu-tiny", "--steps", "2", home=home)  # fmt: skip
     assert proc.returncode == 7, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines[0].startswith("error: cannot load single-file checkpoint model.safetensors (sd1)"), proc.stderr
+    assert lines[0].startswith("error: cannot load single-file checkpoint model.safetensors (tiny)"), proc.stderr
     assert any(line.startswith("hint:") and "--base-config" in line for line in lines), proc.stderr
     assert "Traceback" not in proc.stderr and registered(settings) == []
 

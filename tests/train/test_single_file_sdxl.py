@@ -83,7 +83,7 @@ def test_an_sd1_config_folder_is_one_clear_refusal(home: Path, pictures: Path, s
                    "--steps", "2", home=home)  # fmt: skip
     assert proc.returncode == IncompatibleError.exit_code == 5, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines[0] == f"error: --base-config {tiny_base_build} is sd1, but checkpoint model.safetensors is sdxl"
+    assert lines[0] == f"error: --base-config {tiny_base_build} is tiny, but checkpoint model.safetensors is sdxl"
     assert lines[1:] == ["hint: give a diffusers folder of an sdxl model"], proc.stderr
     assert registered(settings) == []
 

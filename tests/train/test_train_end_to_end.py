@@ -1,6 +1,7 @@
 """`hub train` as users run it: a separate process trains on the tiny base, registers a kohya file with full
-metadata, writes the run folder, and diffusers' own loader changes the pipeline's output with it (weight 0
-restores the base exactly)."""
+metadata labelled as the tiny base's (arch, metadata, card), writes the run folder, and diffusers' own loader
+changes the pipeline's output with it (weight 0 restores the base exactly); `hub convert --to diffusers` needs no
+base to convert it."""
 
 from __future__ import annotations
 
@@ -34,12 +35,16 @@ def test_hub_train_process_registers_a_loadable_lora(home: Path, pictures: Path,
     # The registry entry: trigger, lineage with hyperparameters and the dataset hash, recipe, previews.
     detail = registry_entry(result["adapter"]["name"], settings)
     assert detail.format == "kohya" and detail.rank == 4 and "sks" in detail.triggers
+    assert detail.arch == "tiny"  # trained on the embedded base: its arch, not SD1's nor unknown
     assert detail.base_label == "tiny" and "trained" in detail.tags
     (link,) = detail.parents
     assert link.operation == "trained-from" and link.parent_ref == "tiny"
     assert link.params["dataset_sha256"] == result["dataset_sha256"] and link.params["lr"] == 5e-4
     assert detail.recipe["command"].startswith("hub train --images ") and "--steps 6" in detail.recipe["command"]
-    assert len(detail.previews) == 2  # last sample grid + loss curve
+    # The thumbnail is the last sample grid (what the LoRA draws), never the loss curve.
+    (preview,) = detail.previews
+    run = Path(result["run_dir"])
+    assert Path(preview.path).read_bytes() == (run / "samples" / "step-000006.png").read_bytes()
 
     # The file: kohya keys and metadata.
     with safe_open(detail.path, "pt") as f:
@@ -53,10 +58,14 @@ def test_hub_train_process_registers_a_loadable_lora(home: Path, pictures: Path,
                 "sshs_model_hash"):  # fmt: skip
         assert meta.get(key), key
     assert meta["ss_steps"] == "6" and meta["modelspec.trigger_phrase"] == "sks"
+    assert (
+        meta["modelspec.architecture"] == "sd-lora-hub-tiny/lora"
+        and meta["ss_base_model_version"] == "sd-lora-hub-tiny"
+    )
+    assert not [v for v in meta.values() if "stable-diffusion" in v or "sd_v1" in v]
     assert json.loads(meta["ss_tag_frequency"]) == {"pictures": {"a photo of sks dog": 4}}
 
     # The run folder, as the web UI reads it.
-    run = Path(result["run_dir"])
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "done" and info["adapter_id"] == detail.id and info["total_steps"] == 6
     rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
@@ -64,6 +73,10 @@ def test_hub_train_process_registers_a_loadable_lora(home: Path, pictures: Path,
                                                                 for r in rows)  # fmt: skip
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000003.png", "step-000006.png"]
     assert (run / "loss.png").stat().st_size > 0 and "sks" in (run / "README.md").read_text()
+    # The card names the tiny base for what it is: no SD1.5 base model, no SD licence.
+    card = (run / "README.md").read_text()
+    assert "`--base tiny`" in card and "architecture tiny" in card and "license: unknown" in card
+    assert "base_model:" not in card and "stable-diffusion-v1-5" not in card and "openrail" not in card
     detail_run = read_run("e2e-run", settings=settings)
     assert detail_run.info.status == "done" and len(detail_run.log) == 6 and len(detail_run.samples) == 2
     assert [r.run_id for r in list_runs(settings=settings)] == ["e2e-run"]
@@ -85,3 +98,12 @@ def test_hub_train_process_registers_a_loadable_lora(home: Path, pictures: Path,
     at_zero = _render(pipe)
     assert (with_lora - before).abs().mean() > 1e-4
     assert torch.allclose(at_zero, before, atol=1e-6)
+
+    # `hub convert --to diffusers` needs no base: the tiny arch places the kohya names; diffusers draws the same.
+    converted = run_hub("convert", result["adapter"]["name"], "--to", "diffusers", "--json", home=home)
+    assert converted.returncode == 0, converted.stderr
+    copy = registry_entry(json.loads(converted.stdout)["adapter"]["name"], settings)
+    assert copy.arch == "tiny" and copy.format.startswith("diffusers")
+    pipe.delete_adapters(["sks"])
+    pipe.load_lora_weights(load_file(copy.path), adapter_name="sks-diffusers")
+    assert torch.allclose(_render(pipe), with_lora, atol=1e-5)

@@ -4,7 +4,6 @@ read the same on the page and in the API; thumbnails are made once."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from markupsafe import escape
@@ -88,7 +87,8 @@ def test_the_empty_registry_says_what_to_do(lorahub_home) -> None:
 
 
 @pytest.mark.slow
-def test_the_gallery_is_fast_on_ten_thousand_entries(lorahub_home) -> None:
+def test_the_gallery_pages_ten_thousand_entries(lorahub_home) -> None:
+    # their speed: benchmarks/bench_web.py
     from starlette.testclient import TestClient
 
     from hub.web.api import create_app
@@ -96,7 +96,6 @@ def test_the_gallery_is_fast_on_ten_thousand_entries(lorahub_home) -> None:
     fill_registry(lorahub_home, 10_000)
     with TestClient(create_app(), base_url="http://127.0.0.1:7860") as c:
         c.get("/")  # templates compiled, registry opened once
-        timings = {}
         for query in (
             "/",
             "/?q=anime",
@@ -104,15 +103,11 @@ def test_the_gallery_is_fast_on_ten_thousand_entries(lorahub_home) -> None:
             "/?tag=t7&source=hf",
             "/api/adapters?q=pixel",
         ):
-            t0 = time.perf_counter()
             r = c.get(query)
-            timings[query] = time.perf_counter() - t0
-            assert r.status_code == 200
+            assert r.status_code == 200, query
         html = c.get("/?arch=sdxl&sort=rank&page=40").text
     assert "3,333 adapters" in html or "3,334 adapters" in html
     assert len(re.findall(r'class="card"', html)) == 48
-    # ~30 ms each on an idle core; generous for a loaded shared machine
-    assert max(timings.values()) < 1.5, timings
     assert hub.ls(limit=1)
 
 

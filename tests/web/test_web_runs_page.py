@@ -1,10 +1,9 @@
 """Training runs as the trainer writes them (a run folder this test writes): list, live loss curve, samples,
-the adapter link; and a run started from the browser as its own process."""
+the adapter link; and a run started from the browser, queued as a job that trains through hub.train."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from PIL import Image
@@ -40,6 +39,7 @@ def test_runs_list_detail_live_log_and_samples(client, library) -> None:
     write_run("run-b", "done", 3, adapter_id=library["plain"].id)
     html = client.get("/runs").text
     assert "run-a" in html and "running" in html and 'href="/a/' + library["plain"].id in html
+    assert "2026-11-30 10:00 UTC" in html  # a time: two runs of one day tell apart
     page = client.get("/runs/run-a").text
     assert 'data-run-status="running"' in page and "<polyline" in page and "step 11" in page
     assert page.index("step-000005.png") < page.index("step-000010.png")  # samples by step
@@ -52,25 +52,31 @@ def test_runs_list_detail_live_log_and_samples(client, library) -> None:
         assert client.get(bad).status_code == 404, bad
 
 
-def test_a_run_started_from_the_browser_runs_as_its_own_process(client, library, tmp_path: Path) -> None:
-    form = {"images": str(tmp_path / "no-pictures"), "token": "sks", "class_word": "dog", "steps": "2", "base": "tiny"}
-    r = client.post("/runs", data={"csrf_token": token(client), **form}, follow_redirects=False)
-    assert r.status_code == 303
-    run_id = r.headers["location"].rsplit("/", 1)[1]
-    run = json.loads((load_settings().paths.home / "runs" / run_id / "run.json").read_text())
-    assert run["command"].startswith(f"hub train --images {tmp_path / 'no-pictures'} --token sks --class-word dog")
-    assert run["command"].endswith(f"--run-id {run_id}") and isinstance(run["pid"], int)
-    assert run_id in client.get("/runs").text  # listed at once, before the trainer writes anything
-    # there are no pictures: whatever the trainer says, the page ends up showing a failed run and why
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        info = client.get(f"/api/runs/{run_id}").json()["run"]
-        if info["status"] != "running":
-            break
-        time.sleep(0.3)
-    assert info["status"] == "failed" and info["error"]
+def test_a_run_started_from_the_browser_is_a_job_through_the_library(client, library, tmp_path: Path) -> None:
+    nowhere = {"images": str(tmp_path / "no-pictures"), "token": "sks", "class_word": "dog"}
+    refused = client.post("/runs", data={"csrf_token": token(client), **nowhere})
+    assert refused.status_code == 404 and "no such dataset folder" in refused.text  # on the form, nothing queued
+    assert not (load_settings().paths.home / "runs").exists() and client.get("/api/jobs").json() == []
     missing = client.post("/runs", data={"csrf_token": token(client), "images": "x", "token": ""})
-    assert missing.status_code == 400 and "trigger token" in missing.text and "class word" in missing.text
+    assert missing.status_code == 400 and "--token" in missing.text and "--class-word" in missing.text
+
+    pictures = tmp_path / "pictures"
+    for i, colour in enumerate([(200, 40, 40), (40, 60, 200)]):
+        pictures.mkdir(exist_ok=True)
+        Image.new("RGB", (40, 40), colour).save(pictures / f"pic{i}.png")
+    form = {"images": str(pictures), "token": "sks", "class_word": "dog", "preset": "cpu-tiny", "steps": "2",
+            "resolution": "32", "name": "web-dog"}  # fmt: skip
+    r = client.post("/runs", data={"csrf_token": token(client), **form}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/jobs/")
+    job_id = r.headers["location"].rsplit("/", 1)[1]
+    assert job_id in client.get("/jobs").text  # listed with the other jobs at once
+    job = client.app.state.jobs.wait(job_id, timeout=600)
+    assert job.status == "done", job.error
+    run_id = job.redirect.rsplit("/", 1)[1]
+    run = client.get(f"/api/runs/{run_id}").json()["run"]
+    assert run["status"] == "done" and run["adapter_name"] == "web-dog" and run["step"] == 2
+    assert run_id in client.get("/runs").text
+    assert run["command"].startswith(f"hub train --images {pictures} --token sks --class-word dog")
 
 
 def test_a_run_whose_process_is_gone_reads_as_failed(client, library) -> None:

@@ -24,7 +24,7 @@ def run_list(request: Request) -> Response:
     runs = training_runs.list_runs(request.app.state.settings)
     if wants_json(request):
         return json_response(runs)
-    return page(request, "runs.html", runs=runs, values={}, fields=training_runs.TRAIN_OPTIONS)
+    return page(request, "runs.html", runs=runs, values={}, fields=training_runs.form_fields())
 
 
 def _detail(request: Request) -> RunDetail:
@@ -53,9 +53,10 @@ def sample(request: Request) -> Response:
 
 async def start(request: Request) -> Response:
     form = await request.form()
-    values = {k: str(form.get(k) or "") for k in training_runs.TRAIN_OPTIONS}
+    values = {f.name: str(form.get(f.name) or "") for f in training_runs.form_fields()}
     try:
-        run_id = await run_in_threadpool(training_runs.start_run, values, request.app.state.settings)
+        job = await run_in_threadpool(training_runs.start_run, values, request.app.state.settings,
+                                      request.app.state.jobs)  # fmt: skip
     except HubError as e:
         runs = await run_in_threadpool(training_runs.list_runs, request.app.state.settings)
         return page(
@@ -64,11 +65,11 @@ async def start(request: Request) -> Response:
             status=status_of(e),
             runs=runs,
             values=values,
-            fields=training_runs.TRAIN_OPTIONS,
+            fields=training_runs.form_fields(),
             error=str(e),
             hint=e.hint,
         )
-    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 routes = [
