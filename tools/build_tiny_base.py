@@ -48,18 +48,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pictures", type=int, default=6000, help="world pictures drawn (VAE data, cached latents)")
-    p.add_argument("--vae-steps", type=int, default=1200)
+    p.add_argument("--vae-steps", type=int, default=1500)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-lr", type=float, default=2e-3)
+    p.add_argument(
+        "--open-share",
+        type=float,
+        default=0.5,
+        help="share of each VAE batch drawn in colours and patterns outside the world",
+    )
     p.add_argument("--kl-weight", type=float, default=1e-4, help="KL per latent element, against the per-pixel MSE")
-    p.add_argument("--unet-steps", type=int, default=6000)
+    p.add_argument("--unet-steps", type=int, default=4000)
     p.add_argument("--unet-batch", type=int, default=64)
     p.add_argument("--unet-lr", type=float, default=1e-3)
     p.add_argument("--caption-dropout", type=float, default=0.1)
     p.add_argument("--noise-offset", type=float, default=0.1)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--eval-seeds", type=int, default=1, help="seeds per prompt in the closing evaluation")
-    p.add_argument("--checkpoint-every", type=int, default=250, help="write <work>/tiny-sd1-step<N>.safetensors")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="write <work>/tiny-sd1-step<N>.safetensors")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--work", type=Path, help="folder for the trained VAE (and a checkpoint of the UNet stage)")
     p.add_argument("--reuse-vae", action="store_true", help="load the VAE from --work instead of training it")
@@ -76,6 +82,13 @@ def draw_world(count: int, seed: int) -> tuple[torch.Tensor, list[tiny_world.Sce
     return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous(), scenes
 
 
+def draw_open(count: int, seed: int) -> torch.Tensor:
+    """``count`` pictures in colours and patterns outside the world (tiny_world.open_picture), uint8 NCHW."""
+    rng = random.Random(seed + 1)
+    pixels = np.stack([np.asarray(tiny_world.open_picture(rng)) for _ in range(count)])
+    return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
+
+
 def to_unit(pixels: torch.Tensor) -> torch.Tensor:
     return pixels.float() / 127.5 - 1
 
@@ -90,7 +103,9 @@ def lr_at(step: int, steps: int, peak: float, warmup: int, hold: float = 0.0) ->
     return float(peak * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * done))))
 
 
-def train_vae(vae, pixels: torch.Tensor, a: argparse.Namespace) -> dict[str, float]:
+def train_vae(vae, pixels: torch.Tensor, open_pixels: torch.Tensor, a: argparse.Namespace) -> dict[str, float]:
+    """World pictures and, for ``--open-share`` of each batch, pictures in other colours and patterns: a VAE that
+    saw only the world's six colours maps purple to red and stripes to plain, so no LoRA could teach those."""
     g = torch.Generator().manual_seed(a.seed + 10)
     opt = torch.optim.AdamW(vae.parameters(), lr=a.vae_lr, weight_decay=0.0)
     vae.train()
@@ -99,7 +114,9 @@ def train_vae(vae, pixels: torch.Tensor, a: argparse.Namespace) -> dict[str, flo
         for group in opt.param_groups:
             # Held at the peak for 60 %: this VAE learns slowly at lower rates; the decay settles it.
             group["lr"] = lr_at(step, a.vae_steps, a.vae_lr, 50, hold=0.6)
-        x = to_unit(pixels[torch.randint(0, len(pixels), (a.vae_batch,), generator=g)])
+        opened = round(a.vae_batch * a.open_share)
+        x = to_unit(torch.cat([pixels[torch.randint(0, len(pixels), (a.vae_batch - opened,), generator=g)],
+                               open_pixels[torch.randint(0, len(open_pixels), (opened,), generator=g)]]))  # fmt: skip
         dist = vae.encode(x).latent_dist
         z = dist.mean + dist.std * torch.randn(dist.mean.shape, generator=g)
         out = vae.decode(z).sample
@@ -140,7 +157,14 @@ def check_vae(vae, pixels: torch.Tensor, scenes: list[tiny_world.Scene], count: 
     out = vae.decode(vae.encode(to_unit(pixels[:count])).latent_dist.mean).sample
     images = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     readings = [tiny_world.read_picture(image) for image in images]
-    return agreement(readings, scenes[:count], prefix="vae_read_")
+    rates = agreement(readings, scenes[:count], prefix="vae_read_")
+    # A subject outside the world (a purple ball) must come back purple, or no LoRA can teach it.
+    rng = random.Random(7)
+    subjects = torch.from_numpy(np.stack([np.asarray(tiny_world.subject_picture(rng)) for _ in range(50)]))
+    out = vae.decode(vae.encode(to_unit(subjects.permute(0, 3, 1, 2))).latent_dist.mean).sample
+    images = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    rates["vae_read_subject"] = float(np.mean([tiny_world.read_picture(i).object == "purple" for i in images]))
+    return rates
 
 
 def agreement(readings: list[tiny_world.Reading], scenes: list[tiny_world.Scene], prefix: str) -> dict[str, float]:
@@ -283,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         record.update(json.loads(vae_file.with_suffix(".json").read_text()))  # how that VAE was trained
         say(f"reused the VAE in {vae_file}")
     else:
-        record.update(train_vae(pipe.vae, pixels, a))
+        record.update(train_vae(pipe.vae, pixels, draw_open(a.pictures, a.seed), a))
         record["vae_seconds"] = round(time.perf_counter() - start, 1)
         if vae_file:
             torch.save(pipe.vae.state_dict(), vae_file)
@@ -300,7 +324,8 @@ def main(argv: list[str] | None = None) -> None:
 
     parts = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "tokenizer": pipe.tokenizer,
              "scheduler": pipe.scheduler}  # fmt: skip
-    for name, value in {"vae_steps": a.vae_steps, "vae_batch": a.vae_batch, "unet_batch": a.unet_batch,
+    for name, value in {"vae_steps": a.vae_steps, "vae_batch": a.vae_batch, "open_share": a.open_share,
+                        "unet_batch": a.unet_batch,
                         "pictures": a.pictures}.items():  # fmt: skip
         record[name] = value
 

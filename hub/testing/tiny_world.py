@@ -70,17 +70,31 @@ def world_picture(scene: Scene, *, pattern: str = "plain", second: str = "white"
     """The scene as a ``size`` x ``size`` RGB PIL image, edges anti-aliased (drawn at 4x, then reduced).
 
     ``pattern`` ``"striped"`` (horizontal bands) or ``"checkered"`` alternates ``colour`` with ``second``."""
+    return _draw(scene, COLOURS[scene.colour], COLOURS[scene.background], pattern, COLOURS[second], size)
+
+
+def open_picture(rng: random.Random):
+    """A scene of the world's layout in colours (and patterns) outside it: any RGB object on any RGB background,
+    a third of them striped or checkered. The base's VAE learns from these beside the world's pictures, so that it
+    encodes and draws colours the world never shows (a subject a LoRA teaches) instead of the nearest world colour."""
+    scene = random_scene(rng)
+    pattern = rng.choices(["plain", "striped", "checkered"], weights=[4, 1, 1])[0]
+    colour, background, second = (tuple(rng.randrange(256) for _ in range(3)) for _ in range(3))
+    return _draw(scene, colour, background, pattern, second, SIZE)  # type: ignore[arg-type]
+
+
+def _draw(scene: Scene, colour: RGB, background: RGB, pattern: str, second: RGB, size: int):
     from PIL import Image, ImageDraw
 
     scale = 4 * size / SIZE
     big = round(size * 4)
-    picture = Image.new("RGB", (big, big), COLOURS[scene.background])
+    picture = Image.new("RGB", (big, big), background)
     mask = Image.new("L", (big, big), 0)
     box = [(scene.x - scene.half) * scale, (scene.y - scene.half) * scale,
            (scene.x + scene.half) * scale - 1, (scene.y + scene.half) * scale - 1]  # fmt: skip
     draw = ImageDraw.Draw(mask)
     (draw.ellipse if scene.shape == "ball" else draw.rectangle)(box, fill=255)
-    picture.paste(_pattern(big, COLOURS[scene.colour], COLOURS[second], pattern, scale), mask=mask)
+    picture.paste(_pattern(big, colour, second, pattern, scale), mask=mask)
     return picture.resize((size, size), Image.Resampling.BOX)
 
 
