@@ -32,7 +32,7 @@ WORLD_COLOURS: dict[str, RGB] = {
     "black": (25, 25, 25),
 }
 # Colours the base never saw, for subjects (DreamBooth) the base cannot draw.
-SUBJECT_COLOURS: dict[str, RGB] = {"purple": (150, 60, 200)}
+SUBJECT_COLOURS: dict[str, RGB] = {"purple": (150, 60, 200), "cyan": (40, 200, 210)}
 COLOURS: dict[str, RGB] = {**WORLD_COLOURS, **SUBJECT_COLOURS}
 SHAPES: tuple[Shape, ...] = ("ball", "box")
 # Half the object's side (a ball's radius) in pixels, at 64 px: from a quarter to two thirds of the picture across.
