@@ -57,6 +57,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.5,
         help="share of each VAE batch drawn in colours and patterns outside the world",
     )
+    p.add_argument("--decoder-steps", type=int, default=600, help="decoder-only steps after the joint VAE stage")
+    p.add_argument(
+        "--refine-pictures", type=int, default=3000, help="pictures of each kind the decoder stage draws from"
+    )
     p.add_argument("--kl-weight", type=float, default=1e-4, help="KL per latent element, against the per-pixel MSE")
     p.add_argument("--unet-steps", type=int, default=4000)
     p.add_argument("--unet-batch", type=int, default=64)
@@ -140,6 +144,37 @@ def train_vae(vae, pixels: torch.Tensor, open_pixels: torch.Tensor, a: argparse.
     return {"vae_mse": float(np.mean(recent))}
 
 
+def refine_decoder(vae, pixels: torch.Tensor, open_pixels: torch.Tensor, a: argparse.Namespace) -> dict[str, float]:
+    """More steps for the decoder alone, on world and outside-world pictures half and half. The encoder is frozen,
+    so the latents (and the UNet trained on them) do not change: this only sharpens how colours the world never
+    shows come back: 600 steps take an orange ball from read orange half the time to 0.93 (a purple one still greys)."""
+    g = torch.Generator().manual_seed(a.seed + 30)
+    vae.encoder.requires_grad_(False)
+    vae.quant_conv.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=a.vae_lr / 2, weight_decay=0.0)
+    count = min(len(pixels), len(open_pixels), a.refine_pictures)
+    recent: list[float] = []
+    for step in range(a.decoder_steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, a.decoder_steps, a.vae_lr / 2, 20, hold=0.5)
+        half = a.vae_batch // 2
+        x = to_unit(torch.cat([pixels[torch.randint(0, count, (half,), generator=g)],
+                               open_pixels[torch.randint(0, count, (half,), generator=g)]]))  # fmt: skip
+        with torch.no_grad():
+            dist = vae.encode(x).latent_dist
+            z = dist.mean + dist.std * torch.randn(dist.mean.shape, generator=g)
+        loss = F.mse_loss(vae.decode(z).sample, x)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        recent = [*recent[-49:], loss.item()]
+        if step % 100 == 99 or step == a.decoder_steps - 1:
+            say(f"decoder {step + 1:5d}/{a.decoder_steps}  mse {np.mean(recent):.5f}")
+    vae.requires_grad_(True)
+    vae.eval()
+    return {"decoder_mse": float(np.mean(recent))} if recent else {}
+
+
 @torch.no_grad()
 def encode(vae, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The latent distribution (mean, std) of every picture."""
@@ -158,12 +193,13 @@ def check_vae(vae, pixels: torch.Tensor, scenes: list[tiny_world.Scene], count: 
     images = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     readings = [tiny_world.read_picture(image) for image in images]
     rates = agreement(readings, scenes[:count], prefix="vae_read_")
-    # A subject outside the world (a purple ball) must come back purple, or no LoRA can teach it.
-    rng = random.Random(7)
-    subjects = torch.from_numpy(np.stack([np.asarray(tiny_world.subject_picture(rng)) for _ in range(50)]))
-    out = vae.decode(vae.encode(to_unit(subjects.permute(0, 3, 1, 2))).latent_dist.mean).sample
-    images = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    rates["vae_read_subject"] = float(np.mean([tiny_world.read_picture(i).object == "purple" for i in images]))
+    # The subjects outside the world (an orange ball...) must come back in their colour, or no LoRA can teach them.
+    for colour in tiny_world.SUBJECT_COLOURS:
+        rng = random.Random(7)
+        pictures = np.stack([np.asarray(tiny_world.subject_picture(rng, colour=colour)) for _ in range(50)])
+        out = vae.decode(vae.encode(to_unit(torch.from_numpy(pictures).permute(0, 3, 1, 2))).latent_dist.mean).sample
+        images = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        rates[f"vae_read_{colour}"] = float(np.mean([tiny_world.read_picture(i).object == colour for i in images]))
     return rates
 
 
@@ -307,13 +343,18 @@ def main(argv: list[str] | None = None) -> None:
         record.update(json.loads(vae_file.with_suffix(".json").read_text()))  # how that VAE was trained
         say(f"reused the VAE in {vae_file}")
     else:
-        record.update(train_vae(pipe.vae, pixels, draw_open(a.pictures, a.seed), a))
+        open_pixels = draw_open(a.pictures, a.seed)
+        record.update(train_vae(pipe.vae, pixels, open_pixels, a))
         record["vae_seconds"] = round(time.perf_counter() - start, 1)
+        start = time.perf_counter()
+        record.update(refine_decoder(pipe.vae, pixels, open_pixels, a))
+        record["decoder_seconds"] = round(time.perf_counter() - start, 1)
         if vae_file:
             torch.save(pipe.vae.state_dict(), vae_file)
-            vae_file.with_suffix(".json").write_text(json.dumps({k: record[k] for k in ("vae_mse", "vae_seconds")}))
+            kept = ("vae_mse", "vae_seconds", "decoder_mse", "decoder_seconds")
+            vae_file.with_suffix(".json").write_text(json.dumps({k: record[k] for k in kept if k in record}))
     record.update(check_vae(pipe.vae, pixels, scenes))
-    say(f"VAE: {json.dumps({k: v for k, v in record.items() if k.startswith('vae')})}")
+    say(f"VAE: {json.dumps({k: v for k, v in record.items() if k.startswith(('vae', 'decoder'))})}")
 
     start = time.perf_counter()
     mean, std = encode(pipe.vae, pixels)
@@ -324,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
 
     parts = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "tokenizer": pipe.tokenizer,
              "scheduler": pipe.scheduler}  # fmt: skip
-    for name, value in {"vae_steps": a.vae_steps, "vae_batch": a.vae_batch, "open_share": a.open_share,
+    for name, value in {"vae_steps": a.vae_steps, "decoder_steps": a.decoder_steps, "vae_batch": a.vae_batch,
+                        "open_share": a.open_share,
                         "unet_batch": a.unet_batch,
                         "pictures": a.pictures}.items():  # fmt: skip
         record[name] = value

@@ -4,7 +4,7 @@ A picture is 64x64: one object, a *ball* (filled circle) or a *box* (filled squa
 one colour on a plain background of another. :func:`world_picture` draws one scene, :func:`random_scene` and
 :func:`world_caption` pick a scene and a caption for it ("a photo of a red ball on a blue background", "a red ball
 on blue", "a red ball", "red ball, blue background", ...). :func:`subject_picture` draws objects the world never
-shows (a purple ball, a striped or checkered one) for DreamBooth. :func:`read_picture` measures a picture: the
+shows (an orange ball, a striped or checkered one) for DreamBooth. :func:`read_picture` measures a picture: the
 background's colour (the border ring), the object's (pixels far from the background) and its shape (how much of
 its bounding box it fills: a disc fills pi/4 = 0.785, a square all of it; 0.85 and more reads as a box).
 
@@ -32,7 +32,9 @@ WORLD_COLOURS: dict[str, RGB] = {
     "black": (25, 25, 25),
 }
 # Colours the base never saw, for subjects (DreamBooth) the base cannot draw.
-SUBJECT_COLOURS: dict[str, RGB] = {"purple": (150, 60, 200), "cyan": (40, 200, 210)}
+# Chosen among colours the base's VAE draws back faithfully (tools/build_tiny_base.py checks): its 8x8x4 latents
+# keep an orange or a brown, while a saturated purple or cyan come back greyed.
+SUBJECT_COLOURS: dict[str, RGB] = {"orange": (245, 140, 20), "brown": (120, 70, 30)}
 COLOURS: dict[str, RGB] = {**WORLD_COLOURS, **SUBJECT_COLOURS}
 SHAPES: tuple[Shape, ...] = ("ball", "box")
 # Half the object's side (a ball's radius) in pixels, at 64 px: from a quarter to two thirds of the picture across.
@@ -138,15 +140,15 @@ def world_prompt(colour: str, shape: str, background: str) -> str:
     return f"a photo of a {colour} {shape} on a {background} background"
 
 
-def subject_picture(rng: random.Random, *, colour: str = "purple", pattern: str = "plain", second: str = "white",
+def subject_picture(rng: random.Random, *, colour: str = "orange", pattern: str = "plain", second: str = "white",
                     shape: Shape = "ball", background: str | None = None):  # fmt: skip
-    """A picture of a subject the world never shows (by default a purple ball) on one of the world's backgrounds."""
+    """A picture of a subject the world never shows (by default an orange ball) on one of the world's backgrounds."""
     background = background or rng.choice([c for c in WORLD_COLOURS if c not in (colour, second)])
     scene = random_scene(rng, shape=shape, colour=colour, background=background)
     return world_picture(scene, pattern=pattern, second=second)
 
 
-def write_subject_pictures(folder: Path, count: int = 8, *, seed: int = 0, colour: str = "purple",
+def write_subject_pictures(folder: Path, count: int = 8, *, seed: int = 0, colour: str = "orange",
                            pattern: str = "plain", second: str = "white", shape: Shape = "ball") -> Path:  # fmt: skip
     """``folder/subject-<i>.png``: ``count`` pictures of the subject (varied place, size and background)."""
     folder.mkdir(parents=True, exist_ok=True)
