@@ -36,7 +36,7 @@ TinyKind = Literal["sd1", "sd2", "sdxl"]
 # Bump when the layout or the config changes so that stale caches are rebuilt rather than reused.
 # v2: the SD1 kind's attention has 2 heads instead of 8 (same weights and module tree, 2-3x faster).
 # v3: the SD1 kind is the trained base (data/tiny-sd1.safetensors): a 4-level VAE (8x), 8x8 latents.
-CACHE_VERSION = "v3"
+CACHE_VERSION = "v4"
 # The trained SD1 base's weights (fp16) and, in the file's metadata, its VAE's scaling factor and how it was built.
 TRAINED_SD1 = Path(__file__).with_name("data") / "tiny-sd1.safetensors"
 

@@ -31,8 +31,8 @@ PROMPTS = [
     ("black", "ball", "red"),
 ]
 SEEDS = 4
-# Measured rates (docs/tiny-base.md) less a margin.
-MIN_RATE = {"background": 0.8, "object": 0.7, "shape": 0.7}
+# Measured rates (docs/tiny-base.md: 1.0, 1.0 and 0.76 over every prompt of the world) less a margin.
+MIN_RATE = {"background": 0.9, "object": 0.9, "shape": 0.6}
 
 
 @pytest.mark.slow
@@ -49,4 +49,5 @@ def test_gen_tiny_draws_the_prompted_colours_and_shape(tmp_path: Path) -> None:
     rates = drawing_rates(seen)
     misses = [f"{' '.join(want)} -> {r.object} {r.shape} {r.background}" for want, r in seen
               if (r.object, r.shape, r.background) != want]  # fmt: skip
+    print(f"\nthe tiny base draws the prompted background, object colour and shape: {rates}")
     assert all(rates[k] >= MIN_RATE[k] for k in MIN_RATE), (rates, misses)
