@@ -1,5 +1,5 @@
 """The README's main job on the embedded default: write sample adapters and import them, draw pictures of a
-subject the tiny base cannot draw (a purple ball) and train a LoRA binding it to ``sks``, render it before and
+subject the tiny base cannot draw (an orange ball) and train a LoRA binding it to ``sks``, render it before and
 after and over the LoRA's weight, mix the trained LoRA with a sample, list the registry.
 
 Everything is made locally (``--base tiny`` is the small text-to-image model shipped in the package, which draws
@@ -33,8 +33,8 @@ def run_demo(
     train_progress: Progress | None = None,
 ) -> DemoResult:
     """Build the tiny base, write a folder of sample adapters with sidecars and import it, train a LoRA on drawn
-    pictures of a purple ball (``preset=cpu-tiny``), render "a photo of a sks ball on a green background" over its
-    weight (a before/after picture and a weight grid), mix it with a sample by SVD, list the registry."""
+    pictures of an orange ball (``preset=cpu-dreambooth``), render "a photo of a sks ball on a green background"
+    over its weight (a before/after picture and a weight grid), mix it with a sample by SVD, list the registry."""
     from hub.bases.tiny import tiny_pipeline_dir
     from hub.registry import api as registry
     from hub.testing import write_sample_library
@@ -113,13 +113,13 @@ def _quiet_libraries() -> Iterator[None]:
 
 
 def _train(ctx: Context, progress: Progress | None) -> TrainResult:
-    """A LoRA binding ``sks`` to the purple ball the drawn pictures show, on the tiny base (about a minute on a
+    """A LoRA binding ``sks`` to the orange ball the drawn pictures show, on the tiny base (about a minute on a
     CPU core)."""
     from hub.testing.subjects import CLASS_PROMPT, PROMPT, write_subject_dataset
     from hub.train.api import train
 
-    pictures = write_subject_dataset(subject_dir(ctx), token="sks", colour="purple")
-    return train(pictures, token="sks", class_word="ball", base="tiny", name="demo-sks-ball", preset="cpu-tiny",
+    pictures = write_subject_dataset(subject_dir(ctx), token="sks", colour="orange")
+    return train(pictures, token="sks", class_word="ball", base="tiny", name="demo-sks-ball", preset="cpu-dreambooth",
                  seed=0, sample_prompts=[PROMPT.format(token="sks"), CLASS_PROMPT], run_id="demo-train", ctx=ctx,
                  progress=progress)  # fmt: skip
 
@@ -164,8 +164,8 @@ def render_subject(ctx: Context, lora: str) -> SubjectPictures:
         prompt=prompt,
         before_after=path,
         weight_grid=Path(result.path),
-        before=rate([read_picture(p) for p in before], shows("purple")),
-        after=rate([read_picture(p) for p in after], shows("purple")),
+        before=rate([read_picture(p) for p in before], shows("orange")),
+        after=rate([read_picture(p) for p in after], shows("orange")),
     )
 
 

@@ -224,7 +224,7 @@ class DemoResult(Frozen):
     train_seconds: float
     train_loss: tuple[float, float]  # (first step, last step)
     run_dir: str  # the training run: loss curve, sample grids, log
-    subject_dir: str  # the drawn pictures of the subject (a purple ball) and their captions, trained on
+    subject_dir: str  # the drawn pictures of the subject (an orange ball) and their captions, trained on
     pictures_dir: str  # the before/after picture and the weight grid
     prompt: str  # what they render: "a photo of a sks ball on a green background"
     before_after: str  # the base alone, then with the LoRA (same seeds)

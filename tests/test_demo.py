@@ -1,5 +1,5 @@
 """The README's main job (`make demo` = `hub demo --base tiny`) works offline, in its own home, and reruns alike:
-it teaches the tiny base a subject (a purple ball under `sks`) that its before/after pictures show."""
+it teaches the tiny base a subject (an orange ball under `sks`) that its before/after pictures show."""
 
 import os
 import subprocess
@@ -27,7 +27,7 @@ def test_demo_imports_samples_trains_and_mixes_in_its_own_home_and_a_hub_process
     assert result.trained.name == "demo-sks-ball" and result.trained.name in names
     assert result.train_command.startswith("hub train ") and "--token sks" in result.train_command
     assert (Path(result.run_dir) / "loss.png").is_file()
-    # It learned the subject: read back from the pixels, the purple ball is in the after pictures, never before.
+    # It learned the subject: read back from the pixels, the orange ball is in the after pictures, never before.
     assert result.prompt == "a photo of a sks ball on a green background"
     assert result.subject_before == 0.0 and result.subject_after >= 0.75, (result.subject_before, result.subject_after)
     assert Path(result.before_after).is_file() and Path(result.weight_grid).is_file()

@@ -1,7 +1,7 @@
 """DreamBooth in miniature on the tiny base: subjects it cannot draw, their pictures with captions, and how often
 pictures show them.
 
-A subject is a ball in a colour the tiny world never shows (purple, cyan: ``tiny_world.SUBJECT_COLOURS``) bound to
+A subject is a ball in a colour the tiny world never shows (orange, brown: ``tiny_world.SUBJECT_COLOURS``) bound to
 a token: :func:`write_subject_dataset` draws it on the world's backgrounds, each picture captioned "a photo of a
 sks ball on a blue background" (the background named, so that a LoRA keeps the prompt's say over it).
 :func:`read_grid` measures every cell of a ``hub grid`` sheet; :func:`rate` is the share of readings that match.
@@ -21,7 +21,7 @@ PROMPT = "a photo of a {token} ball on a green background"  # what the subject t
 CLASS_PROMPT = "a photo of a ball"  # the class the subject belongs to: prior preservation keeps it the world's
 
 
-def write_subject_dataset(folder: Path, *, token: str = "sks", colour: str = "purple", count: int = 8,
+def write_subject_dataset(folder: Path, *, token: str = "sks", colour: str = "orange", count: int = 8,
                           seed: int = 0) -> Path:  # fmt: skip
     """``folder/<token>-<i>.png`` and ``.txt``: ``count`` pictures of a ``colour`` ball (varied place, size and
     background, never its own colour), each captioned with the token and its background. The same on every call."""

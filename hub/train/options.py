@@ -49,7 +49,7 @@ class Opt:
 Optimizer = Literal["adamw", "adamw8bit", "prodigy"]
 Scheduler = Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"]
 Precision = Literal["no", "bf16", "fp16"]
-Preset = Literal["cpu-tiny", "8gb", "12gb", "24gb"]
+Preset = Literal["cpu-tiny", "cpu-dreambooth", "8gb", "12gb", "24gb"]
 
 
 @dataclass(frozen=True)
@@ -248,10 +248,21 @@ def options_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-# Presets: the CPU one finishes in seconds on the tiny base; the GPU ones are sized for their memory budget at
-# the base's native resolution (SD1.5 at 512 px; SDXL users pass --resolution 1024 with 24gb).
+# Presets: the CPU ones run on the tiny base (cpu-tiny: seconds, a smoke run; cpu-dreambooth: a minute, a subject
+# learned); the GPU ones are sized for their memory budget at the base's native resolution (SD1.5 at 512 px; SDXL
+# users pass --resolution 1024 with 24gb).
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu-tiny": {"steps": 30, "lr": 5e-4, "rank": 4, "resolution": 64, "batch_size": 1, "sample_steps": 4},
+    # DreamBooth on the tiny base: a subject it cannot draw, learned in about a minute on one CPU core
+    # (docs/training.md: the measured rates; tests/train/test_dreambooth.py).
+    "cpu-dreambooth": {
+        "steps": 400,
+        "lr": 1e-3,
+        "rank": 8,
+        "resolution": 64,
+        "batch_size": 4,
+        "caption_dropout": 0.2,
+    },
     "8gb": {
         "steps": 800,
         "rank": 16,

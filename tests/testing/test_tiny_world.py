@@ -51,8 +51,8 @@ def test_subjects_are_outside_the_world_and_read_by_their_colour(tmp_path) -> No
     paths = sorted(folder.glob("subject-*.png"))
     assert len(paths) == 6
     readings = [world.read_picture(p) for p in paths]
-    assert {r.object for r in readings} == {"purple"} and {r.shape for r in readings} == {"ball"}
-    assert "purple" not in world.WORLD_COLOURS
+    assert {r.object for r in readings} == {"orange"} and {r.shape for r in readings} == {"ball"}
+    assert "orange" not in world.WORLD_COLOURS
     assert all(r.background in world.WORLD_COLOURS for r in readings)
     striped = world.subject_picture(random.Random(2), pattern="striped")
     assert np.unique(np.asarray(striped).reshape(-1, 3), axis=0).shape[0] > 2  # two colours in bands, and edges
