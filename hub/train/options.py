@@ -261,7 +261,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rank": 8,
         "resolution": 64,
         "batch_size": 4,
-        "caption_dropout": 0.2,
     },
     "8gb": {
         "steps": 800,

@@ -72,7 +72,7 @@ def test_the_subject_is_learned_and_fades_in_with_the_weight(home: Path) -> None
     by_weight = {w: rate(cells[(w,)], shows("orange")) for w in (0.0, 0.5, 1.0)}
     print(f"\n'{prompt}': an orange ball without the LoRA {without:.0%}; by LoRA weight {by_weight}")
     assert without == 0.0 and by_weight[0.0] == 0.0  # the base never draws the subject
-    assert by_weight[1.0] >= 0.5  # the LoRA does (measured 0.75: docs/training.md)
+    assert by_weight[1.0] >= 0.75  # the LoRA does (measured 1.0: docs/training.md)
     assert by_weight[0.0] < by_weight[0.5] < by_weight[1.0]  # fading in
 
 
