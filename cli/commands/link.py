@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
 
 
 def link(
-    folder: Annotated[Path, typer.Argument(help="Folder to lay out (made if absent); its own files are left alone.")],
+    folder: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Folder to lay out (made if absent); its own files are left alone.")
+    ],
     query: Annotated[
         str | None, typer.Argument(help="Full-text search, as `hub ls` (default: every adapter).")
     ] = None,
