@@ -275,3 +275,12 @@ def test_symlinks_when_the_folder_is_on_another_file_system(home: Path) -> None:
         assert hub(home, "link", str(out), "--kind", "lora").stdout.startswith("nothing changed")
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def test_refusals(home: Path, tmp_path: Path) -> None:
+    inside = hub(home, "link", str(home / "ui"))
+    assert inside.returncode == 2 and "inside the registry's home" in inside.stderr
+    assert not (home / "ui").exists()
+    unknown = hub(home, "link", str(tmp_path / "ui"), "--for", "invokeai")
+    assert unknown.returncode == 2 and "unknown UI 'invokeai'" in unknown.stderr
+    assert not (tmp_path / "ui").exists()
