@@ -16,7 +16,7 @@ import os
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from hub.errors import UsageError
@@ -57,7 +57,7 @@ def link_folder(folder: Path, adapters: Sequence[Adapter], reg: Registry, ui: st
     files: list[LinkedFile] = []
 
     wanted: list[Wanted] = []
-    for adapter, stem in _file_stems(adapters):
+    for adapter, stem in _file_stems(adapters, made):
         wanted.extend(_wanted_for(adapter, stem, reg, ui))
     if ui in (None, "comfyui"):
         wanted.append(Wanted(COMFYUI_PATHS, "comfyui-paths", None, data=_comfyui_paths(folder)))
@@ -113,12 +113,20 @@ def safe_stem(name: str) -> str:
     return text
 
 
-def _file_stems(adapters: Sequence[Adapter]) -> list[tuple[Adapter, str]]:
+def _file_stems(adapters: Sequence[Adapter], made: dict[str, Made]) -> list[tuple[Adapter, str]]:
     """Each adapter's file stem. Names that clash once made safe, or differ only in case (one file on macOS and
-    Windows), are told apart deterministically: the first by (name, id) keeps the stem, the others get ``-<id>``."""
+    Windows), are told apart deterministically: an adapter that already holds the plain stem here keeps it (a
+    prompt's ``<lora:NAME>`` keeps working when a clashing adapter arrives), then the first by (name, id); the
+    others get ``-<id>``."""
+    held = {(m.adapter_id, PurePosixPath(rel).stem) for rel, m in made.items() if m.role in SUBFOLDER}
     out: list[tuple[Adapter, str]] = []
     taken: set[tuple[str, str]] = set()
-    for adapter in sorted(adapters, key=lambda a: (safe_stem(a.name).casefold(), a.name, a.id)):
+
+    def order(a: Adapter) -> tuple[bool, str, str, str]:
+        stem = safe_stem(a.name)
+        return ((a.id, stem) not in held, stem.casefold(), a.name, a.id)
+
+    for adapter in sorted(adapters, key=order):
         stem = safe_stem(adapter.name)
         folder = SUBFOLDER[_role(adapter)]
         if (folder, stem.casefold()) in taken:

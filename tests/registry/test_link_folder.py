@@ -284,3 +284,15 @@ def test_refusals(home: Path, tmp_path: Path) -> None:
     unknown = hub(home, "link", str(tmp_path / "ui"), "--for", "invokeai")
     assert unknown.returncode == 2 and "unknown UI 'invokeai'" in unknown.stderr
     assert not (tmp_path / "ui").exists()
+
+
+def test_a_name_once_linked_keeps_its_file_when_a_clashing_one_arrives(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ui"
+    assert hub(home, "tag", "style", "+lower").returncode == 0
+    run_json(home, "link", str(out), "--tag", "lower")
+    assert sorted(os.listdir(out / "loras")) == ["style.json", "style.safetensors"]
+    prompt_name = (out / "loras" / "style.safetensors").stat().st_ino
+    run_json(home, "link", str(out))  # now "Style" too, which sorts first but arrives second
+    upper = registry(home)["Style"]
+    assert (out / "loras" / "style.safetensors").stat().st_ino == prompt_name
+    assert (out / "loras" / f"Style-{upper['id']}.safetensors").is_file()
