@@ -55,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "read_run": "hub.train.api",
     "run_demo": "hub.demo",
     "gallery": "hub.registry.api",
+    "link": "hub.registry.api",
     # the web UI (issue 10)
     "serve": "hub.web.api",
     "create_app": "hub.web.api",

@@ -210,6 +210,39 @@ class GalleryResult(Frozen):
     with_preview: int
 
 
+class LinkedFile(Frozen):
+    """One file of a ``hub link`` folder and what this run did with it."""
+
+    path: str  # relative to the folder, ``/``-separated: loras/NAME.safetensors, loras/NAME.json, ...
+    role: Literal["lora", "embedding", "preview", "a1111", "civitai", "comfyui-paths"]
+    adapter: str | None = None  # the adapter's registry name (None: the folder's own files)
+    adapter_id: str | None = None
+    # created/updated/unchanged/removed: hub link's own files; kept: one it made that was changed since (a sidecar
+    # edited in the UI), left as it is; blocked: a file of the user's has that name, nothing written; missing: the
+    # adapter's own file is missing (`hub verify` finds it), nothing linked
+    status: Literal["created", "updated", "unchanged", "removed", "kept", "blocked", "missing"]
+    how: Literal["hardlink", "symlink", "file"] | None = None  # file: written (sidecars), never a copy of an adapter
+    note: str | None = None
+
+
+class LinkResult(Frozen):
+    """``hub link DIR``: the folder laid out for A1111/Forge and ComfyUI."""
+
+    folder: str
+    ui: Literal["a1111", "comfyui", "both"]
+    adapters: int  # adapters selected (linked, or blocked/missing as ``files`` says)
+    files: list[LinkedFile]
+    changed: bool  # False: the folder already was what was asked, nothing was written
+
+    @property
+    def links(self) -> list[LinkedFile]:
+        return [
+            f
+            for f in self.files
+            if f.role in ("lora", "embedding") and f.status in ("created", "updated", "unchanged")
+        ]
+
+
 class DemoResult(Frozen):
     """``hub demo``: the tiny base, its sample adapters imported, a LoRA trained, mixed with a sample."""
 

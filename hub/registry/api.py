@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         AdapterDetail,
         DupeGroup,
         GalleryResult,
+        LinkResult,
         Progress,
         RemoteRef,
         Removed,
@@ -368,3 +369,30 @@ def gallery(
             raise NotFoundError("no adapters match", hint="`hub ls` with the same filters shows what is there")
         previews = {a.id: [p.path for p in c.registry.previews(a.id)] for a in adapters}
     return draw_sheet(adapters, previews, out, columns=columns, thumb=thumb)
+
+
+# -- your UIs' folders -------------------------------------------------------------------------------
+def link(
+    folder: str | Path,
+    query: str | ListQuery | None = None,
+    *,
+    ui: str | None = None,
+    ctx: Context | None = None,
+    **fields: Any,
+) -> LinkResult:
+    """Lay out the adapters ``hub ls`` would list (``query`` and ``fields`` as :func:`ls`) in ``folder`` for
+    A1111/Forge and ComfyUI (``ui``: "a1111", "comfyui" or None for both): hard links (symlinks across file
+    systems) named by adapter name, with the sidecars they read. Run it again to bring the folder up to date: it
+    changes only the files it made, and says when nothing changed."""
+    from hub.registry.link import link_folder
+
+    q = ListQuery.of(query, **fields)
+    target = Path(folder).expanduser().absolute()
+    with using(ctx) as c:
+        home = c.paths.home.absolute()
+        if target == home or target.is_relative_to(home):
+            raise UsageError(
+                f"{target} is inside the registry's home", hint="link into a folder of its own, e.g. ~/lorahub-ui"
+            )
+        adapters = c.registry.list_adapters(query=q.text, filters=q.filters(), order_by=q.order_by, limit=q.limit)
+        return link_folder(target, adapters, c.registry, ui)
