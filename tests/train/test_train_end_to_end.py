@@ -87,7 +87,8 @@ def test_hub_train_process_registers_a_loadable_lora(home: Path, pictures: Path,
     shown = installed_hub(home, "runs", "e2e-run")
     assert shown.returncode == 0 and shown.stderr == "", shown.stderr
     lines = shown.stdout.splitlines()
-    assert lines[0].split() == ["e2e-run", "done", *(info["name"] or "").split(), "base", "tiny", "step", "6/6"], lines[0]
+    name = (info["name"] or "").split()
+    assert lines[0].split() == ["e2e-run", "done", *name, "base", "tiny", "step", "6/6"], lines[0]
     assert [line.split()[:4] for line in lines[1:7]] == [["step", str(r["step"]), "loss", f"{r['loss']:.5f}"]
                                                           for r in rows]  # fmt: skip
     assert lines[7:] == [f"samples: {run / 'samples' / 'step-000006.png'}"], lines
