@@ -24,3 +24,22 @@ def hanging(label: str, value: str, width: int, *, indent: int | None = None) ->
         indent = len(lead) + FALLBACK_INDENT
     lines = textwrap.wrap(value, width, initial_indent=label, subsequent_indent=" " * indent, break_on_hyphens=False)
     return [line.rstrip() for line in lines] or [label.rstrip()]
+
+
+def command_lines(label: str, command: str, width: int, *, indent: int) -> list[str]:
+    """A shell command to copy, on lines of at most ``width`` where its words allow: broken between words (never
+    inside a quoted one) with a trailing `` \\``, so that pasted into a shell it is still one command."""
+    import shlex
+
+    try:
+        words = [shlex.quote(word) for word in shlex.split(command)]
+    except ValueError:  # not shell syntax after all: shown as it is
+        return [label + command]
+    lines = [label + (words[0] if words else "")]
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) + len(" \\") <= width:
+            lines[-1] += " " + word
+        else:
+            lines[-1] += " \\"
+            lines.append(" " * indent + word)
+    return lines

@@ -10,7 +10,7 @@ import typer
 from cli.context import hub_context
 from cli.output import console, message, print_json, progress_bar, result_line, short_path, short_source
 from cli.parsing import DASH_ARGUMENTS, looks_like_option
-from cli.wrapping import hanging
+from cli.wrapping import command_lines, hanging
 from hub.units import human_size
 
 if TYPE_CHECKING:  # result classes are built when a command runs, not when `hub --help` loads this module
@@ -275,7 +275,8 @@ def _print_detail(d: AdapterDetail) -> None:
             _print_field(out, "  parent of      ", f"{edge.child_id} ({edge.operation})", label_style="dim")
     if d.recipe and d.recipe.get("command"):
         _print_heading(out, "rebuild with")
-        _print_field(out, "  ", str(d.recipe["command"]), indent=4)
+        for line in command_lines("  ", str(d.recipe["command"]), out.width, indent=4):
+            _print_line(out, line)
     if d.remotes:
         _print_heading(out, "on the Hub")
         for r in d.remotes:

@@ -3,11 +3,13 @@ space, and a long value's later lines start under the value, not at column 0."""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 
 from hub_process import hub
 
-from cli.wrapping import hanging
+from cli.wrapping import command_lines, hanging
 from hub.testing import write_lora
 
 LONG_NAME = "lazealia__Stable_Diff_WebUI_with_Ext__embeddings__a-style-whose-name-goes-on-and-on-v2-39000"
@@ -50,3 +52,12 @@ def test_a_label_too_wide_for_its_value_wraps_with_a_small_indent() -> None:
     assert all(len(line) <= 80 and line == line.rstrip() for line in lines)
     assert lines[0].startswith("  kkk") and all(line.startswith("      ") for line in lines[1:])
     assert hanging("tags  ", "", 80) == ["tags"]
+
+
+def test_a_wrapped_command_pastes_into_a_shell_as_the_same_command() -> None:
+    command = "hub mix 'a style with spaces':0.7 dog:0.5 --method svd --rank 32 --name a-long-output-name"
+    lines = command_lines("  ", command, 40, indent=4)
+    assert len(lines) > 2 and all(len(line) <= 40 for line in lines) and lines[1].startswith("    "), lines
+    assert all(line.endswith(" \\") for line in lines[:-1])
+    echoed = subprocess.run(["bash", "-c", 'printf "%s\\n"' + "\n".join(lines)], capture_output=True, text=True)
+    assert echoed.stdout.splitlines() == shlex.split(command), echoed
