@@ -138,6 +138,18 @@ def ls(
     remote: Annotated[
         str | None, typer.Option(help="Only adapters pushed/pulled to a Hub repo matching this.")
     ] = None,
+    base_model: Annotated[
+        str | None,
+        typer.Option("--base-model", help="Civitai's base model (Pony, SDXL 1.0, Illustrious) or its arch."),
+    ] = None,
+    nsfw: Annotated[
+        bool | None,
+        typer.Option(
+            "--nsfw/--sfw",
+            help="Only NSFW adapters (marked so on Civitai, level R or above, or tagged nsfw) / only the others.",
+            show_default=False,
+        ),
+    ] = None,
     sort: Annotated[str, typer.Option(help="name, size, imported, created, rank, arch, kind")] = "name",
     limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
     json_out: JsonOpt = False,
@@ -150,12 +162,13 @@ def ls(
     \b
       hub ls
       hub ls anime --arch sdxl --sort size
+      hub ls --base-model pony --sfw
       hub ls --json | jq '.[].name'
     """
     from hub.registry import api
 
-    selected = api.ListQuery(query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort,
-                             limit=limit)  # fmt: skip
+    selected = api.ListQuery(query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote,
+                             base_model=base_model, nsfw=nsfw, sort=sort, limit=limit)  # fmt: skip
     if json_out:
         print(api.ls_json(selected, ctx=hub_context()))
         return
@@ -224,6 +237,7 @@ def show(
 
 
 def _print_detail(d: AdapterDetail) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -254,7 +268,7 @@ def _print_detail(d: AdapterDetail) -> None:
     if d.description:
         rows.append(("description", d.description[:500]))
     for k, v in rows:
-        facts.add_row(k, str(v))
+        facts.add_row(k, escape(str(v)))  # values are data: "[red]" in a description is text, not style
     out.print(facts)
     if d.hashes:
         out.print("\n[bold]hashes[/] [dim](as Civitai prints them)[/]")
@@ -278,10 +292,15 @@ def _print_detail(d: AdapterDetail) -> None:
         out.print("\n[bold]on the Hub[/]")
         for r in d.remotes:
             out.print(f"  {r.direction:<5} {r.repo}@{r.revision}  commit {r.commit or '-'}  {r.path or ''}")
+    if d.civitai:
+        _print_civitai(d)
     if d.previews:
         out.print("\n[bold]previews[/]")
         for p in d.previews:
-            out.print(f"  {short_path(p.path)}")
+            level = f"  [dim]NSFW level {p.nsfw_level}[/]" if p.nsfw_level else ""
+            out.print(f"  {escape(short_path(p.path))}{level}")
+            if p.infotext:
+                out.print(f"    [dim]{escape(p.infotext.splitlines()[0][:100])}[/]")
     if len(d.locations) > 1 or (d.locations and d.locations[0] != d.path):
         out.print("\n[bold]seen at[/]")
         for loc in d.locations:
@@ -291,6 +310,43 @@ def _print_detail(d: AdapterDetail) -> None:
         for k in sorted(d.metadata)[:40]:
             v = d.metadata[k].replace("\n", " ")
             out.print(f"  {k} = {v[:100] + '…' if len(v) > 100 else v}", markup=False)
+
+
+def _print_civitai(d: AdapterDetail) -> None:
+    """The Civitai section of `hub show`: every value escaped (rich markup) and the description as plain text,
+    control characters out, so nothing Civitai sends can style or drive the terminal."""
+    from rich.markup import escape
+
+    from hub.registry.api import nsfw_label, plain_text
+
+    c = d.civitai
+    assert c is not None
+    out = console()
+    out.print(f"\n[bold]Civitai[/] [dim]({c.status}, asked {c.checked_at[:10]})[/]")
+    if c.status == "unknown":
+        out.print("  Civitai does not know this file's hash; `hub civitai --refresh NAME` asks again")
+        return
+    if c.status == "gone":
+        out.print("  [yellow]deleted on Civitai since; this is what was recorded[/]")
+    lic = c.license
+    rows = [
+        ("model", f"{c.model_name or '-'} · {c.version_name or '-'}" + (f"  ({c.model_type})" * bool(c.model_type))),
+        ("creator", c.creator or "-"),
+        ("base model", f"{c.base_model or '-'}  (arch {c.base_arch or 'unknown'})"),
+        ("NSFW", f"{'yes' if c.nsfw else 'no'}, level {nsfw_label(c.nsfw_level)}"),
+        ("trained words", ", ".join(c.trained_words) or "-"),
+        ("tags", ", ".join(c.tags) or "-"),
+        ("commercial use", ", ".join(lic.commercial_use) or ("none" if lic.credit_required is not None else "-")),
+        ("credit required", "-" if lic.credit_required is None else "yes" if lic.credit_required else "no"),
+        ("published", c.published_at or "-"),
+        ("page", c.page_url or "-"),
+        ("download", c.download_url or "-"),
+    ]
+    for k, v in rows:
+        out.print(f"  [dim]{k:<16}[/] {escape(plain_text(v))}", soft_wrap=True)
+    if c.description:
+        text = plain_text(c.description)
+        out.print(f"  [dim]{'description':<16}[/] {escape(text[:600] + ('…' if len(text) > 600 else ''))}")
 
 
 def _num(x: float | None) -> str:

@@ -43,6 +43,14 @@ if TYPE_CHECKING:
         names_by_id,
         preview_paths,
     )
+    from hub.registry.civitai_rows import (  # noqa: F401
+        CivitaiImage,
+        CivitaiTarget,
+        civitai_targets,
+        record_civitai,
+        record_civitai_unknown,
+    )
+    from hub.registry.civitai_text import nsfw_label, plain_text  # noqa: F401
     from hub.registry.edit import add_preview, set_tags, set_triggers  # noqa: F401
     from hub.registry.ingest import (  # noqa: F401
         ADAPTER_EXTENSIONS,
@@ -58,6 +66,9 @@ if TYPE_CHECKING:
 _REEXPORTED = {
     "hub.registry.browse": ("SOURCE_KINDS", "BrowsePage", "adapter_names", "browse", "find_id", "names_by_id",
                             "preview_paths"),
+    "hub.registry.civitai_rows": ("CivitaiImage", "CivitaiTarget", "civitai_targets", "record_civitai",
+                                  "record_civitai_unknown"),
+    "hub.registry.civitai_text": ("nsfw_label", "plain_text"),
     "hub.registry.edit": ("add_preview", "set_tags", "set_triggers"),
     "hub.registry.ingest": ("ADAPTER_EXTENSIONS", "add", "add_one", "find_adapter_files", "import_dir", "probe"),
 }  # fmt: skip
@@ -125,6 +136,7 @@ def show(ref: str, *, ctx: Context | None = None) -> AdapterDetail:
 
 def _detail(reg: Registry, adapter_id: str) -> AdapterDetail:
     from hub.models import AdapterDetail
+    from hub.registry.civitai_rows import civitai_info
 
     row = reg.adapter_row(adapter_id)
     base = adapter_from_row(row, reg.tags(adapter_id)).model_dump()
@@ -140,6 +152,7 @@ def _detail(reg: Registry, adapter_id: str) -> AdapterDetail:
         remotes=reg.remotes(adapter_id),
         recipe=json.loads(row["recipe"]) if row["recipe"] else None,
         evidence=json.loads(row["evidence"]),
+        civitai=civitai_info(reg, adapter_id),
     )
 
 
