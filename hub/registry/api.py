@@ -50,7 +50,7 @@ if TYPE_CHECKING:
         record_civitai,
         record_civitai_unknown,
     )
-    from hub.registry.civitai_text import nsfw_label, plain_text  # noqa: F401
+    from hub.registry.civitai_text import nsfw_label, plain_text, sanitise_html  # noqa: F401
     from hub.registry.edit import add_preview, set_tags, set_triggers  # noqa: F401
     from hub.registry.ingest import (  # noqa: F401
         ADAPTER_EXTENSIONS,
@@ -68,7 +68,7 @@ _REEXPORTED = {
                             "preview_paths"),
     "hub.registry.civitai_rows": ("CivitaiImage", "CivitaiTarget", "civitai_targets", "record_civitai",
                                   "record_civitai_unknown"),
-    "hub.registry.civitai_text": ("nsfw_label", "plain_text"),
+    "hub.registry.civitai_text": ("nsfw_label", "plain_text", "sanitise_html"),
     "hub.registry.edit": ("add_preview", "set_tags", "set_triggers"),
     "hub.registry.ingest": ("ADAPTER_EXTENSIONS", "add", "add_one", "find_adapter_files", "import_dir", "probe"),
 }  # fmt: skip

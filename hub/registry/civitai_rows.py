@@ -20,7 +20,7 @@ from hub.context import Context, using
 from hub.errors import NotFoundError
 from hub.models import CivitaiInfo, CivitaiLicense, Frozen
 from hub.registry import store
-from hub.registry.civitai_text import plain_text
+from hub.registry.civitai_text import plain_text, sanitise_html
 from hub.registry.db import Registry, now
 
 _JSON_FIELDS = ("trained_words", "tags", "license", "versions")
@@ -139,6 +139,8 @@ def record_civitai(
         with reg.transaction():
             row = _require(reg, adapter_id)
             values = info.model_dump(include=set(_COLUMNS))
+            if info.description:  # whoever made `info`, what is stored is inert
+                values["description"] = sanitise_html(info.description)
             values["license"] = info.license.model_dump()
             values["versions"] = versions
             encoded = {k: json.dumps(v) if k in _JSON_FIELDS else v for k, v in values.items()}
@@ -152,8 +154,8 @@ def record_civitai(
             changes: dict[str, Any] = {"triggers": triggers}
             if not row["base_label"] and info.base_model:
                 changes["base_label"] = info.base_model
-            if not row["description"] and info.description:
-                changes["description"] = plain_text(info.description)
+            if not row["description"] and values["description"]:
+                changes["description"] = plain_text(values["description"])
             reg.update_adapter(adapter_id, **changes)
             reg.set_tags(adapter_id, [t.lower() for t in info.tags if t.strip()])
             sidecars = json.loads(row["sidecars"] or "{}")

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from hub.models import CivitaiInfo, CivitaiLicense
+from hub.registry.api import sanitise_html
 
 # Civitai's base model labels -> our arch names. Pony, Illustrious and NoobAI are SDXL fine-tunes.
 _ARCH_OF_BASE = {
@@ -22,12 +23,6 @@ _ARCH_OF_BASE = {
     "flux": ("flux.1 d", "flux.1 s", "flux.1 krea", "flux.1 kontext"),
 }  # fmt: skip
 ARCH_OF_BASE = {label: arch for arch, labels in _ARCH_OF_BASE.items() for label in labels}
-# What a description may keep: text formatting and links, no images (they would load from Civitai's servers on
-# every look at the page), no scripts, styles, event handlers or frames (nh3's defaults drop those).
-_DESCRIPTION_TAGS = {
-    "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p",
-    "pre", "s", "strong", "sub", "sup", "u", "ul", "span", "del",
-}  # fmt: skip
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # terminal escapes have no place in a word
@@ -42,26 +37,18 @@ def base_arch(label: str | None) -> str:
     return ARCH_OF_BASE.get((label or "").strip().lower(), "unknown")
 
 
-def sanitise_html(text: str) -> str:
-    """Civitai's HTML description made inert (nh3, the Rust ammonia sanitiser): only formatting tags and http(s)
-    links survive; scripts, styles, event handlers, ``javascript:`` URLs, images and control characters go."""
-    import nh3
-
-    return nh3.clean(
-        _CONTROL.sub("", text),  # terminal escape sequences too: the text is also shown in terminals
-        tags=_DESCRIPTION_TAGS,
-        attributes={"a": {"href", "title"}},
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
-
-
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
+
+
+def _url(value: Any) -> str | None:
+    """A link to keep: http(s) only (a ``javascript:`` "download URL" would run in the detail page)."""
+    text = _str(value)
+    return text.strip() if text and text.strip().lower().startswith(("https://", "http://")) else None
 
 
 def _words(value: Any) -> list[str]:
@@ -160,7 +147,7 @@ def record(
         description=sanitise_html(description) if description else (old.description if old else None),
         license=license_,
         page_url=f"{site}/models/{version['modelId']}?modelVersionId={version['id']}",
-        download_url=_str(file.get("downloadUrl")) or _str(version.get("downloadUrl")),
+        download_url=_url(file.get("downloadUrl")) or _url(version.get("downloadUrl")),
         published_at=_str(version.get("publishedAt")) or _str(version.get("createdAt")),
         file_size=_size(file),
     )
@@ -197,7 +184,7 @@ def images_of(version: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         i
         for i in version.get("images") or []
-        if isinstance(i, dict) and _str(i.get("url")) and i.get("type", "image") == "image"
+        if isinstance(i, dict) and _url(i.get("url")) and i.get("type", "image") == "image"
     ]
 
 
@@ -245,7 +232,7 @@ def version_summary(v: dict[str, Any]) -> dict[str, Any]:
         "publishedAt": _str(v.get("publishedAt")) or _str(v.get("createdAt")),
         "trainedWords": _words(v.get("trainedWords")),
         "size": _size(file),
-        "downloadUrl": _str(file.get("downloadUrl")) or _str(v.get("downloadUrl")),
+        "downloadUrl": _url(file.get("downloadUrl")) or _url(v.get("downloadUrl")),
     }
 
 
