@@ -54,7 +54,9 @@ def test_detail_page_shows_civitai_inert_and_gallery_blurs_nsfw(
         title = driver.title
         section = driver.find_element(By.ID, "civitai")
         assert "Ink Wash" in section.text and "sumi_master" in section.text and "Pony" in section.text
-        assert driver.find_element(By.ID, "civitai-page").get_attribute("href").endswith("/models/7?modelVersionId=102")
+        assert (
+            driver.find_element(By.ID, "civitai-page").get_attribute("href").endswith("/models/7?modelVersionId=102")
+        )
         described = driver.find_element(By.ID, "civitai-description")
         # formatting and the plain link stay; scripts, images, handlers and javascript: links do not
         assert described.find_element(By.TAG_NAME, "b").text == "ink"
