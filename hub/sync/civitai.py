@@ -22,6 +22,7 @@ from hub.sync.civitai_client import CivitaiAnswerError, CivitaiClient, CivitaiSe
 from hub.sync.results import CivitaiOutcome, CivitaiReport, CivitaiUpdate, CivitaiVersion
 
 MAX_PREVIEWS = 4  # images kept per version: enough to recognise it, not a mirror of Civitai's gallery
+MAX_IMAGE_TRIES = 8  # downloads per version at most, however many of them turn out not to be pictures
 MAX_PIXELS = 64_000_000  # a "picture" bigger than this is a decompression bomb, not a preview
 IMAGE_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif"}
 
@@ -105,14 +106,16 @@ def _lookup_one(target: Any, *, refresh: bool, client: CivitaiClient, site: str,
 def _download_images(
     version: dict[str, Any], known: list[str], client: CivitaiClient, tmp: Path, files: list[Path], notes: list[str]
 ) -> list[Any]:
-    """The version's first images, each checked to be a picture, in temporary files (listed in ``files``)."""
+    """The version's first pictures (each checked to be one), in temporary files (listed in ``files``)."""
     from hub.registry import api as registry
 
     kept = []
-    for image in data.images_of(version)[:MAX_PREVIEWS]:
+    for image in data.images_of(version)[:MAX_IMAGE_TRIES]:
         url = image["url"]
         if url in known:
             continue
+        if len(kept) == MAX_PREVIEWS:
+            break
         try:
             body = client.image(url)
         except CivitaiAnswerError as e:

@@ -58,6 +58,8 @@ class FakeCivitai:
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # any hash (upper) -> model-version object
     models: dict[int, dict[str, Any]] = field(default_factory=dict)
     images: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name -> (content type, body)
+    unsized: set[str] = field(default_factory=set)  # images sent without Content-Length (read until closed)
+    redirects: dict[str, str] = field(default_factory=dict)  # a path -> the URL its answer is a 302 to
     seen: list[Seen] = field(default_factory=list)
     bad: list[Bad] = field(default_factory=list)
     open_now: int = 0
@@ -81,7 +83,10 @@ class FakeCivitai:
                     self.send_response(status)
                     for k, v in headers.items():
                         self.send_header(k, v)
-                    if "Content-Length" not in headers:
+                    if self.path.rsplit("/", 1)[-1] in fake.unsized:
+                        self.send_header("Connection", "close")
+                        self.close_connection = True
+                    elif "Content-Length" not in headers:
                         self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
@@ -137,6 +142,8 @@ class FakeCivitai:
             if bad.where in path and bad.times > 0:
                 bad.times -= 1
                 return _bad_answer(bad)
+        if path in self.redirects:
+            return 302, {"Location": self.redirects[path], "Content-Type": "text/plain"}, b""
         if path.startswith("/api/v1/model-versions/by-hash/"):
             version = self.versions.get(path.rsplit("/", 1)[1].upper())
             return _json(version) if version else _json({"error": "Model not found"}, 404)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,6 +72,15 @@ def test_detail_page_shows_civitai_inert_and_gallery_blurs_nsfw(
         driver.get(url + "/")
         cover = driver.find_element(By.CSS_SELECTOR, f'img[src="/thumb/{ink}/0"]')
         assert "blur" in driver.execute_script("return getComputedStyle(arguments[0]).filter", cover)
+
+        # a description that got into the registry unsanitised (an older hub, a hand edit) is sanitised when shown
+        with sqlite3.connect(filled_home / "registry.db") as db:
+            raw = "<p>raw</p><img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
+            db.execute("UPDATE civitai SET description = ?", (raw,))
+        driver.get(f"{url}/a/{ink}")
+        described = driver.find_element(By.ID, "civitai-description")
+        assert described.text == "raw" and not described.find_elements(By.CSS_SELECTOR, "script, img")
+        assert "pwned" not in driver.title
 
     monkeypatch.setenv("LORAHUB_NSFW_BLUR", "x")  # the setting: blur only above X
     with running_server(load_settings(home=filled_home)) as url, chromium() as driver:
