@@ -318,3 +318,24 @@ def test_migration_adds_civitai_to_an_existing_registry(tmp_path: Path) -> None:
     conn = sqlite3.connect(home / "registry.db")
     assert conn.execute("SELECT max(number) FROM _migrations").fetchone()[0] == schema.head()
     assert conn.execute("SELECT count(*) FROM civitai").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("known", ["autov2", "blake3"])
+def test_autov2_or_blake3_is_asked_when_that_is_all_that_is_known(
+    home: Path, civitai: FakeCivitai, known: str
+) -> None:
+    """A registry row that knows no SHA256 of its file (only AutoV2, or only BLAKE3: what InvokeAI records) is
+    looked up by what it knows."""
+    sha = publish_ink(civitai, home)
+    hashes = show(home, "ink")["hashes"]
+    civitai.publish(civitai.models[7], civitai.versions[sha.upper()], {"AutoV2": hashes["autov2"],
+                                                                       "BLAKE3": hashes["blake3"]})  # fmt: skip
+    with sqlite3.connect(home / "registry.db") as db:
+        db.execute("DELETE FROM hashes WHERE algo NOT IN (?) AND adapter_id = (SELECT id FROM adapters "
+                   "WHERE name = 'ink')", (known,))  # fmt: skip
+    r = run(home, civitai, "civitai", "ink", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["status"] == "found"
+    value = hashes[known]
+    assert json.loads(r.stdout)[0]["info"]["lookup"] == f"{known}:{value}"
+    assert civitai.paths("by-hash/") == [f"/api/v1/model-versions/by-hash/{value}"]
