@@ -247,6 +247,7 @@ class GalleryResult(Frozen):
     path: str
     adapters: int
     with_preview: int
+    blurred: int = 0  # previews blurred: NSFW above the LORAHUB_NSFW_BLUR setting
 
 
 class DemoResult(Frozen):

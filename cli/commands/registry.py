@@ -523,4 +523,5 @@ def gallery(
     if json_out:
         print_json(result)
         return
-    result_line(f"wrote {result.path}: {result.adapters} adapters, {result.with_preview} with a preview")
+    blurred = f", {result.blurred} blurred (NSFW; LORAHUB_NSFW_BLUR)" if result.blurred else ""
+    result_line(f"wrote {result.path}: {result.adapters} adapters, {result.with_preview} with a preview{blurred}")

@@ -379,5 +379,20 @@ def gallery(
         adapters = ls(query, arch=arch, kind=kind, tag=tag, ctx=c)
         if not adapters:
             raise NotFoundError("no adapters match", hint="`hub ls` with the same filters shows what is there")
-        previews = {a.id: [p.path for p in c.registry.previews(a.id)] for a in adapters}
-    return draw_sheet(adapters, previews, out, columns=columns, thumb=thumb)
+        found = {a.id: c.registry.previews(a.id) for a in adapters}
+        blurred = _blurred_covers(c, found)
+    previews = {adapter_id: [p.path for p in shown] for adapter_id, shown in found.items()}
+    return draw_sheet(adapters, previews, out, columns=columns, thumb=thumb, blurred=blurred)
+
+
+def _blurred_covers(ctx: Context, previews: dict[str, list[Any]]) -> set[str]:
+    """Adapters whose cover is above the NSFW blur setting: its Civitai level, else R for an NSFW adapter."""
+    from hub.registry.query import NSFW_IDS_SQL, NSFW_LEVEL_R
+
+    nsfw = {r[0] for r in ctx.registry.conn.execute(NSFW_IDS_SQL)}
+    above = ctx.settings.nsfw_blur_above
+    return {
+        adapter_id
+        for adapter_id, shown in previews.items()
+        if shown and (shown[0].nsfw_level or (NSFW_LEVEL_R if adapter_id in nsfw else 0)) > above
+    }

@@ -109,7 +109,7 @@ def _download_images(
     """The version's first pictures (each checked to be one), in temporary files (listed in ``files``)."""
     from hub.registry import api as registry
 
-    kept = []
+    kept: list[Any] = []
     for image in data.images_of(version)[:MAX_IMAGE_TRIES]:
         url = image["url"]
         if url in known:

@@ -339,3 +339,43 @@ def test_autov2_or_blake3_is_asked_when_that_is_all_that_is_known(
     value = hashes[known]
     assert json.loads(r.stdout)[0]["info"]["lookup"] == f"{known}:{value}"
     assert civitai.paths("by-hash/") == [f"/api/v1/model-versions/by-hash/{value}"]
+
+
+def _checkerboard() -> bytes:
+    import io
+
+    from PIL import Image
+
+    board = Image.new("L", (64, 64), 0)
+    for y in range(0, 64, 8):
+        for x in range((y // 8) % 2 * 8, 64, 16):
+            board.paste(255, (x, y, x + 8, y + 8))
+    out = io.BytesIO()
+    board.convert("RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
+def _grey_share(sheet: Path, box: tuple[int, int, int, int]) -> float:
+    """How much of a tile is mid-grey: a blurred checkerboard is, a sharp one is black and white."""
+    from PIL import Image
+
+    with Image.open(sheet) as im:
+        values = im.convert("L").crop(box).tobytes()
+    return sum(60 <= v <= 195 for v in values) / len(values)
+
+
+def test_hub_gallery_blurs_nsfw_previews_unless_the_setting_says_otherwise(
+    home: Path, civitai: FakeCivitai, tmp_path: Path
+) -> None:
+    civitai.images["checker.png"] = ("image/png", _checkerboard())
+    publish_ink(civitai, home, images=[image(f"{civitai.url}/images/checker.png", nsfw_level=4)])  # R
+    assert run(home, civitai, "civitai", "ink").returncode == 0
+    tile = (20, 20, 76, 76)  # inside ink's tile: the first of the sheet (ink, mine, plain)
+    r = hub(home, "gallery", "--out", str(tmp_path / "default.png"), "--thumb", "96")
+    assert r.returncode == 0, r.stderr
+    assert "1 blurred" in r.stdout
+    assert _grey_share(tmp_path / "default.png", tile) > 0.8
+    r = hub(home, "gallery", "--out", str(tmp_path / "x.png"), "--thumb", "96", LORAHUB_NSFW_BLUR="r")
+    assert r.returncode == 0, r.stderr
+    assert "blurred" not in r.stdout  # R is not above R
+    assert _grey_share(tmp_path / "x.png", tile) < 0.4
