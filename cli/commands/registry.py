@@ -346,7 +346,8 @@ def _print_civitai(d: AdapterDetail) -> None:
         out.print(f"  [dim]{k:<16}[/] {escape(plain_text(v))}", soft_wrap=True)
     if c.description:
         text = plain_text(c.description)
-        out.print(f"  [dim]{'description':<16}[/] {escape(text[:600] + ('…' if len(text) > 600 else ''))}")
+        text = (text[:600] + ("…" if len(text) > 600 else "")).replace("\n", "\n" + " " * 19)  # under its label
+        out.print(f"  [dim]{'description':<16}[/] {escape(text)}")
 
 
 def _num(x: float | None) -> str:
