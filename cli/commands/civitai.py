@@ -20,7 +20,8 @@ def register(app: typer.Typer) -> None:
 
 def civitai(
     refs: Annotated[
-        list[str] | None, typer.Argument(help="Adapters (name, id or hash prefix); every one when none.")
+        list[str] | None,
+        typer.Argument(help="Adapters (name, id or hash prefix); every one when none.", metavar="[REF]..."),
     ] = None,
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Ask again about adapters already found or unknown to Civitai.")
