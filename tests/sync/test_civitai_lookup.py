@@ -379,3 +379,16 @@ def test_hub_gallery_blurs_nsfw_previews_unless_the_setting_says_otherwise(
     assert r.returncode == 0, r.stderr
     assert "blurred" not in r.stdout  # R is not above R
     assert _grey_share(tmp_path / "x.png", tile) < 0.4
+
+
+def test_a_model_gone_while_its_version_answers_keeps_the_recorded_tags(home: Path, civitai: FakeCivitai) -> None:
+    publish_ink(civitai, home)
+    assert run(home, civitai, "civitai", "ink").returncode == 0
+    del civitai.models[7]  # `models/7` answers 404; the by-hash answer still comes
+    r = run(home, civitai, "civitai", "ink", "--refresh", "--json")
+    assert r.returncode == 0, r.stderr
+    (outcome,) = json.loads(r.stdout)
+    assert outcome["status"] == "found" and any("is gone from Civitai" in n for n in outcome["notes"])
+    c = show(home, "ink")["civitai"]
+    assert c["tags"] == ["Style", "ink wash", "traditional", "[u]markup[/u]"] and c["creator"] == "sumi_master"
+    assert c["license"]["commercial_use"] == ["Image", "RentCivit"] and "Soft" in c["description"]
