@@ -139,6 +139,18 @@ def ls(
     remote: Annotated[
         str | None, typer.Option(help="Only adapters pushed/pulled to a Hub repo matching this.")
     ] = None,
+    base_model: Annotated[
+        str | None,
+        typer.Option("--base-model", help="Civitai's base model (Pony, SDXL 1.0, Illustrious) or its arch."),
+    ] = None,
+    nsfw: Annotated[
+        bool | None,
+        typer.Option(
+            "--nsfw/--sfw",
+            help="Only NSFW adapters (marked so on Civitai, level R or above, or tagged nsfw) / only the others.",
+            show_default=False,
+        ),
+    ] = None,
     sort: Annotated[str, typer.Option(help="name, size, imported, created, rank, arch, kind")] = "name",
     limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
     json_out: JsonOpt = False,
@@ -151,12 +163,13 @@ def ls(
     \b
       hub ls
       hub ls anime --arch sdxl --sort size
+      hub ls --base-model pony --sfw
       hub ls --json | jq '.[].name'
     """
     from hub.registry import api
 
-    selected = api.ListQuery(query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort,
-                             limit=limit)  # fmt: skip
+    selected = api.ListQuery(query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote,
+                             base_model=base_model, nsfw=nsfw, sort=sort, limit=limit)  # fmt: skip
     if json_out:
         print(api.ls_json(selected, ctx=hub_context()))
         return
@@ -283,10 +296,16 @@ def _print_detail(d: AdapterDetail) -> None:
             _print_field(
                 out, f"  {r.direction:<5} ", f"{r.repo}@{r.revision}  commit {r.commit or '-'}  {r.path or ''}"
             )
+    if d.civitai:
+        _print_civitai(d)
     if d.previews:
         _print_heading(out, "previews")
         for p in d.previews:
             _print_field(out, "  ", short_path(p.path), indent=4)
+            if p.nsfw_level:
+                _print_field(out, "    ", f"NSFW level {p.nsfw_level}", label_style="dim")
+            if p.infotext:
+                _print_field(out, "    ", p.infotext.splitlines()[0][:100], indent=4)
     if len(d.locations) > 1 or (d.locations and d.locations[0] != d.path):
         _print_heading(out, "seen at")
         for loc in d.locations:
@@ -322,6 +341,41 @@ def _print_line(out: Any, *parts: str) -> None:
 
     pairs = [(text, parts[i + 1] if i + 1 < len(parts) else "") for i, text in enumerate(parts) if i % 2 == 0]
     out.print(Text.assemble(*pairs), soft_wrap=True)
+
+
+def _print_civitai(d: AdapterDetail) -> None:
+    """The Civitai section of `hub show`, wrapped like the rest: values are printed as plain text (no markup) and
+    the description with control characters out, so nothing Civitai sends can style or drive the terminal."""
+    from hub.registry.api import nsfw_label, plain_text
+
+    c = d.civitai
+    assert c is not None
+    out = console()
+    _print_heading(out, "Civitai", f"({c.status}, asked {c.checked_at[:10]})")
+    if c.status == "unknown":
+        _print_field(out, "  ", "Civitai does not know this file's hash; `hub civitai --refresh NAME` asks again")
+        return
+    if c.status == "gone":
+        _print_field(out, "  ", "deleted on Civitai since; this is what was recorded", label_style="yellow")
+    lic = c.license
+    rows = [
+        ("model", f"{c.model_name or '-'} · {c.version_name or '-'}" + (f"  ({c.model_type})" * bool(c.model_type))),
+        ("creator", c.creator or "-"),
+        ("base model", f"{c.base_model or '-'}  (arch {c.base_arch or 'unknown'})"),
+        ("NSFW", f"{'yes' if c.nsfw else 'no'}, level {nsfw_label(c.nsfw_level)}"),
+        ("trained words", ", ".join(c.trained_words) or "-"),
+        ("tags", ", ".join(c.tags) or "-"),
+        ("commercial use", ", ".join(lic.commercial_use) or ("none" if lic.credit_required is not None else "-")),
+        ("credit required", "-" if lic.credit_required is None else "yes" if lic.credit_required else "no"),
+        ("published", c.published_at or "-"),
+        ("page", c.page_url or "-"),
+        ("download", c.download_url or "-"),
+    ]
+    if c.description:
+        text = " ".join(plain_text(c.description).split())
+        rows.append(("description", text[:600] + ("…" if len(text) > 600 else "")))
+    for k, v in rows:
+        _print_field(out, f"  {k:<16} ", " ".join(plain_text(v).split()), label_style="dim")
 
 
 def _num(x: float | None) -> str:
@@ -498,4 +552,5 @@ def gallery(
     if json_out:
         print_json(result)
         return
-    result_line(f"wrote {result.path}: {result.adapters} adapters, {result.with_preview} with a preview")
+    blurred = f", {result.blurred} blurred (NSFW; LORAHUB_NSFW_BLUR)" if result.blurred else ""
+    result_line(f"wrote {result.path}: {result.adapters} adapters, {result.with_preview} with a preview{blurred}")
