@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer.models import CommandInfo
 
-from cli.commands import compose, demo, gen, registry, sync, train, web
+from cli.commands import civitai, compose, demo, gen, link, registry, sync, train, web
 from cli.context import open_context
 from hub.errors import HubError, RegistryError
 
@@ -51,7 +51,7 @@ def _root(
 
 
 # Each command module adds its commands; the order here is the order in `hub --help`.
-for _module in (registry, compose, train, gen, sync, web, demo):
+for _module in (registry, link, compose, train, gen, sync, civitai, web, demo):
     _module.register(app)
 
 

@@ -42,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     "push_all": "hub.sync.api",
     "pull": "hub.sync.api",
     "search": "hub.sync.api",
+    "civitai": "hub.sync.api",  # issue 18: lookups by hash; civitai_updates: newer versions
+    "civitai_updates": "hub.sync.api",
     # generation (issue 10)
     "gen": "hub.gen.api",
     "generate": "hub.gen.api",
@@ -55,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "read_run": "hub.train.api",
     "run_demo": "hub.demo",
     "gallery": "hub.registry.api",
+    "link": "hub.registry.api",
     # the web UI (issue 10)
     "serve": "hub.web.api",
     "create_app": "hub.web.api",

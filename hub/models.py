@@ -90,6 +90,44 @@ class RemoteRef(Frozen):
 class Preview(Frozen):
     path: str
     source: str | None = None  # the sidecar or remote it came from
+    nsfw_level: int | None = None  # Civitai's level of the image: 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX
+    infotext: str | None = None  # its generation parameters, A1111's text (Civitai images)
+
+
+class CivitaiLicense(Frozen):
+    """The model's licence terms as Civitai lists them."""
+
+    commercial_use: list[str] = Field(default_factory=list)  # e.g. ["Image", "RentCivit"]; [] = none allowed
+    credit_required: bool | None = None  # not allowNoCredit
+    derivatives: bool | None = None
+    different_license: bool | None = None
+
+
+class CivitaiInfo(Frozen):
+    """What Civitai said about an adapter's file (``hub civitai``), as recorded."""
+
+    status: Literal["found", "unknown", "gone"]  # unknown: Civitai does not know the hash; gone: deleted since
+    checked_at: str
+    found_at: str | None = None
+    lookup: str | None = None  # the hash asked, "sha256:<hex>"
+    model_id: int | None = None
+    version_id: int | None = None
+    model_name: str | None = None
+    version_name: str | None = None
+    creator: str | None = None
+    model_type: str | None = None
+    base_model: str | None = None  # Civitai's label ("Pony", "SDXL 1.0")
+    base_arch: str | None = None  # the label as our arch names
+    nsfw: bool = False
+    nsfw_level: int | None = None
+    trained_words: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    description: str | None = None  # sanitised HTML
+    license: CivitaiLicense = Field(default_factory=CivitaiLicense)
+    page_url: str | None = None
+    download_url: str | None = None
+    published_at: str | None = None
+    file_size: int | None = None
 
 
 class Adapter(Frozen):
@@ -143,6 +181,7 @@ class AdapterDetail(Adapter):
     remotes: list[RemoteRef] = Field(default_factory=list)
     recipe: dict[str, Any] | None = None
     evidence: list[str] = Field(default_factory=list)
+    civitai: CivitaiInfo | None = None  # what `hub civitai` recorded
 
 
 class AddOutcome(Frozen):
@@ -208,6 +247,40 @@ class GalleryResult(Frozen):
     path: str
     adapters: int
     with_preview: int
+    blurred: int = 0  # previews blurred: NSFW above the LORAHUB_NSFW_BLUR setting
+
+
+class LinkedFile(Frozen):
+    """One file of a ``hub link`` folder and what this run did with it."""
+
+    path: str  # relative to the folder, ``/``-separated: loras/NAME.safetensors, loras/NAME.json, ...
+    role: Literal["lora", "embedding", "preview", "a1111", "civitai", "comfyui-paths"]
+    adapter: str | None = None  # the adapter's registry name (None: the folder's own files)
+    adapter_id: str | None = None
+    # created/updated/unchanged/removed: hub link's own files; kept: one it made that was changed since (a sidecar
+    # edited in the UI), left as it is; blocked: a file of the user's has that name, nothing written; missing: the
+    # adapter's own file is missing (`hub verify` finds it), nothing linked
+    status: Literal["created", "updated", "unchanged", "removed", "kept", "blocked", "missing"]
+    how: Literal["hardlink", "symlink", "file"] | None = None  # file: written (sidecars), never a copy of an adapter
+    note: str | None = None
+
+
+class LinkResult(Frozen):
+    """``hub link DIR``: the folder laid out for A1111/Forge and ComfyUI."""
+
+    folder: str
+    ui: Literal["a1111", "comfyui", "both"]
+    adapters: int  # adapters selected (linked, or blocked/missing as ``files`` says)
+    files: list[LinkedFile]
+    changed: bool  # False: the folder already was what was asked, nothing was written
+
+    @property
+    def links(self) -> list[LinkedFile]:
+        return [
+            f
+            for f in self.files
+            if f.role in ("lora", "embedding") and f.status in ("created", "updated", "unchanged")
+        ]
 
 
 class DemoResult(Frozen):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.context import hub_context
 from cli.output import console, message, print_json, progress_bar, result_line, short_path, short_source
 from cli.parsing import DASH_ARGUMENTS, looks_like_option
+from cli.wrapping import command_lines, hanging
 from hub.units import human_size
 
 if TYPE_CHECKING:  # result classes are built when a command runs, not when `hub --help` loads this module
@@ -138,6 +139,18 @@ def ls(
     remote: Annotated[
         str | None, typer.Option(help="Only adapters pushed/pulled to a Hub repo matching this.")
     ] = None,
+    base_model: Annotated[
+        str | None,
+        typer.Option("--base-model", help="Civitai's base model (Pony, SDXL 1.0, Illustrious) or its arch."),
+    ] = None,
+    nsfw: Annotated[
+        bool | None,
+        typer.Option(
+            "--nsfw/--sfw",
+            help="Only NSFW adapters (marked so on Civitai, level R or above, or tagged nsfw) / only the others.",
+            show_default=False,
+        ),
+    ] = None,
     sort: Annotated[str, typer.Option(help="name, size, imported, created, rank, arch, kind")] = "name",
     limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
     json_out: JsonOpt = False,
@@ -150,12 +163,13 @@ def ls(
     \b
       hub ls
       hub ls anime --arch sdxl --sort size
+      hub ls --base-model pony --sfw
       hub ls --json | jq '.[].name'
     """
     from hub.registry import api
 
-    selected = api.ListQuery(query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote, sort=sort,
-                             limit=limit)  # fmt: skip
+    selected = api.ListQuery(query, arch=arch, kind=kind, format=format, tag=tag, base=base, remote=remote,
+                             base_model=base_model, nsfw=nsfw, sort=sort, limit=limit)  # fmt: skip
     if json_out:
         print(api.ls_json(selected, ctx=hub_context()))
         return
@@ -224,13 +238,14 @@ def show(
 
 
 def _print_detail(d: AdapterDetail) -> None:
-    from rich.table import Table
-
     out = console()
-    out.print(f"[bold]{d.name}[/]  [dim]{d.id or '(not registered)'}[/]")
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="dim")
-    facts.add_column(overflow="fold")
+    ident = d.id or "(not registered)"
+    if len(d.name) + 2 + len(ident) <= out.width:
+        _print_line(out, d.name, "bold", f"  {ident}", "dim")
+    else:
+        for line in hanging("", d.name, out.width):
+            _print_line(out, line, "bold")
+        _print_line(out, ident, "dim")
     rows = [
         ("kind", d.kind),
         ("format", d.format + ("" if d.usable else "  (recognised, not usable yet)")),
@@ -253,44 +268,114 @@ def _print_detail(d: AdapterDetail) -> None:
         rows.append(("note", d.note))
     if d.description:
         rows.append(("description", d.description[:500]))
+    label_width = max(len(k) for k, _ in rows) + 2
     for k, v in rows:
-        facts.add_row(k, str(v))
-    out.print(facts)
+        _print_field(out, k.ljust(label_width), str(v), label_style="dim")
     if d.hashes:
-        out.print("\n[bold]hashes[/] [dim](as Civitai prints them)[/]")
+        _print_heading(out, "hashes", "(as Civitai prints them)")
         for algo, value in d.hashes.civitai().items():
-            out.print(f"  {algo:<8} {value if value else '-'}")
+            _print_field(out, f"  {algo:<8} ", value or "-")
     if d.evidence:
-        out.print("\n[bold]how it was recognised[/]")
+        _print_heading(out, "how it was recognised")
         for reason in d.evidence:
-            out.print(f"  {reason}")
+            _print_field(out, "  ", reason, indent=4)
     if d.parents or d.children:
-        out.print("\n[bold]lineage[/]")
+        _print_heading(out, "lineage")
         for edge in d.parents:
             params = ", ".join(f"{k}={v}" for k, v in edge.params.items())
-            out.print(f"  {edge.operation:<15} {edge.parent_ref}" + (f"  [dim]{params}[/]" if params else ""))
+            _print_field(out, f"  {edge.operation:<15} ", edge.parent_ref + (f"  {params}" if params else ""))
         for edge in d.children:
-            out.print(f"  [dim]parent of[/]      {edge.child_id} ({edge.operation})")
+            _print_field(out, "  parent of      ", f"{edge.child_id} ({edge.operation})", label_style="dim")
     if d.recipe and d.recipe.get("command"):
-        out.print("\n[bold]rebuild with[/]")
-        out.print(f"  {d.recipe['command']}")
+        _print_heading(out, "rebuild with")
+        for line in command_lines("  ", str(d.recipe["command"]), out.width, indent=4):
+            _print_line(out, line)
     if d.remotes:
-        out.print("\n[bold]on the Hub[/]")
+        _print_heading(out, "on the Hub")
         for r in d.remotes:
-            out.print(f"  {r.direction:<5} {r.repo}@{r.revision}  commit {r.commit or '-'}  {r.path or ''}")
+            _print_field(
+                out, f"  {r.direction:<5} ", f"{r.repo}@{r.revision}  commit {r.commit or '-'}  {r.path or ''}"
+            )
+    if d.civitai:
+        _print_civitai(d)
     if d.previews:
-        out.print("\n[bold]previews[/]")
+        _print_heading(out, "previews")
         for p in d.previews:
-            out.print(f"  {short_path(p.path)}")
+            _print_field(out, "  ", short_path(p.path), indent=4)
+            if p.nsfw_level:
+                _print_field(out, "    ", f"NSFW level {p.nsfw_level}", label_style="dim")
+            if p.infotext:
+                _print_field(out, "    ", p.infotext.splitlines()[0][:100], indent=4)
     if len(d.locations) > 1 or (d.locations and d.locations[0] != d.path):
-        out.print("\n[bold]seen at[/]")
+        _print_heading(out, "seen at")
         for loc in d.locations:
-            out.print(f"  {short_path(loc)}")
+            _print_field(out, "  ", short_path(loc), indent=4)
     if d.metadata:
-        out.print(f"\n[bold]metadata[/] [dim]({len(d.metadata)} keys; --json shows all)[/]")
+        _print_heading(out, "metadata", f"({len(d.metadata)} keys; --json shows all)")
         for k in sorted(d.metadata)[:40]:
             v = d.metadata[k].replace("\n", " ")
-            out.print(f"  {k} = {v[:100] + '…' if len(v) > 100 else v}", markup=False)
+            _print_field(out, f"  {k} = ", v[:100] + "…" if len(v) > 100 else v)
+
+
+def _print_heading(out: Any, title: str, note: str = "") -> None:
+    out.print()
+    _print_line(out, title, "bold", f" {note}" if note else "", "dim")
+
+
+def _print_field(out: Any, label: str, value: str, *, indent: int | None = None, label_style: str = "") -> None:
+    """``label value``, the value wrapped under itself (cli.wrapping); the label styled where it starts a line."""
+    lines = hanging(label, value, out.width, indent=indent)
+    shown = label.rstrip()
+    first = lines[0]
+    if shown and first.startswith(shown):
+        _print_line(out, shown, label_style, first[len(shown) :])
+    else:
+        _print_line(out, first)
+    for line in lines[1:]:
+        _print_line(out, line)
+
+
+def _print_line(out: Any, *parts: str) -> None:
+    """One line of (text, style) pairs, printed as it is: no markup, emoji codes or wrapping by rich."""
+    from rich.text import Text
+
+    pairs = [(text, parts[i + 1] if i + 1 < len(parts) else "") for i, text in enumerate(parts) if i % 2 == 0]
+    out.print(Text.assemble(*pairs), soft_wrap=True)
+
+
+def _print_civitai(d: AdapterDetail) -> None:
+    """The Civitai section of `hub show`, wrapped like the rest: values are printed as plain text (no markup) and
+    the description with control characters out, so nothing Civitai sends can style or drive the terminal."""
+    from hub.registry.api import nsfw_label, plain_text
+
+    c = d.civitai
+    assert c is not None
+    out = console()
+    _print_heading(out, "Civitai", f"({c.status}, asked {c.checked_at[:10]})")
+    if c.status == "unknown":
+        _print_field(out, "  ", "Civitai does not know this file's hash; `hub civitai --refresh NAME` asks again")
+        return
+    if c.status == "gone":
+        _print_field(out, "  ", "deleted on Civitai since; this is what was recorded", label_style="yellow")
+    lic = c.license
+    rows = [
+        ("model", f"{c.model_name or '-'} · {c.version_name or '-'}" + (f"  ({c.model_type})" * bool(c.model_type))),
+        ("creator", c.creator or "-"),
+        ("base model", f"{c.base_model or '-'}  (arch {c.base_arch or 'unknown'})"),
+        ("NSFW", f"{'yes' if c.nsfw else 'no'}, level {nsfw_label(c.nsfw_level)}"),
+        ("trained words", ", ".join(c.trained_words) or "-"),
+        ("tags", ", ".join(c.tags) or "-"),
+        ("commercial use", ", ".join(lic.commercial_use) or ("none" if lic.credit_required is not None else "-")),
+        ("credit required", "-" if lic.credit_required is None else "yes" if lic.credit_required else "no"),
+        ("published", c.published_at or "-"),
+        ("page", c.page_url or "-"),
+        ("download", c.download_url or "-"),
+    ]
+    if c.description:
+        text = " ".join(plain_text(c.description).split())
+        rows.append(("description", text[:600] + ("…" if len(text) > 600 else "")))
+    for k, v in rows:
+        _print_field(out, f"  {k:<16} ", " ".join(plain_text(v).split()), label_style="dim")
 
 
 def _num(x: float | None) -> str:
@@ -467,4 +552,5 @@ def gallery(
     if json_out:
         print_json(result)
         return
-    result_line(f"wrote {result.path}: {result.adapters} adapters, {result.with_preview} with a preview")
+    blurred = f", {result.blurred} blurred (NSFW; LORAHUB_NSFW_BLUR)" if result.blurred else ""
+    result_line(f"wrote {result.path}: {result.adapters} adapters, {result.with_preview} with a preview{blurred}")

@@ -18,6 +18,8 @@ from hub.paths import Paths
 if TYPE_CHECKING:
     import torch
 
+    from hub.formats.module_tables import ModuleTable
+
 # The embedded bases: names a user can type instead of a path or an id.
 TINY_BASES: dict[str, Literal["sd1", "sdxl"]] = {"tiny": "sd1", "tiny-sd1": "sd1", "tiny-sdxl": "sdxl"}
 
@@ -109,6 +111,19 @@ def folder_arch(folder: Path) -> str:
     # OpenCLIP text encoder (gelu); SD1.x 1x1-conv projections and OpenAI CLIP (quick_gelu).
     act = _read_json(folder / "text_encoder" / "config.json").get("hidden_act")
     return "sd2" if unet.get("use_linear_projection") or act == "gelu" else "sd1"
+
+
+def module_table(info: BaseInfo) -> ModuleTable | None:
+    """The modules of the base, with their widths, read from its configs alone (no weight is opened): the
+    packaged table of the base it is (the embedded tiny one, a real SD1, SD2 or SDXL), else None."""
+    from hub.formats.module_tables import TINY_ARCH, packaged_table, table_of_configs
+
+    if info.layout == "single-file":
+        # only the tiny arch is told by widths; a "sd1" file may be an SD1 layout of other sizes
+        return packaged_table(TINY_ARCH) if info.arch == TINY_ARCH else None
+    components = ("unet", "text_encoder", "text_encoder_2")
+    configs = {c: _read_json(info.path / c / "config.json") for c in components if (info.path / c).is_dir()}
+    return table_of_configs(configs) if configs.get("unet") else None
 
 
 def _prediction_type(folder: Path) -> str:

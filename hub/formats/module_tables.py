@@ -103,20 +103,40 @@ def packaged_table(arch: str) -> ModuleTable | None:
 def is_tiny_config(unet: Mapping[str, Any], text_encoder: Mapping[str, Any]) -> bool:
     """Whether a base's UNet and text encoder ``config.json`` are shaped as the embedded tiny base's (the same
     modules with the same widths)."""
-    configs = table_configs(TINY_ARCH)
+    return config_matches(TINY_ARCH, {"unet": unet, "text_encoder": text_encoder})
+
+
+def config_matches(arch: str, configs: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether a base's component configs (``unet``, ``text_encoder``, ``text_encoder_2``: its ``config.json``
+    files) give the modules of the packaged ``arch`` table, with the same widths. A component one side has and
+    the other lacks compares with CLIPTextConfig's defaults, so it never matches."""
+    packaged = table_configs(arch)
     unet_defaults = {"in_channels": 4, "layers_per_block": 2, "transformer_layers_per_block": 1,
                      "use_linear_projection": False}  # fmt: skip
+    text_defaults = {"hidden_size": 512, "intermediate_size": 2048, "num_hidden_layers": 12}  # CLIPTextConfig's
 
     def plain(value: Any) -> Any:
         return list(value) if isinstance(value, tuple | list) else value
 
-    def same(config: Mapping[str, Any], tiny: Mapping[str, Any], fields: tuple[str, ...], defaults: dict) -> bool:
-        return all(plain(config.get(k, defaults.get(k))) == plain(tiny.get(k, defaults.get(k))) for k in fields)
+    def same(config: Mapping[str, Any], ours: Mapping[str, Any], fields: tuple[str, ...], defaults: dict) -> bool:
+        return all(plain(config.get(k, defaults.get(k))) == plain(ours.get(k, defaults.get(k))) for k in fields)
 
-    text_defaults = {"hidden_size": 512, "intermediate_size": 2048, "num_hidden_layers": 12}  # CLIPTextConfig's
-    return same(unet, configs["unet"], _UNET_SHAPE_FIELDS, unet_defaults) and same(
-        text_encoder, configs["text_encoder"], _TEXT_SHAPE_FIELDS, text_defaults
-    )
+    for component in {*packaged, *configs}:
+        fields, defaults = (
+            (_UNET_SHAPE_FIELDS, unet_defaults) if component == "unet" else (_TEXT_SHAPE_FIELDS, text_defaults)
+        )
+        if not same(configs.get(component, {}), packaged.get(component, {}), fields, defaults):
+            return False
+    return True
+
+
+def table_of_configs(configs: Mapping[str, Mapping[str, Any]]) -> ModuleTable | None:
+    """The packaged table whose base has exactly these component configs (the embedded tiny base or a real SD1,
+    SD2 or SDXL), else None: a base of other sizes has modules no packaged table lists."""
+    for arch in (TINY_ARCH, *KNOWN_ARCHS):
+        if config_matches(arch, configs):
+            return packaged_table(arch)
+    return None
 
 
 def tiny_text_width() -> int:

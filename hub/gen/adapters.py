@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.bases.quiet import quiet_loading
 from hub.context import Context
@@ -26,6 +26,10 @@ from hub.gen.results import LoraUse
 from hub.models import AdapterDetail
 from hub.paths import Paths
 from hub.registry.api import resolve
+
+if TYPE_CHECKING:
+    from hub.bases.api import BaseInfo
+    from hub.formats.module_tables import ModuleTable
 
 # Formats diffusers' load_lora_weights reads exactly as they are (checked by tests/gen against hub's own loader).
 DIRECT_FORMATS = frozenset({"kohya", "lycoris-locon", "diffusers-peft"})
@@ -108,13 +112,30 @@ def recorded_base(loras: Sequence[ResolvedLora]) -> str | None:
     return None
 
 
-def check_arch(loras: Sequence[ResolvedLora], base_arch: str, base: str) -> None:
+def check_fit(loras: Sequence[ResolvedLora], info: BaseInfo, table: ModuleTable | None) -> None:
+    """Refuse an adapter made for another base: its arch (when both are known), then its modules' widths against
+    the base's module table (when hub knows the base's modules: :func:`hub.bases.api.module_table`). Headers and
+    configs only, so it runs before the base's weights load."""
+    from hub.formats.table_fit import header_modules, table_fit
+
     for lora in loras:
         arch = lora.detail.arch
-        if arch in _FAMILIES and base_arch in _FAMILIES and arch != base_arch:
+        if arch in _FAMILIES and info.arch in _FAMILIES and arch != info.arch:
             raise IncompatibleError(
-                f"'{lora.use.name}' is a {arch} adapter and the base {base} is {base_arch}",
+                f"'{lora.use.name}' is a {arch} adapter and the base {info.ref} is {info.arch}",
                 hint=f"pass --base with a {arch} model",
+            )
+        if table is None or not _is_safetensors(Path(lora.detail.path)):
+            continue
+        fit = table_fit(header_modules(lora.detail.path), table)
+        if not fit.fits:
+            what = (
+                f"{len(fit.misfits)} of its {fit.modules} modules have other widths than the base's ({fit.misfits[0]})"
+            )
+            raise IncompatibleError(
+                f"'{lora.use.name}' does not fit the base {info.ref} ({table.name}): {what}",
+                hint=f"it was made for a base of other sizes: pass --base with that model (`hub show {lora.use.name}` "
+                "gives its lineage and metadata)",
             )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from hub.context import Context
 from hub.errors import BadFileError, UsageError
-from hub.gen.adapters import recorded_base, resolve_loras
+from hub.gen.adapters import check_fit, recorded_base, resolve_loras
 from hub.gen.grid_plan import plan_grid
 from hub.gen.infotext import format_infotext, parse_infotext, split_lora_tags
 from hub.gen.png import read_parameters, read_text_chunks, save_png_as
@@ -48,18 +48,22 @@ def _settings(settings: Settings | None, ctx: Context | None) -> Settings:
 
 
 def _base_for(request: GenRequest, ctx: Context) -> str:
-    """The base to load; the adapters are looked up first, so that a misspelt name, an embedding or a repeat
-    fails in a blink instead of after the pipeline has loaded (seconds for the tiny base, far more for SDXL)."""
+    """The base to load; the adapters are looked up and checked against the base's configs first, so that a
+    misspelt name, an embedding, a repeat or an adapter for another base fails in a blink instead of after the
+    pipeline has loaded (seconds for the tiny base, far more for SDXL)."""
+    from hub.bases.api import describe_base, module_table
+
     loras = resolve_loras(request.loras, ctx)
-    if request.base:
-        return request.base
-    base = recorded_base(loras)
+    base = request.base or recorded_base(loras)
     if base is None:
         names = ", ".join(lora.name for lora in request.loras) or "no adapter"
         raise UsageError(
             f"no base model given, and {names} records none hub can load",
             hint="pass --base: 'tiny' (offline), a diffusers folder, a .safetensors checkpoint or an HF model id",
         )
+    if loras:
+        info = describe_base(base, paths=ctx.settings.paths)  # configs only (quiet_loading would import diffusers)
+        check_fit(loras, info, module_table(info))
     return base
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from hub.bases.quiet import quiet_loading
 from hub.context import Context
 from hub.errors import UsageError
-from hub.gen.adapters import LoadedAdapters, ResolvedLora, check_arch, resolve_loras
+from hub.gen.adapters import LoadedAdapters, ResolvedLora, check_fit, resolve_loras
 from hub.gen.infotext import format_infotext
 from hub.gen.png import save_png
 from hub.gen.results import GeneratedImage, GenRequest, GenResult
@@ -86,7 +86,7 @@ class Renderer:
                  dtype: str | None = None) -> None:  # fmt: skip
         import torch
 
-        from hub.bases.api import describe_base, load_pipeline
+        from hub.bases.api import describe_base, load_pipeline, module_table
         from hub.bases.devices import resolve_device, resolve_dtype
 
         start = time.perf_counter()
@@ -97,6 +97,7 @@ class Renderer:
         self.dtype = resolve_dtype(dtype) or (torch.float16 if self.device.startswith("cuda") else torch.float32)
         with quiet_loading():
             self.info = describe_base(base, paths=self.settings.paths)
+            self.table = module_table(self.info)
             self.pipe = load_pipeline(base, paths=self.settings.paths, dtype=self.dtype, device=self.device)
         if self.device.startswith("cuda") and torch.cuda.get_device_properties(0).total_memory < SMALL_CARD_BYTES:
             self.pipe.enable_attention_slicing()
@@ -119,7 +120,7 @@ class Renderer:
         """The request with every choice made (seed, size, sampler, base, adapter names and hashes)."""
         check_numbers(request)
         loras = resolve_loras(request.loras, ctx)
-        check_arch(loras, self.info.arch, self.base)
+        check_fit(loras, self.info, self.table)
         width = request.width or self.native_size
         height = request.height or self.native_size
         check_numbers(request.model_copy(update={"width": width, "height": height}))

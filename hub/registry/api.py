@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         AdapterDetail,
         DupeGroup,
         GalleryResult,
+        LinkResult,
         Progress,
         RemoteRef,
         Removed,
@@ -43,6 +44,14 @@ if TYPE_CHECKING:
         names_by_id,
         preview_paths,
     )
+    from hub.registry.civitai_rows import (  # noqa: F401
+        CivitaiImage,
+        CivitaiTarget,
+        civitai_targets,
+        record_civitai,
+        record_civitai_unknown,
+    )
+    from hub.registry.civitai_text import nsfw_label, plain_text, sanitise_html  # noqa: F401
     from hub.registry.edit import add_preview, set_tags, set_triggers  # noqa: F401
     from hub.registry.ingest import (  # noqa: F401
         ADAPTER_EXTENSIONS,
@@ -58,6 +67,9 @@ if TYPE_CHECKING:
 _REEXPORTED = {
     "hub.registry.browse": ("SOURCE_KINDS", "BrowsePage", "adapter_names", "browse", "find_id", "names_by_id",
                             "preview_paths"),
+    "hub.registry.civitai_rows": ("CivitaiImage", "CivitaiTarget", "civitai_targets", "record_civitai",
+                                  "record_civitai_unknown"),
+    "hub.registry.civitai_text": ("nsfw_label", "plain_text", "sanitise_html"),
     "hub.registry.edit": ("add_preview", "set_tags", "set_triggers"),
     "hub.registry.ingest": ("ADAPTER_EXTENSIONS", "add", "add_one", "find_adapter_files", "import_dir", "probe"),
 }  # fmt: skip
@@ -125,6 +137,7 @@ def show(ref: str, *, ctx: Context | None = None) -> AdapterDetail:
 
 def _detail(reg: Registry, adapter_id: str) -> AdapterDetail:
     from hub.models import AdapterDetail
+    from hub.registry.civitai_rows import civitai_info
 
     row = reg.adapter_row(adapter_id)
     base = adapter_from_row(row, reg.tags(adapter_id)).model_dump()
@@ -140,6 +153,7 @@ def _detail(reg: Registry, adapter_id: str) -> AdapterDetail:
         remotes=reg.remotes(adapter_id),
         recipe=json.loads(row["recipe"]) if row["recipe"] else None,
         evidence=json.loads(row["evidence"]),
+        civitai=civitai_info(reg, adapter_id),
     )
 
 
@@ -366,5 +380,47 @@ def gallery(
         adapters = ls(query, arch=arch, kind=kind, tag=tag, ctx=c)
         if not adapters:
             raise NotFoundError("no adapters match", hint="`hub ls` with the same filters shows what is there")
-        previews = {a.id: [p.path for p in c.registry.previews(a.id)] for a in adapters}
-    return draw_sheet(adapters, previews, out, columns=columns, thumb=thumb)
+        found = {a.id: c.registry.previews(a.id) for a in adapters}
+        blurred = _blurred_covers(c, found)
+    previews = {adapter_id: [p.path for p in shown] for adapter_id, shown in found.items()}
+    return draw_sheet(adapters, previews, out, columns=columns, thumb=thumb, blurred=blurred)
+
+
+def _blurred_covers(ctx: Context, previews: dict[str, list[Any]]) -> set[str]:
+    """Adapters whose cover is above the NSFW blur setting: its Civitai level, else R for an NSFW adapter."""
+    from hub.registry.query import NSFW_IDS_SQL, NSFW_LEVEL_R
+
+    nsfw = {r[0] for r in ctx.registry.conn.execute(NSFW_IDS_SQL)}
+    above = ctx.settings.nsfw_blur_above
+    return {
+        adapter_id
+        for adapter_id, shown in previews.items()
+        if shown and (shown[0].nsfw_level or (NSFW_LEVEL_R if adapter_id in nsfw else 0)) > above
+    }
+
+
+# -- your UIs' folders -------------------------------------------------------------------------------
+def link(
+    folder: str | Path,
+    query: str | ListQuery | None = None,
+    *,
+    ui: str | None = None,
+    ctx: Context | None = None,
+    **fields: Any,
+) -> LinkResult:
+    """Lay out the adapters ``hub ls`` would list (``query`` and ``fields`` as :func:`ls`) in ``folder`` for
+    A1111/Forge and ComfyUI (``ui``: "a1111", "comfyui" or None for both): hard links (symlinks across file
+    systems) named by adapter name, with the sidecars they read. Run it again to bring the folder up to date: it
+    changes only the files it made, and says when nothing changed."""
+    from hub.registry.link import link_folder
+
+    q = ListQuery.of(query, **fields)
+    target = Path(folder).expanduser().absolute()
+    with using(ctx) as c:
+        home = c.paths.home.absolute()
+        if target == home or target.is_relative_to(home):
+            raise UsageError(
+                f"{target} is inside the registry's home", hint="link into a folder of its own, e.g. ~/lorahub-ui"
+            )
+        adapters = c.registry.list_adapters(query=q.text, filters=q.filters(), order_by=q.order_by, limit=q.limit)
+        return link_folder(target, adapters, c.registry, ui)

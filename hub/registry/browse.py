@@ -17,7 +17,7 @@ from hub.context import Context, using
 from hub.errors import AmbiguousError, NotFoundError, UsageError
 from hub.models import Adapter
 from hub.registry.db import _LIST_COLUMNS, _select, adapter_from_row
-from hub.registry.query import ListQuery
+from hub.registry.query import NSFW_IDS_SQL, NSFW_LEVEL_R, ListQuery
 
 # source -> where the adapter came from, as a filter: a file, the Hub, or a hub operation
 SOURCE_KINDS = ("local", "hf", "trained", "mixed", "resized", "converted", "scaled", "extracted")
@@ -30,6 +30,8 @@ class BrowseItem(BaseModel):
     adapter: Adapter
     previews: int = 0  # how many preview images the registry holds for it
     source_kind: str = "local"
+    # the cover's NSFW level: Civitai's for its image, else R (4) for an adapter that is NSFW (Civitai, or tagged)
+    cover_nsfw_level: int | None = None
 
 
 class BrowsePage(BaseModel):
@@ -126,11 +128,33 @@ def browse(
                     ids,
                 ).fetchall()
             )
+        covers: dict[str, int | None] = {}
+        nsfw: set[str] = set()
+        if ids:
+            covers = dict(
+                reg.conn.execute(
+                    f"SELECT adapter_id, nsfw_level FROM previews p WHERE adapter_id IN ({marks}) "
+                    "AND path = (SELECT min(path) FROM previews WHERE adapter_id = p.adapter_id)",
+                    ids,
+                ).fetchall()
+            )
+            nsfw = {
+                r[0]
+                for r in reg.conn.execute(
+                    f"SELECT adapter_id FROM ({NSFW_IDS_SQL}) WHERE adapter_id IN ({marks})", ids
+                )
+            }
         items = []
         for r in rows:
             adapter = adapter_from_row(r, tags.get(r["id"], []))
+            level = covers.get(r["id"]) or (NSFW_LEVEL_R if r["id"] in nsfw else None)
             items.append(
-                BrowseItem(adapter=adapter, previews=previews.get(r["id"], 0), source_kind=source_kind(r["source"]))
+                BrowseItem(
+                    adapter=adapter,
+                    previews=previews.get(r["id"], 0),
+                    source_kind=source_kind(r["source"]),
+                    cover_nsfw_level=level,
+                )
             )
         arches = dict(reg.conn.execute("SELECT arch, count(*) FROM adapters GROUP BY arch ORDER BY arch"))
         kinds = dict(reg.conn.execute("SELECT kind, count(*) FROM adapters GROUP BY kind ORDER BY kind"))

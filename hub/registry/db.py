@@ -338,19 +338,34 @@ class Registry:
         rows = self.conn.execute("SELECT path FROM locations WHERE adapter_id = ? ORDER BY path", (adapter_id,))
         return [str(self.paths.located(r[0])) for r in rows]
 
-    def add_preview(self, adapter_id: str, path: str, source: str | None) -> None:
-        """``source`` is text (a sidecar path, a URL, "hub gen: ..."); a path inside the home is recorded relative."""
+    def add_preview(
+        self,
+        adapter_id: str,
+        path: str,
+        source: str | None,
+        *,
+        nsfw_level: int | None = None,
+        infotext: str | None = None,
+    ) -> None:
+        """``source`` is text (a sidecar path, a URL, "hub gen: ..."); a path inside the home is recorded relative.
+        ``nsfw_level`` and ``infotext``: what Civitai said of the image (its level, its generation parameters)."""
         if source is not None and Path(source).is_absolute():
             source = self.paths.recorded(source)
         self.conn.execute(
-            "INSERT OR IGNORE INTO previews VALUES (?, ?, ?)", (adapter_id, self.paths.recorded(path), source)
+            "INSERT OR IGNORE INTO previews (adapter_id, path, source, nsfw_level, infotext) VALUES (?, ?, ?, ?, ?)",
+            (adapter_id, self.paths.recorded(path), source, nsfw_level, infotext),
         )
 
     def previews(self, adapter_id: str) -> list[Preview]:
         from hub.models import Preview
 
-        rows = self.conn.execute("SELECT path, source FROM previews WHERE adapter_id = ? ORDER BY path", (adapter_id,))
-        return [Preview(path=str(self.paths.located(p)), source=s) for p, s in rows]
+        rows = self.conn.execute(
+            "SELECT path, source, nsfw_level, infotext FROM previews WHERE adapter_id = ? ORDER BY path", (adapter_id,)
+        )
+        return [
+            Preview(path=str(self.paths.located(p)), source=s, nsfw_level=level, infotext=text)
+            for p, s, level, text in rows
+        ]
 
     def add_lineage(
         self, *, parent_id: str | None, parent_ref: str, child_id: str, operation: str, params: dict
@@ -399,9 +414,15 @@ class Registry:
 
     # -- full-text search ------------------------------------------------------------------
     def reindex(self, adapter_id: str) -> None:
+        # Civitai's model and version names and its creator are searched as names (its trained words are triggers,
+        # its tags are tags by then).
         row = self.conn.execute(
-            "SELECT a.rowid, a.name, a.triggers, a.description, d.metadata FROM adapters a "
-            "LEFT JOIN adapter_documents d ON d.adapter_id = a.id WHERE a.id = ?",
+            "SELECT a.rowid, a.name, a.triggers, a.description, d.metadata, "
+            "trim(coalesce(c.model_name, '') || ' ' || coalesce(c.version_name, '') || ' ' || "
+            "coalesce(c.creator, '')) "
+            "FROM adapters a "
+            "LEFT JOIN adapter_documents d ON d.adapter_id = a.id LEFT JOIN civitai c ON c.adapter_id = a.id "
+            "WHERE a.id = ?",
             (adapter_id,),
         ).fetchone()
         if row is None:
@@ -414,7 +435,7 @@ class Registry:
         self.conn.execute(
             "INSERT INTO adapters_fts (rowid, name, triggers, tags, description, tag_frequency) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (rowid, _searchable_name(row[1]), triggers, tags, row[3] or "", tag_frequency),
+            (rowid, f"{_searchable_name(row[1])} {row[5] or ''}".strip(), triggers, tags, row[3] or "", tag_frequency),
         )
 
     def delete_adapter(self, adapter_id: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from pathlib import Path
 
 from hub.errors import UsageError
@@ -24,9 +24,11 @@ def draw_sheet(
     *,
     columns: int = 6,
     thumb: int = 192,
+    blurred: Set[str] = frozenset(),
 ) -> GalleryResult:
-    """Draw ``adapters`` (their ``previews``: adapter id -> image paths) into one PNG at ``out``, atomically."""
-    from PIL import Image, ImageDraw
+    """Draw ``adapters`` (their ``previews``: adapter id -> image paths) into one PNG at ``out``, atomically;
+    the previews of the ids in ``blurred`` blurred (NSFW above the LORAHUB_NSFW_BLUR setting)."""
+    from PIL import Image, ImageDraw, ImageFilter
 
     if columns < 1 or thumb < 32:
         raise UsageError("--columns must be >= 1 and --thumb >= 32")
@@ -42,6 +44,8 @@ def draw_sheet(
             draw.rectangle([x + 4, y + 4, x + thumb - 5, y + thumb - 5], outline=(90, 90, 100))
             draw.text((x + 12, y + thumb // 2 - 6), f"{adapter.kind} · {adapter.arch}", fill=(150, 150, 160))
         else:
+            if adapter.id in blurred:
+                tile = tile.filter(ImageFilter.GaussianBlur(radius=max(4, thumb // 12)))
             sheet.paste(tile, (x + (thumb - tile.width) // 2, y + (thumb - tile.height) // 2))
             shown += 1
         draw.text((x + 6, y + thumb + 4), _fit(adapter.name, thumb), fill=(235, 235, 240))
@@ -54,7 +58,9 @@ def draw_sheet(
     os.close(fd)
     sheet.save(tmp, format="PNG")
     os.replace(tmp, out)
-    return GalleryResult(path=str(out), adapters=len(adapters), with_preview=shown)
+    return GalleryResult(
+        path=str(out), adapters=len(adapters), with_preview=shown, blurred=len(blurred & {a.id for a in adapters})
+    )
 
 
 def _preview(paths: Sequence[str], size: int):

@@ -255,6 +255,9 @@ def _add_stored(
     if not path.is_file():
         raise NotFoundError(f"no such file: {path}")
     path = path.absolute()
+    own = _linked_here(path, ctx.registry)
+    if own is not None:
+        return own
     probed = _probe_for_registry(path)
     side = read_sidecars(path)
     stat = path.stat()
@@ -329,6 +332,24 @@ def _add_stored(
         reg.reindex(adapter_id)
     added = adapter_from_row(reg.adapter_row(adapter_id), reg.tags(adapter_id))
     return AddOutcome(path=str(path), status="added", adapter=added)
+
+
+def _linked_here(path: Path, reg: Registry) -> AddOutcome | None:
+    """A file ``hub link`` put in a folder is the registry's own bytes (the same inode, or a symlink to them): a
+    duplicate without hashing it, and not a place the adapter was seen at (the link goes when the folder changes)."""
+    from hub.registry.link_manifest import linked_adapter_id
+
+    adapter_id = linked_adapter_id(path)
+    row = reg.find_adapter_row(adapter_id) if adapter_id else None
+    if row is None or not row["stored"]:  # a file registered in place may have been edited since: hash it
+        return None
+    adapter = adapter_from_row(row, reg.tags(row["id"]))
+    return AddOutcome(
+        path=str(path),
+        status="duplicate",
+        adapter=adapter,
+        message=f"the registry's own file: `hub link` of '{adapter.name}' ({adapter.id})",
+    )
 
 
 def _duplicate(

@@ -59,7 +59,8 @@ def canonical_kind(value: str) -> str:
 
 @dataclass(frozen=True)
 class ListQuery:
-    """``hub ls TEXT --arch --kind --format --tag --base --remote --sort --limit``; a bad sort is refused here."""
+    """``hub ls TEXT --arch --kind --format --tag --base --remote --base-model --nsfw/--sfw --sort --limit``; a bad
+    sort is refused here."""
 
     text: str | None = None  # full-text search: name, triggers, tags, description, training tags
     arch: str | None = None
@@ -68,6 +69,8 @@ class ListQuery:
     tag: str | None = None
     base: str | None = None  # declared base label (e.g. Pony) or arch
     remote: str | None = None  # a Hub repo the adapter was pushed to or pulled from
+    base_model: str | None = None  # Civitai's base model ("Pony", "SDXL 1.0") or the arch it maps to, or declared
+    nsfw: bool | None = None  # True: NSFW on Civitai (or tagged nsfw); False: not
     sort: str = "name"
     limit: int | None = None
 
@@ -107,4 +110,33 @@ class ListQuery:
             filters.append(("(base_label LIKE ? OR arch = ?)", [f"%{self.base}%", self.base.lower()]))
         if self.remote:
             filters.append(("id IN (SELECT adapter_id FROM remotes WHERE repo LIKE ?)", [f"%{self.remote}%"]))
+        if self.base_model:
+            filters.append(_base_model_filter(self.base_model))
+        if self.nsfw is not None:
+            filters.append((f"id {'' if self.nsfw else 'NOT '}IN ({NSFW_IDS_SQL})", []))
         return filters
+
+
+# NSFW: the model is marked so on Civitai, its version's level is R or above (bit flags 4 R, 8 X, 16 XXX), or its
+# owner tagged it nsfw.
+NSFW_LEVEL_R = 4
+NSFW_IDS_SQL = (
+    f"SELECT adapter_id FROM civitai WHERE nsfw = 1 OR nsfw_level >= {NSFW_LEVEL_R} "
+    "UNION SELECT adapter_id FROM tags WHERE tag = 'nsfw'"
+)
+
+
+def _base_model_filter(value: str) -> tuple[str, list[Any]]:
+    """Civitai's base model label or the declared base (any part of it: "pony", "sdxl 1.0"), or a Civitai label
+    mapped to that arch ("sdxl" also finds Pony and Illustrious adapters)."""
+    label = f"%{value.strip()}%"
+    clause = "(base_label LIKE ? OR id IN (SELECT adapter_id FROM civitai WHERE base_model LIKE ?"
+    params: list[Any] = [label, label]
+    try:
+        arch = canonical_arch(value)
+    except UsageError:
+        arch = None
+    if arch:
+        clause += " OR base_arch = ?"
+        params.append(arch)
+    return clause + "))", params

@@ -160,3 +160,41 @@ UPDATE OR REPLACE previews SET path = 'previews/' || substr(
         replace(path, '\', '/'), length(rtrim(replace(path, '\', '/'), replace(replace(path, '\', '/'), '/', ''))) + 1)
     WHERE rtrim(replace(path, '\', '/'), replace(replace(path, '\', '/'), '/', '')) LIKE '%/previews/'
        OR rtrim(replace(path, '\', '/'), replace(replace(path, '\', '/'), '/', '')) = 'previews/';
+
+-- migration 004: civitai
+-- What Civitai said about an adapter's file (`hub civitai`), one row per adapter. A hash Civitai does not know is
+-- recorded too (status 'unknown', with its date), so it is not asked again until `--refresh`; a model Civitai has
+-- since deleted keeps what was recorded (status 'gone'). The model-version JSON itself, as Civitai Helper's
+-- `.civitai.info` holds it, is kept with the other sidecars in adapter_documents.sidecars["civitai"].
+CREATE TABLE civitai (
+    adapter_id TEXT PRIMARY KEY REFERENCES adapters(id) ON DELETE CASCADE,
+    status TEXT NOT NULL,                    -- found | unknown | gone
+    checked_at TEXT NOT NULL,                -- when Civitai was last asked
+    found_at TEXT,                           -- when the data below was recorded
+    lookup TEXT,                             -- the hash asked, "sha256:<hex>" (or autov2:, blake3:)
+    model_id INTEGER,
+    version_id INTEGER,
+    model_name TEXT,
+    version_name TEXT,
+    creator TEXT,
+    model_type TEXT,                         -- LORA, LoCon, TextualInversion, ...
+    base_model TEXT,                         -- Civitai's label: "SD 1.5", "SDXL 1.0", "Pony", "Illustrious", ...
+    base_arch TEXT,                          -- that label as our arch names: sd1 | sd2 | sdxl | flux | unknown
+    nsfw INTEGER NOT NULL DEFAULT 0,         -- the model is marked NSFW
+    nsfw_level INTEGER,                      -- the version's level: 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX (bit flags)
+    trained_words TEXT NOT NULL DEFAULT '[]',
+    tags TEXT NOT NULL DEFAULT '[]',
+    description TEXT,                        -- HTML, sanitised (nh3) before it is stored
+    license TEXT NOT NULL DEFAULT '{}',      -- JSON: allowCommercialUse, allowNoCredit, allowDerivatives, ...
+    page_url TEXT,
+    download_url TEXT,
+    published_at TEXT,
+    file_size INTEGER,                       -- bytes of the version's primary file, as Civitai lists it
+    versions TEXT NOT NULL DEFAULT '[]'      -- JSON: the model's versions when last asked (for --updates)
+);
+CREATE INDEX civitai_base_model ON civitai(base_model COLLATE NOCASE);
+CREATE INDEX civitai_model_id ON civitai(model_id);
+-- A preview downloaded from Civitai carries its NSFW level (the gallery blurs above a setting) and its
+-- generation parameters as A1111 infotext.
+ALTER TABLE previews ADD COLUMN nsfw_level INTEGER;
+ALTER TABLE previews ADD COLUMN infotext TEXT;

@@ -17,7 +17,11 @@ from hub.sync.model_card import CardFile, CardImage, CardLineage, CardSpec, buil
 from hub.sync.results import PulledFile, PullResult, PushResult, RemoteModel
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from hub.models import Progress
     from hub.sync.push import StepNote
+    from hub.sync.results import CivitaiReport, CivitaiUpdate
 
 # build_card and its spec: the model card `hub push` publishes, also written by the trainer beside its runs.
 __all__ = [
@@ -30,6 +34,8 @@ __all__ = [
     "PushResult",
     "RemoteModel",
     "build_card",
+    "civitai",
+    "civitai_updates",
     "download",
     "pull",
     "push",
@@ -131,3 +137,28 @@ def download(repo: str, *, allow_patterns: list[str], action: str = "download") 
 
     with client.remote_errors(action, repo):
         return client.snapshot(repo, allow_patterns=allow_patterns)
+
+
+def civitai(
+    refs: Sequence[str] = (),
+    *,
+    refresh: bool = False,
+    progress: Progress | None = None,
+    ctx: Context | None = None,
+) -> CivitaiReport:
+    """Look adapters up on Civitai by hash (every one when ``refs`` is empty) and record what it says: names,
+    creator, base model, trained words (added as triggers), NSFW level, tags, description (sanitised), licence,
+    links, preview images. A hash Civitai does not know is recorded and not asked again until ``refresh``; so is
+    one already found. Endpoint and key: ``CIVITAI_API_URL``, ``CIVITAI_API_KEY`` (never stored)."""
+    from hub.sync import civitai as civitai_mod
+
+    return civitai_mod.lookup(refs, refresh=refresh, progress=progress, ctx=ctx)
+
+
+def civitai_updates(
+    refs: Sequence[str] = (), *, progress: Progress | None = None, ctx: Context | None = None
+) -> list[CivitaiUpdate]:
+    """Adapters found on Civitai whose model has a newer version for the same base model, and what changed."""
+    from hub.sync import civitai as civitai_mod
+
+    return civitai_mod.updates(refs, progress=progress, ctx=ctx)

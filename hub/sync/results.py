@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from hub.models import Adapter, Frozen
+from hub.models import Adapter, CivitaiInfo, Frozen
 
 
 class PushResult(Frozen):
@@ -62,3 +62,53 @@ class RemoteModel(Frozen):
     last_modified: str | None = None
     private: bool | None = None
     url: str
+
+
+class CivitaiOutcome(Frozen):
+    """``hub civitai``: one adapter looked up (or not)."""
+
+    adapter_id: str
+    name: str
+    # found: recorded now; unknown: Civitai does not know its hash (recorded with the date); gone: found before, since
+    # deleted on Civitai (what was recorded is kept); recorded: asked before, not asked again (--refresh asks);
+    # skipped: not hashed yet; failed: Civitai's answer was unusable (``error`` says how), nothing recorded
+    status: Literal["found", "unknown", "gone", "recorded", "skipped", "failed"]
+    info: CivitaiInfo | None = None
+    previews: int = 0  # images downloaded and kept now
+    notes: list[str] = Field(default_factory=list)  # images left out, and why
+    error: str | None = None
+
+
+class CivitaiReport(Frozen):
+    outcomes: list[CivitaiOutcome]
+    requests: int = 0  # HTTP requests made (retries included)
+
+    @property
+    def failed(self) -> list[CivitaiOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+class CivitaiVersion(Frozen):
+    """A newer version of an adapter's Civitai model, for the same base model, and what changed."""
+
+    version_id: int
+    name: str | None = None
+    published_at: str | None = None
+    page_url: str
+    download_url: str | None = None
+    size: int | None = None
+    size_change: int | None = None  # bytes more (or fewer) than the recorded version's file
+    trained_words_added: list[str] = Field(default_factory=list)
+    trained_words_removed: list[str] = Field(default_factory=list)
+
+
+class CivitaiUpdate(Frozen):
+    """``hub civitai --updates``: one adapter with newer versions of its model (newest first)."""
+
+    adapter_id: str
+    name: str
+    model_name: str | None = None
+    version_name: str | None = None
+    base_model: str | None = None
+    published_at: str | None = None
+    newer: list[CivitaiVersion]

@@ -36,6 +36,7 @@ RESULTS = [
     (["verify"], "checked, 0 problems"),
     (["probe", "{files}/dog.safetensors"], "dog.safetensors: lora"),
     (["gallery", "--out", "{files}/gallery.html"], "gallery.html: "),
+    (["link", "{files}_ui"], "of 2 adapters"),
     (["runs"], ""),
 ]
 

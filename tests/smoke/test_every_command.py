@@ -45,6 +45,29 @@ def _fake_hub_class() -> type:
     return FakeHub
 
 
+def _loopback_civitai(sha256: str):  # type: ignore[no-untyped-def]
+    """tests/sync/fake_civitai.py's loopback Civitai, started, where my_style (``sha256``) is a Pony LoRA (PG, one
+    preview) with a newer Pony version: what `hub civitai` and `--updates` find in the examples."""
+    sync = str(Path(__file__).resolve().parents[1] / "sync")
+    sys.path.insert(0, sync)
+    try:
+        import fake_civitai as fc
+    finally:
+        sys.path.remove(sync)
+    server = fc.FakeCivitai().start()
+    server.images["my_style.png"] = ("image/png", fc.png())
+    common = dict(model_id=70, base_model="Pony", model_name="My Style")
+    preview = fc.image(f"{server.url}/images/my_style.png")
+    v1 = fc.model_version(version_id=701, name="v1", trained_words=["mystyle"], sha256=sha256, size_kb=20,
+                          published_at="2025-01-01T00:00:00.000Z", images=[preview], **common)  # fmt: skip
+    v2 = fc.model_version(version_id=702, name="v2", trained_words=["mystyle", "bold"], sha256="ef" * 32, size_kb=40,
+                          published_at="2025-05-01T00:00:00.000Z", images=[], **common)  # fmt: skip
+    model = fc.model(model_id=70, name="My Style", creator="someone", tags=["style"], description="<p>A style.</p>",
+                     versions=[v2, v1])  # fmt: skip
+    server.publish(model, v1, {"SHA256": sha256})
+    return server
+
+
 pytestmark = pytest.mark.slow
 README = REPO_ROOT / "README.md"
 TOKEN = "hf_write_alice"  # the loopback Hub's user `alice`, member of the org `team`
@@ -74,6 +97,7 @@ PLACEHOLDERS: list[tuple[str, str]] = [
 # Repos the loopback Hub holds: someone/cat-lora@v1, some-user/cat-style@v1.0, some-user/many-loras, some-user/detail,
 # and runwayml/stable-diffusion-v1-5 (the tiny SD1 pipeline: a real base is gigabytes), which the examples that name
 # it download through huggingface_hub into the world's HF cache.
+# The loopback Civitai (tests/sync/fake_civitai.py, CIVITAI_API_URL) knows my_style: a Pony LoRA with a newer version.
 RUN_ID = "20260101-120000-ab12cd"
 GEN_PNG = "outputs/gen/2026-11-30/00000-1.png"  # under the home, as `hub gen` names its first image of seed 1
 # Commands without a runnable example: run as written here.
@@ -97,6 +121,7 @@ EXPECT = {
     "push": re.compile(r"alice/|team/|http"),
     "pull": re.compile(r"cat-style|cat-lora|ink|detail"),
     "demo": re.compile(r"demo-mix"),
+    "civitai": re.compile(r"found|recorded|newer"),
 }
 
 
@@ -124,6 +149,7 @@ def _free_port() -> int:
 def world() -> Iterator[World]:
     root = Path(tempfile.mkdtemp(prefix="lorahub-smoke-"))
     server = _fake_hub_class()(root / "fake-hub", _free_port()).start()
+    civitai = None
     try:
         lib, home = root / "Lora", root / "home"
         write_sample_library(lib)
@@ -160,6 +186,8 @@ def world() -> Iterator[World]:
         write_single_file(root / "tiny-fused", values["single_file_model"])
         shown = _run(world, home, root, "hub show my_style --json", env)
         values["my_style_autov2"] = json.loads(shown.stdout)["sha256"][:10].upper()
+        civitai = _loopback_civitai(json.loads(shown.stdout)["sha256"])
+        env["CIVITAI_API_URL"] = civitai.api_url
         _interrupted_training(world, env)
         out = home / GEN_PNG  # made in this process: the fixture's input, not an example (saves a process start)
         from hub.gen.api import generate
@@ -172,6 +200,8 @@ def world() -> Iterator[World]:
         yield world
     finally:
         server.stop()
+        if civitai is not None:
+            civitai.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -222,7 +252,8 @@ def _interrupted_training(world: World, env: dict[str, str]) -> None:
 
 
 def _env(world: World, home: Path, env: dict[str, str] | None) -> dict[str, str]:
-    extra = env or {k: world.values[k] for k in ("HF_ENDPOINT", "HF_TOKEN", "HF_HOME", "HF_HUB_DISABLE_XET")}
+    keys = ("HF_ENDPOINT", "HF_TOKEN", "HF_HOME", "HF_HUB_DISABLE_XET", "CIVITAI_API_URL")
+    extra = env or {k: world.values[k] for k in keys if k in world.values}
     full = hub_env(home, **extra)
     full["PATH"] = f"{HUB.parent}{os.pathsep}{full.get('PATH', '')}"
     return full

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import torch
+from hub_process import hub as installed_hub
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -82,6 +83,15 @@ def test_hub_train_process_registers_a_loadable_lora(home: Path, pictures: Path,
     assert [r.run_id for r in list_runs(settings=settings)] == ["e2e-run"]
     listed = run_hub("runs", "--json", home=home)
     assert listed.returncode == 0 and json.loads(listed.stdout)[0]["status"] == "done"
+    # `hub runs ID` for people: the run, its steps and its last samples, on stdout (`> run.txt` keeps them)
+    shown = installed_hub(home, "runs", "e2e-run")
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+    lines = shown.stdout.splitlines()
+    name = (info["name"] or "").split()
+    assert lines[0].split() == ["e2e-run", "done", *name, "base", "tiny", "step", "6/6"], lines[0]
+    assert [line.split()[:4] for line in lines[1:7]] == [["step", str(r["step"]), "loss", f"{r['loss']:.5f}"]
+                                                          for r in rows]  # fmt: skip
+    assert lines[7:] == [f"samples: {run / 'samples' / 'step-000006.png'}"], lines
 
     # diffusers loads it: the output changes; at weight 0 it is the base's again.
     from diffusers import StableDiffusionPipeline

@@ -14,7 +14,7 @@ from hub.errors import NotFoundError, UsageError
 from hub.models import AdapterDetail
 from hub.registry import api as registry
 from hub.web import formatting
-from hub.web.deps import context
+from hub.web.deps import context, settings_of
 from hub.web.lineage_svg import Node, edge_label, lineage_svg
 from hub.web.render import json_body, json_response, page, wants_json
 
@@ -82,8 +82,40 @@ def detail_page(request: Request) -> Response:
         "mix_command": formatting.mix_command(detail.name, detail.preferred_weight),
         "remotes": [(r, hub_url(r.repo, r.revision, r.path)) for r in detail.remotes],
         "notice": request.query_params.get("saved"),
+        "blurred": blurred_previews(detail, settings_of(request).nsfw_blur_above),
+        "civitai": civitai_section(detail),
     }
     return page(request, "adapter.html", **context)
+
+
+def blurred_previews(detail: AdapterDetail, above: int) -> list[bool]:
+    """Which previews the page blurs: Civitai's level of each image, else R for an adapter that is NSFW (so marked
+    on Civitai, or tagged nsfw), above the LORAHUB_NSFW_BLUR setting."""
+    nsfw = "nsfw" in detail.tags or bool(
+        detail.civitai and (detail.civitai.nsfw or (detail.civitai.nsfw_level or 0) >= 4)
+    )
+    return [(p.nsfw_level or (4 if nsfw else 0)) > above for p in detail.previews]
+
+
+NSFW_LEVEL_R = 4  # Civitai's "R": an NSFW adapter's preview without a level of its own counts as this
+
+
+def _link(url: str | None) -> str | None:
+    return url if url and url.lower().startswith(("https://", "http://")) else None
+
+
+def civitai_section(detail: AdapterDetail) -> dict[str, Any] | None:
+    """The Civitai panel's values: links only when http(s), the description sanitised again as it is shown."""
+    c = detail.civitai
+    if c is None:
+        return None
+    return {
+        "info": c,
+        "nsfw": registry.nsfw_label(c.nsfw_level),
+        "page_url": _link(c.page_url),
+        "download_url": _link(c.download_url),
+        "description": registry.sanitise_html(c.description) if c.description else None,
+    }
 
 
 def _words(raw: str) -> list[str]:

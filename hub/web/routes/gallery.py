@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from hub.errors import UsageError
 from hub.registry import api as registry
-from hub.web.deps import context
+from hub.web.deps import context, settings_of
 from hub.web.render import json_response, page
 
 PARAMS = ("q", "arch", "kind", "tag", "source", "sort", "page", "per_page")
@@ -74,6 +74,7 @@ def gallery(request: Request) -> Response:
         sorts=SORT_LABELS,
         source_kinds=registry.SOURCE_KINDS,
         url_with=lambda **c: url_with(request, **c),
+        blur_above=settings_of(request).nsfw_blur_above,
     )
 
 
