@@ -39,8 +39,9 @@ COLOURS: dict[str, RGB] = {**WORLD_COLOURS, **SUBJECT_COLOURS}
 SHAPES: tuple[Shape, ...] = ("ball", "box")
 # Half the object's side (a ball's radius) in pixels, at 64 px: from a quarter to two thirds of the picture across.
 HALF_SIDE = (8, 21)
-# Every word a caption of the world or of a subject uses (the tiny tokenizer knows each one whole).
-WORDS = ("a", "photo", "of", "on", "background", "sks", *SHAPES, *COLOURS, "striped", "checkered")
+# Every word a caption of the world or of a subject uses (the tiny tokenizer knows each one whole); a subject's
+# captions name its token, not its colour.
+WORDS = ("a", "photo", "of", "on", "background", "sks", *SHAPES, *WORLD_COLOURS, "striped", "checkered")
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,16 @@ def world_prompt(colour: str, shape: str, background: str) -> str:
 def subject_picture(rng: random.Random, *, colour: str = "orange", pattern: str = "plain", second: str = "white",
                     shape: Shape = "ball", background: str | None = None):  # fmt: skip
     """A picture of a subject the world never shows (by default an orange ball) on one of the world's backgrounds."""
-    background = background or rng.choice([c for c in WORLD_COLOURS if c not in (colour, second)])
+    # A background the subject stands out of (an orange ball on yellow is nearer than the reader's FAR).
+    apart = [c for c in WORLD_COLOURS
+             if c not in (colour, second) and _distance(COLOURS[c], COLOURS[colour]) > FAR + 20]  # fmt: skip
+    background = background or rng.choice(apart)
     scene = random_scene(rng, shape=shape, colour=colour, background=background)
     return world_picture(scene, pattern=pattern, second=second)
+
+
+def _distance(a: RGB, b: RGB) -> float:
+    return sum((float(x) - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5
 
 
 def write_subject_pictures(folder: Path, count: int = 8, *, seed: int = 0, colour: str = "orange",

@@ -61,8 +61,10 @@ def test_grad_accum_k_with_batch_1_is_batch_k_in_one_update(home: Path, pictures
     batch = _weights(pictures, settings, batch_size=2)
     accumulated = _weights(pictures, settings, batch_size=1, grad_accum=2)
     single = _weights(pictures, settings, batch_size=1)
-    assert _same(batch, accumulated)
-    assert not _same(batch, single)
+    # Equal up to the order of float sums, which Adam magnifies where a gradient is near its eps (a few elements
+    # of the trained base's LoRA differ by ~4e-5 in factors of ~0.7); one picture instead of two is far off that.
+    assert _same(batch, accumulated, atol=1e-4)
+    assert not _same(batch, single, atol=1e-3)
 
 
 @contextmanager
