@@ -24,7 +24,8 @@ BIN=$WORK/venv/bin
 "$BIN/python" -m pip install --quiet --upgrade pip
 "$BIN/python" -m pip wheel --quiet --no-deps -w "$WORK/dist" "$WORK/src"
 WHEEL=$(ls "$WORK"/dist/sd_lora_hub-*.whl)
-for member in hub/registry/registry.db.sql hub/formats/data/module_tables.json.gz hub/compose/__init__.py; do
+for member in hub/registry/registry.db.sql hub/formats/data/module_tables.json.gz hub/bases/data/tiny-sd1.safetensors \
+    hub/compose/__init__.py; do
     "$BIN/python" -c "import sys, zipfile; sys.exit('$member' not in zipfile.ZipFile('$WHEEL').namelist())" \
         || fail "the wheel lacks $member"
 done

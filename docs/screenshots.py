@@ -2,8 +2,10 @@
 
     OMP_NUM_THREADS=1 python docs/screenshots.py [--out docs/img]
 
-Offline: a temporary LORAHUB_HOME gets `hub demo`'s sample adapters on the tiny base; the server runs on a free
-loopback port and Debian's headless Chromium (apt-get install chromium chromium-driver) takes the pictures.
+Offline: `hub demo` fills a temporary home's demo registry (its sample adapters, and the LoRA it teaches the tiny
+base: an orange ball under `sks`), the server runs on that registry on a free loopback port, and Debian's headless
+Chromium (apt-get install chromium chromium-driver) takes the pictures: the gallery, the trained LoRA's detail page,
+the mix builder, an X/Y grid of its weight on the test page, and a training run started from the runs page.
 """
 
 from __future__ import annotations
@@ -37,24 +39,23 @@ def main() -> int:
         print("chromium and chromium-driver are needed: apt-get install -y chromium chromium-driver", file=sys.stderr)
         return 1
     demo = hub.run_demo(base="tiny")
-    mixed = demo.mixed or demo.adapters[0]
+    trained = demo.trained
     written = []
-    with running_server(load_settings()) as url, chromium(width=1280, height=900) as driver:
+    # The demo keeps its own registry (<home>/demo): serve that one.
+    with running_server(load_settings(home=Path(demo.home))) as url, chromium(width=1280, height=900) as driver:
         wait = WebDriverWait(driver, 300)
         driver.get(url + "/")
         wait.until(lambda d: d.execute_script("return [...document.images].every(i => i.complete)"))
         written.append(full_page_screenshot(driver, args.out / "gallery.png", max_height=1100))
-        driver.get(f"{url}/a/{mixed.id}")
+        driver.get(f"{url}/a/{trained.id}")
         written.append(full_page_screenshot(driver, args.out / "detail.png", max_height=2000))
         driver.get(f"{url}/mix?a={demo.adapters[0].name}")
         written.append(full_page_screenshot(driver, args.out / "mix.png", max_height=900))
-        # an X/Y grid of two LoRAs' weights on the tiny base (hub gen)
-        loras = [a for a in demo.adapters if a.kind == "lora" and a.usable and a.arch == mixed.arch][:2]
+        # an X/Y grid of the trained LoRA's weight and the sample mix's on the tiny base (hub gen)
+        loras = [trained] + [a for a in demo.adapters if a.name == "demo-mix"]
         driver.get(f"{url}/test?" + "&".join(f"a={a.name}" for a in loras))
-        driver.find_element(By.NAME, "prompt").send_keys("a watercolor fox, best quality")
+        driver.find_element(By.NAME, "prompt").send_keys(demo.prompt)
         driver.find_element(By.NAME, "base").send_keys("tiny")
-        driver.find_element(By.NAME, "steps").clear()
-        driver.find_element(By.NAME, "steps").send_keys("4")
         for box, weights in zip(driver.find_elements(By.NAME, "grid_weights"), ("0,0.5,1", "0,1"), strict=False):
             box.send_keys(weights)
         driver.find_element(By.CSS_SELECTOR, "button[name=grid]").click()
@@ -62,7 +63,7 @@ def main() -> int:
         wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img))
         written.append(full_page_screenshot(driver, args.out / "grid.png", max_height=1400))
         if _has("hub.train.api"):
-            written.append(_training_run(driver, wait, url, home, args.out))
+            written.append(_training_run(driver, wait, url, Path(demo.home), args.out))
         else:
             print("hub.train is not in this build: no training run screenshot", file=sys.stderr)
     for path in written:
@@ -82,27 +83,22 @@ def _has(module: str) -> bool:
 
 def _training_run(driver, wait, url: str, home: Path, out: Path) -> Path:
     """Start a short run on the tiny base from the /runs form and picture its page once it is done."""
-    from PIL import Image, ImageDraw
     from selenium.webdriver.common.by import By
 
+    from hub.testing.subjects import PROMPT, write_subject_dataset
     from hub.testing.web_browser import full_page_screenshot
 
-    pictures = home / "pictures"
-    pictures.mkdir()
-    for i in range(4):  # a red ball on a few backgrounds: something for the LoRA to learn
-        im = Image.new("RGB", (96, 96), (40 + 50 * i, 90, 160))
-        ImageDraw.Draw(im).ellipse((20 + 4 * i, 24, 70 + 4 * i, 74), fill=(220, 40, 40))
-        im.save(pictures / f"ball-{i}.png")
+    # an orange ball (a colour the tiny base never draws): the samples show the LoRA learning it
+    pictures = write_subject_dataset(home / "screenshot-subject", token="sks", colour="orange")
     driver.get(url + "/runs")
     fields = {
         "images": str(pictures),
         "token": "sks",
         "class_word": "ball",
         "base": "tiny",
-        "steps": "30",
-        "resolution": "64",
-        "sample_prompt": "a photo of sks ball",
-        "sample_every": "10",
+        "preset": "cpu-dreambooth",
+        "sample_prompts": PROMPT.format(token="sks"),
+        "sample_every": "100",
     }
     for name, value in fields.items():
         box = driver.find_element(By.NAME, name)

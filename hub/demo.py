@@ -1,8 +1,9 @@
-"""The README's main job on the embedded default: write sample adapters and import them, train a LoRA on
-pictures it draws, mix the trained LoRA with a sample, list the registry.
+"""The README's main job on the embedded default: write sample adapters and import them, draw pictures of a
+subject the tiny base cannot draw (an orange ball) and train a LoRA binding it to ``sks``, render it before and
+after and over the LoRA's weight, mix the trained LoRA with a sample, list the registry.
 
-Everything is made locally (``--base tiny`` is a tiny Stable Diffusion pipeline built from configs),
-so the demo runs offline on a fresh machine.
+Everything is made locally (``--base tiny`` is the small text-to-image model shipped in the package, which draws
+balls and boxes of six colours), so the demo runs offline on a fresh machine.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def run_demo(
     train_progress: Progress | None = None,
 ) -> DemoResult:
     """Build the tiny base, write a folder of sample adapters with sidecars and import it, train a LoRA on drawn
-    pictures (``preset=cpu-tiny``), mix it with a sample by SVD, list the registry."""
+    pictures of an orange ball (``preset=cpu-dreambooth``), render "a photo of a sks ball on a green background"
+    over its weight (a before/after picture and a weight grid), mix it with a sample by SVD, list the registry."""
     from hub.bases.tiny import tiny_pipeline_dir
     from hub.registry import api as registry
     from hub.testing import write_sample_library
@@ -53,6 +55,7 @@ def run_demo(
                 write_sample_library(samples, base=base_dir)
             report = registry.import_dir(samples, progress=progress, ctx=c)
             trained = _train(c, train_progress)
+            pictures = render_subject(c, trained.adapter.name)
             mixed, command = _mix_two(c, trained.adapter.name)
             return DemoResult(
                 home=str(c.paths.home),
@@ -65,6 +68,13 @@ def run_demo(
                 train_seconds=trained.seconds,
                 train_loss=(trained.first_loss, trained.final_loss),
                 run_dir=trained.run_dir,
+                subject_dir=str(subject_dir(c)),
+                pictures_dir=str(pictures.folder),
+                prompt=pictures.prompt,
+                before_after=str(pictures.before_after),
+                weight_grid=str(pictures.weight_grid),
+                subject_before=pictures.before,
+                subject_after=pictures.after,
                 mixed=mixed,
                 mix_command=command,
                 adapters=registry.ls(ctx=c),
@@ -103,14 +113,79 @@ def _quiet_libraries() -> Iterator[None]:
 
 
 def _train(ctx: Context, progress: Progress | None) -> TrainResult:
-    """A LoRA binding ``sks`` to the "ball" the drawn pictures show, on the tiny base (seconds on a CPU)."""
-    from hub.testing import draw_training_pictures
+    """A LoRA binding ``sks`` to the orange ball the drawn pictures show, on the tiny base (about a minute on a
+    CPU core)."""
+    from hub.testing.subjects import CLASS_PROMPT, PROMPT, write_subject_dataset
     from hub.train.api import train
 
-    pictures = draw_training_pictures(ctx.paths.home / "demo-pictures")
-    return train(pictures, token="sks", class_word="ball", base="tiny", name="demo-sks-ball", preset="cpu-tiny",
-                 seed=0, sample_prompts=["a photo of sks ball"], run_id="demo-train", ctx=ctx,
+    pictures = write_subject_dataset(subject_dir(ctx), token="sks", colour="orange")
+    return train(pictures, token="sks", class_word="ball", base="tiny", name="demo-sks-ball", preset="cpu-dreambooth",
+                 seed=0, sample_prompts=[PROMPT.format(token="sks"), CLASS_PROMPT], run_id="demo-train", ctx=ctx,
                  progress=progress)  # fmt: skip
+
+
+def subject_dir(ctx: Context) -> Path:
+    return ctx.paths.home / "demo-subject"
+
+
+@dataclasses.dataclass(frozen=True)
+class SubjectPictures:
+    folder: Path
+    prompt: str
+    before_after: Path
+    weight_grid: Path
+    before: float  # share of the before pictures that show the subject (read back from the pixels)
+    after: float
+
+
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+SEEDS = (1, 2, 3, 4)
+
+
+def render_subject(ctx: Context, lora: str) -> SubjectPictures:
+    """One ``hub grid`` of the subject prompt over the LoRA's weight (0 to 1) and four seeds, kept as the weight
+    grid; its first and last columns side by side are the before/after picture. Both under ``<home>/pictures``."""
+    from PIL import Image
+
+    from hub.gen.api import grid
+    from hub.testing.subjects import PROMPT, rate, shows
+    from hub.testing.tiny_world import read_picture
+
+    folder = ctx.paths.home / "pictures"
+    prompt = PROMPT.format(token="sks")
+    result = grid(prompt, [(lora, WEIGHTS)], seeds=SEEDS, base="tiny", out=folder / "weight-grid.png", ctx=ctx)
+    sheet = Image.open(result.path).convert("RGB")
+    cells = {(c.weights[lora], c.seed): sheet.crop(c.box) for c in result.cells}
+    before = [cells[(0.0, seed)] for seed in SEEDS]
+    after = [cells[(1.0, seed)] for seed in SEEDS]
+    path = save_before_after(before, after, prompt=prompt, lora=lora, out=folder / "before-after.png")
+    return SubjectPictures(
+        folder=folder,
+        prompt=prompt,
+        before_after=path,
+        weight_grid=Path(result.path),
+        before=rate([read_picture(p) for p in before], shows("orange")),
+        after=rate([read_picture(p) for p in after], shows("orange")),
+    )
+
+
+def save_before_after(before: list, after: list, *, prompt: str, lora: str, out: Path) -> Path:
+    """Two labelled rows of pictures (the same seeds): the base alone, then with the LoRA; the prompt on top."""
+    from PIL import Image, ImageDraw
+
+    from hub.train.pictures import font, grid, save_png
+
+    rows = [grid(before, title="before: the tiny base alone", labels=[f"seed {s}" for s in SEEDS]),
+            grid(after, title=f"after: with the LoRA {lora}", labels=[f"seed {s}" for s in SEEDS])]  # fmt: skip
+    title = font(20)
+    head = 44
+    sheet = Image.new("RGB", (max(r.width for r in rows), head + sum(r.height for r in rows)), "white")
+    ImageDraw.Draw(sheet).text((10, 12), f'"{prompt}"', fill=(30, 30, 30), font=title)
+    y = head
+    for row in rows:
+        sheet.paste(row, (0, y))
+        y += row.height
+    return save_png(sheet, out)
 
 
 def _mix_two(ctx: Context, trained: str) -> tuple[Adapter | None, str | None]:

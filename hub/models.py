@@ -284,7 +284,8 @@ class LinkResult(Frozen):
 
 
 class DemoResult(Frozen):
-    """``hub demo``: the tiny base, its sample adapters imported, a LoRA trained, mixed with a sample."""
+    """``hub demo``: the tiny base, its sample adapters imported, a LoRA trained on a subject and rendered before
+    and after, mixed with a sample."""
 
     home: str  # the demo's own registry home (``<home>/demo``), never the user's registry
     base: str
@@ -296,6 +297,13 @@ class DemoResult(Frozen):
     train_seconds: float
     train_loss: tuple[float, float]  # (first step, last step)
     run_dir: str  # the training run: loss curve, sample grids, log
+    subject_dir: str  # the drawn pictures of the subject (an orange ball) and their captions, trained on
+    pictures_dir: str  # the before/after picture and the weight grid
+    prompt: str  # what they render: "a photo of a sks ball on a green background"
+    before_after: str  # the base alone, then with the LoRA (same seeds)
+    weight_grid: str  # the LoRA's weight from 0 to 1 along X, seeds down Y
+    subject_before: float  # share of the before pictures that show the subject (read from the pixels)
+    subject_after: float
     mixed: Adapter | None = None  # the trained LoRA and a sample merged by SVD, registered with lineage
     mix_command: str | None = None
     adapters: list[Adapter]

@@ -1,4 +1,5 @@
-"""The README's main job (`make demo` = `hub demo --base tiny`) works offline, in its own home, and reruns alike."""
+"""The README's main job (`make demo` = `hub demo --base tiny`) works offline, in its own home, and reruns alike:
+it teaches the tiny base a subject (an orange ball under `sks`) that its before/after pictures show."""
 
 import os
 import subprocess
@@ -26,6 +27,12 @@ def test_demo_imports_samples_trains_and_mixes_in_its_own_home_and_a_hub_process
     assert result.trained.name == "demo-sks-ball" and result.trained.name in names
     assert result.train_command.startswith("hub train ") and "--token sks" in result.train_command
     assert (Path(result.run_dir) / "loss.png").is_file()
+    # It learned the subject: read back from the pixels, the orange ball is in the after pictures, never before.
+    assert result.prompt == "a photo of a sks ball on a green background"
+    assert result.subject_before == 0.0 and result.subject_after >= 0.75, (result.subject_before, result.subject_after)
+    assert Path(result.before_after).is_file() and Path(result.weight_grid).is_file()
+    assert Path(result.before_after).parent == Path(result.pictures_dir) == Path(result.home) / "pictures"
+    assert sorted(p.suffix for p in Path(result.subject_dir).iterdir()) == [".png"] * 8 + [".txt"] * 8
     with Context(load_settings(home=Path(result.home))) as demo:
         parents = hub.show(result.mixed.name, ctx=demo).parents
         assert len(parents) == 2 and result.trained.name in {p.parent_ref for p in parents}
@@ -45,6 +52,8 @@ def test_demo_imports_samples_trains_and_mixes_in_its_own_home_and_a_hub_process
     for noise in ("torchvision", "Writing model shards", "it/s]", "Warning", "warn("):
         assert noise not in again.stderr, again.stderr
     assert f"hub --home {home / 'demo'} ls" in again.stdout  # where it is and how to look at it (a result)
+    for where in (f"before/after: {result.before_after}", f"the pictures: {result.pictures_dir}", "weight grid"):
+        assert where in " ".join(again.stdout.split()), again.stdout  # where the pictures are (rich may wrap)
     relooked = subprocess.run(
         [str(HUB), "--home", str(home / "demo"), "ls", "-q"], capture_output=True, text=True, env=env, timeout=60
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from hub.bases.quiet import quiet_loading
-from hub.errors import NotFoundError
+from hub.errors import BadFileError, NotFoundError
 from hub.paths import Paths
 
 if TYPE_CHECKING:
@@ -153,12 +153,18 @@ def load_pipeline(
         kwargs: dict[str, Any] = {"torch_dtype": dtype or torch.float32}
         if info.arch != "sdxl":
             kwargs.update(safety_checker=None, requires_safety_checker=False)
-        if info.layout == "diffusers":
-            pipe = cls.from_pretrained(str(info.path), **kwargs)
-        else:
-            from hub.bases.single_file import load_single_file
+        from safetensors import SafetensorError
 
-            pipe = load_single_file(cls, info.path, info.arch, kwargs, config)
+        try:
+            if info.layout == "diffusers":
+                pipe = cls.from_pretrained(str(info.path), **kwargs)
+            else:
+                from hub.bases.single_file import load_single_file
+
+                pipe = load_single_file(cls, info.path, info.arch, kwargs, config)
+        except SafetensorError as e:  # diffusers wraps a bad file in OSError; transformers lets this through
+            raise BadFileError(f"{info.path}: a weights file of this base cannot be read ({e})",
+                               hint="the base is damaged or incomplete: download or copy it again") from e  # fmt: skip
     if device:
         pipe.to(device)
     pipe.set_progress_bar_config(disable=True)

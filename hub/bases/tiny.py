@@ -2,9 +2,14 @@
 
 It has the same module tree as the real bases (down/mid/up blocks with Transformer2DModel
 attention, ResnetBlock2D 3x3 convs, CLIP text encoders), so adapter files written for it load
-through diffusers' own loaders, but every width is tiny: it saves in ~1 MB and runs a 2-step
+through diffusers' own loaders, but every width is tiny: it saves in ~1 MB and runs a 20-step
 64x64 inference in well under a second on a CPU core. The tokenizer's ``vocab.json`` and
 ``merges.txt`` are written here; nothing is downloaded.
+
+The embedded SD1 base (``tiny_pipeline_dir("sd1")``, ``--base tiny``) is *trained*: its weights ship in
+``data/tiny-sd1.safetensors``, made by ``tools/build_tiny_base.py`` on the tiny world of ``hub/testing/tiny_world.py``
+(a ball or a box, one colour on another; docs/tiny-base.md). Its VAE reduces 8x as SD's does, so a 64x64 picture is
+an 8x8 latent. ``build_tiny_pipeline`` without ``trained=True`` draws random weights of the same shapes (tests).
 
 The SD2 kind (tests only; not an embedded base name) is SD2.x 768-v shaped: linear proj_in/proj_out, per-block
 head counts, an OpenCLIP-style text encoder (``gelu``, ``!`` padding) and a v-prediction scheduler. Its text
@@ -30,13 +35,17 @@ TinyKind = Literal["sd1", "sd2", "sdxl"]
 
 # Bump when the layout or the config changes so that stale caches are rebuilt rather than reused.
 # v2: the SD1 kind's attention has 2 heads instead of 8 (same weights and module tree, 2-3x faster).
-CACHE_VERSION = "v2"
+# v3: the SD1 kind is the trained base (data/tiny-sd1.safetensors): a 4-level VAE (8x), 8x8 latents.
+CACHE_VERSION = "v4"
+# The trained SD1 base's weights (fp16) and, in the file's metadata, its VAE's scaling factor and how it was built.
+TRAINED_SD1 = Path(__file__).with_name("data") / "tiny-sd1.safetensors"
 
 TEXT_HIDDEN = 32
 TEXT_LAYERS = 2
 TEXT_MAX_LENGTH = 77
 VOCAB_SIZE = 1000
-SAMPLE_SIZE = 32  # latent side; the VAE halves, so the default image is 64x64
+SAMPLE_SIZE = 32  # SD2/SDXL kinds' latent side; their VAE halves, so the default image is 64x64
+SD1_SAMPLE_SIZE = 8  # the SD1 kind's latent side; its VAE reduces 8x (as SD's), so the default image is 64x64
 SD2_TEXT_HIDDEN = 1024  # OpenCLIP ViT-H's width, as SD2.x's cross_attention_dim
 SD2_TEXT_HEADS = 16  # head dim 64, as OpenCLIP ViT-H
 
@@ -45,7 +54,9 @@ _WORDS = (  # noqa: SIM905 - a word list reads better as one string
     "a photo of an the and in on with by style portrait painting drawing cat dog person woman man girl boy "
     "castle forest city sky sea mountain flower tree house car red blue green yellow black white bright dark "
     "detailed sharp soft light anime realistic watercolor oil sketch pixel art cinematic tok sks xyz masterpiece "
-    "best quality lowres bad hands"
+    "best quality lowres bad hands "
+    # the tiny world's (hub/testing/tiny_world.py) words the embedded base was trained on, and subject words
+    "ball box background purple striped checkered"
 ).split()
 
 
@@ -131,7 +142,7 @@ def _unet(kind: TinyKind, text_hidden_2: int = TEXT_HIDDEN):
     from diffusers import UNet2DConditionModel
 
     common = {
-        "sample_size": SAMPLE_SIZE,
+        "sample_size": SD1_SAMPLE_SIZE if kind == "sd1" else SAMPLE_SIZE,
         "in_channels": 4,
         "out_channels": 4,
         "block_out_channels": (32, 64),
@@ -170,20 +181,42 @@ def _unet(kind: TinyKind, text_hidden_2: int = TEXT_HIDDEN):
     )
 
 
-def _vae():
+def _vae(kind: TinyKind):
     from diffusers import AutoencoderKL
 
+    if kind == "sd1":
+        # Four levels, 8x as SD's VAE: the UNet works on 8x8 latents, ~4x cheaper per step than 16x16 (training the
+        # base and every LoRA on a CPU). Narrow at full resolution, where each channel costs most; 4 norm groups so
+        # that even the 8-channel level normalises channels in pairs (a plain colour is not normalised away).
+        channels: tuple[int, ...] = (8, 16, 32, 64)
+        groups = 4
+    else:
+        channels, groups = (8, 16), 8
+    # The trained base's latents scaled to unit variance (measured by its build), as SD's 0.18215 does for SD's VAE.
+    scaling = float(trained_sd1_metadata().get("vae_scaling_factor", 0.18215)) if kind == "sd1" else 0.18215
     return AutoencoderKL(
         in_channels=3,
         out_channels=3,
-        block_out_channels=(8, 16),
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        block_out_channels=channels,
+        down_block_types=("DownEncoderBlock2D",) * len(channels),
+        up_block_types=("UpDecoderBlock2D",) * len(channels),
         latent_channels=4,
-        norm_num_groups=8,
+        norm_num_groups=groups,
         layers_per_block=1,
-        sample_size=2 * SAMPLE_SIZE,
+        sample_size=64,
+        scaling_factor=scaling,
     )
+
+
+def trained_sd1_metadata() -> dict[str, Any]:
+    """The trained SD1 base's build record (its VAE's scaling factor, seed, steps, times); {} without the file."""
+    if not TRAINED_SD1.is_file():
+        return {}
+    from safetensors import safe_open
+
+    with safe_open(str(TRAINED_SD1), "pt") as f:
+        text = (f.metadata() or {}).get("build", "{}")
+    return dict(json.loads(text))
 
 
 def _scheduler(prediction_type: str = "epsilon"):
@@ -208,8 +241,11 @@ def build_tiny_pipeline(
     seed: int = 0,
     text_layers: int = TEXT_LAYERS,
     text_hidden_2: int = TEXT_HIDDEN,
+    trained: bool = False,
 ) -> Path:
     """Build a tiny pipeline of ``kind`` with weights drawn from ``seed``, ``save_pretrained`` it into ``out_dir``.
+
+    ``trained`` (SD1 only, default text depth): the shipped trained weights instead, the embedded base that draws.
 
     Load it back with ``StableDiffusionPipeline.from_pretrained(out_dir)`` (``StableDiffusionXLPipeline`` for sdxl).
     ``text_layers`` sets the CLIP depth (the trainer's benchmark uses 4, as the peer measurement did).
@@ -219,8 +255,10 @@ def build_tiny_pipeline(
     """
     if kind not in ("sd1", "sd2", "sdxl"):
         raise ValueError(f"unknown tiny pipeline kind {kind!r}; expected 'sd1', 'sd2' or 'sdxl'")
+    if trained and (kind != "sd1" or text_layers != TEXT_LAYERS):
+        raise ValueError("only the SD1 kind with its default text depth has trained weights")
     with _quiet_transformers():
-        return _build(Path(out_dir), kind, seed, text_layers, text_hidden_2)
+        return _build(Path(out_dir), kind, seed, text_layers, text_hidden_2, trained)
 
 
 @contextlib.contextmanager
@@ -240,8 +278,24 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+def load_trained_sd1(pipe: Any) -> None:
+    """Put the shipped weights (fp16 on disk) into an SD1 kind pipeline's UNet, VAE and text encoder, in place."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(TRAINED_SD1))
+    for part in ("unet", "vae", "text_encoder"):
+        prefix = part + "."
+        module = getattr(pipe, part)
+        module.load_state_dict({k[len(prefix) :]: v.float() for k, v in state.items() if k.startswith(prefix)})
+
+
 def _build(
-    out_dir: Path, kind: TinyKind, seed: int, text_layers: int = TEXT_LAYERS, text_hidden_2: int = TEXT_HIDDEN
+    out_dir: Path,
+    kind: TinyKind,
+    seed: int,
+    text_layers: int = TEXT_LAYERS,
+    text_hidden_2: int = TEXT_HIDDEN,
+    trained: bool = False,
 ) -> Path:
     import torch
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
@@ -257,7 +311,7 @@ def _build(
     torch.manual_seed(seed)
     unet = _unet(kind, text_hidden_2)
     torch.manual_seed(seed + 1)
-    vae = _vae()
+    vae = _vae(kind)
     torch.manual_seed(seed + 2)
     if kind == "sd2":  # OpenCLIP-H's activation, width and head size; "!" pads
         te_config = _text_config(layers=text_layers, hidden=SD2_TEXT_HIDDEN, heads=SD2_TEXT_HEADS, hidden_act="gelu",
@@ -292,6 +346,8 @@ def _build(
             unet=unet,
             scheduler=_scheduler(),
         )
+    if trained:
+        load_trained_sd1(pipe)
     out_dir.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(out_dir, safe_serialization=True)
     # transformers 5 saves only tokenizer.json; keep the classic files too, for readers that want them.
@@ -301,7 +357,8 @@ def _build(
 
 
 def tiny_pipeline_dir(kind: TinyKind = "sd1", *, paths: Paths | None = None) -> Path:
-    """The cached tiny pipeline under ``<home>/cache/tiny-<kind>-v1/``, built on first use (seed 0)."""
+    """The cached tiny pipeline under ``<home>/cache/tiny-<kind>-<CACHE_VERSION>/``, built on first use: SD1 from
+    the shipped trained weights, the other kinds (tests only) from seed 0."""
     target = (paths or load_settings().paths).cache / f"tiny-{kind}-{CACHE_VERSION}"
     if (target / "model_index.json").is_file():
         return target
@@ -309,7 +366,7 @@ def tiny_pipeline_dir(kind: TinyKind = "sd1", *, paths: Paths | None = None) -> 
     # Build beside the target and rename, so that a concurrent or interrupted build never leaves half a pipeline.
     staging = Path(tempfile.mkdtemp(prefix=f".tiny-{kind}-", dir=target.parent))
     try:
-        build_tiny_pipeline(staging, kind=kind, seed=0)
+        build_tiny_pipeline(staging, kind=kind, seed=0, trained=kind == "sd1")
         try:
             os.replace(staging, target)
         except OSError:

@@ -22,19 +22,36 @@ def _font(size: int) -> Any:
 
 
 def _wrap(draw: Any, text: str, font: Any, width: int) -> str:
-    """Break ``text`` at spaces so that no line is wider than ``width`` (a single long word stays whole)."""
+    """Break ``text`` at spaces so that no line is wider than ``width``; a word wider than that on its own (an
+    adapter's name over a 64 px column) is broken after a ``-``, ``_`` or ``.`` where it can be, else anywhere."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
         for word in paragraph.split(" "):
             candidate = f"{line} {word}".strip()
-            if line and draw.textlength(candidate, font=font) > width:
-                lines.append(line)
-                line = word
-            else:
+            if draw.textlength(candidate, font=font) <= width:
                 line = candidate
+                continue
+            if line:
+                lines.append(line)
+            *whole, line = _pieces(draw, word, font, width)
+            lines += whole
         lines.append(line)
     return "\n".join(lines)
+
+
+def _pieces(draw: Any, word: str, font: Any, width: int) -> list[str]:
+    """``word`` in pieces no wider than ``width`` (one character at least each)."""
+    import re
+
+    pieces, piece = [], ""
+    for part in re.split(r"(?<=[-_.])", word):
+        for chunk in part if draw.textlength(part, font=font) > width else [part]:
+            if piece and draw.textlength(piece + chunk, font=font) > width:
+                pieces.append(piece)
+                piece = ""
+            piece += chunk
+    return [*pieces, piece]
 
 
 def draw_grid(

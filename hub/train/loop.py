@@ -142,12 +142,13 @@ def fit(
     cache = o.cache_latents and o.crop == "center"
     inst = prepare_pictures(ds.instance, o, c, device, cache=cache)
     reg = prepare_pictures(reg_items, o, c, device, cache=cache) if reg_items else None
-    class_embeds = sample_embeds = None
+    class_embeds = sample_embeds = empty = None
     if not o.train_text_encoder:  # frozen encoders: every prompt encoded once, never again per step
         embed_captions(inst, c, device)
         if reg is not None:
             embed_captions(reg, c, device)
         with torch.no_grad():
+            empty = encode_prompts(c, c.text_encoders, [""], device)  # a dropped caption (--caption-dropout)
             prompts = o.prompts_to_sample
             sample_embeds = (encode_prompts(c, c.text_encoders, prompts, device),
                              encode_prompts(c, c.text_encoders, [""] * len(prompts), device))  # fmt: skip
@@ -187,16 +188,25 @@ def fit(
     plan = BatchPlan(seed=o.seed, batch_size=per_step, groups=tuple(inst.buckets), repeats=tuple(inst.repeats))
     params = [p for g in groups for p in g["params"]]
 
-    def conditioning(pics: Pictures, index: list[int]) -> PromptEmbeds:
+    def conditioning(pics: Pictures, index: list[int], dropped: list[bool]) -> PromptEmbeds:
         if pics.embeds is not None:
             sel = pics.embeds.select(torch.tensor(index, dtype=torch.long))
-            return PromptEmbeds(sel.embeds.to(device), None if sel.pooled is None else sel.pooled.to(device))
-        return encode_prompts(c, encoders, [pics.captions[i] for i in index], device)
+            embeds, pooled = sel.embeds.clone(), None if sel.pooled is None else sel.pooled.clone()
+            if empty is not None:
+                for row in (r for r, drop in enumerate(dropped) if drop):
+                    embeds[row] = empty.embeds[0]
+                    if pooled is not None and empty.pooled is not None:
+                        pooled[row] = empty.pooled[0]
+            return PromptEmbeds(embeds.to(device), None if pooled is None else pooled.to(device))
+        captions = ["" if drop else pics.captions[i] for i, drop in zip(index, dropped, strict=True)]
+        return encode_prompts(c, encoders, captions, device)
 
     def part(pics: Pictures, index: list[int], gens: list[Any]) -> Part:
         latents = latents_for(pics, index, gens, o, c, device)
         noise, t = draw_noise(gens, tuple(latents.shape[1:]), o, c.noise_scheduler.config.num_train_timesteps)
-        return Part(latents, conditioning(pics, index), noise.to(device), t.to(device))
+        # Drawn only when asked for, so that runs without it draw exactly what they always did.
+        dropped = [bool(torch.rand(1, generator=g) < o.caption_dropout) if o.caption_dropout else False for g in gens]
+        return Part(latents, conditioning(pics, index, dropped), noise.to(device), t.to(device))
 
     def frozen_base(noisy: Any, t: Any, cond: PromptEmbeds) -> Any:
         """--prior-from-base: what the base predicts with the LoRA layers off."""

@@ -38,6 +38,7 @@ class Opt:
     gt: float | None = None
     ge: float | None = None
     lt: float | None = None
+    le: float | None = None
     multiple_of: int | None = None
     flag: str | None = None  # the CLI flag when not --name-with-dashes
     off_flag: str | None = None  # a switch's "off" flag when not --no-name
@@ -48,7 +49,7 @@ class Opt:
 Optimizer = Literal["adamw", "adamw8bit", "prodigy"]
 Scheduler = Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"]
 Precision = Literal["no", "bf16", "fp16"]
-Preset = Literal["cpu-tiny", "8gb", "12gb", "24gb"]
+Preset = Literal["cpu-tiny", "cpu-dreambooth", "8gb", "12gb", "24gb"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ class TrainOptions:
     buckets: Annotated[bool, Opt("Aspect-ratio buckets (kohya's rules).")] = False
     repeats: Annotated[int, Opt("Times each picture is seen per epoch.", ge=1)] = 1
     cache_latents: Annotated[bool, Opt("Encode pictures once.")] = True
+    caption_dropout: Annotated[
+        float, Opt("Share of captions trained as empty, as the base was (CFG stays calibrated).", ge=0, le=1)
+    ] = 0.0
     caption: Annotated[Literal["blip"] | None, Opt("Write captions first with BLIP.", default_text="off")] = None
     caption_model: Annotated[str | None, Opt("Captioner: HF id or local folder.", default_text=DEFAULT_BLIP)] = None
     overwrite_captions: Annotated[bool, Opt("Replace existing caption files.", off_flag="--keep-captions")] = False
@@ -234,7 +238,7 @@ def options_table() -> str:
         flag = f"`{s.flag}` / `{s.off_flag}`" if s.is_switch else f"`{s.flag}`"
         choices = f" One of: {', '.join(s.choices)}." if s.choices else ""
         bounds = []
-        for word, value in (("> ", s.opt.gt), ("≥ ", s.opt.ge), ("< ", s.opt.lt)):
+        for word, value in (("> ", s.opt.gt), ("≥ ", s.opt.ge), ("< ", s.opt.lt), ("≤ ", s.opt.le)):
             if value is not None:
                 bounds.append(f"{word}{value:g}")
         if s.opt.multiple_of:
@@ -244,10 +248,20 @@ def options_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-# Presets: the CPU one finishes in seconds on the tiny base; the GPU ones are sized for their memory budget at
-# the base's native resolution (SD1.5 at 512 px; SDXL users pass --resolution 1024 with 24gb).
+# Presets: the CPU ones run on the tiny base (cpu-tiny: seconds, a smoke run; cpu-dreambooth: a minute, a subject
+# learned); the GPU ones are sized for their memory budget at the base's native resolution (SD1.5 at 512 px; SDXL
+# users pass --resolution 1024 with 24gb).
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu-tiny": {"steps": 30, "lr": 5e-4, "rank": 4, "resolution": 64, "batch_size": 1, "sample_steps": 4},
+    # DreamBooth on the tiny base: a subject it cannot draw, learned in about a minute on one CPU core
+    # (docs/training.md: the measured rates; tests/train/test_dreambooth.py).
+    "cpu-dreambooth": {
+        "steps": 400,
+        "lr": 1e-3,
+        "rank": 8,
+        "resolution": 64,
+        "batch_size": 4,
+    },
     "8gb": {
         "steps": 800,
         "rank": 16,
@@ -276,7 +290,8 @@ def _validator() -> Any:
 
     fields: dict[str, Any] = {}
     for s in option_specs():
-        bounds = {k: getattr(s.opt, k) for k in ("gt", "ge", "lt", "multiple_of") if getattr(s.opt, k) is not None}
+        names = ("gt", "ge", "lt", "le", "multiple_of")
+        bounds = {k: getattr(s.opt, k) for k in names if getattr(s.opt, k) is not None}
         default = ... if s.default is REQUIRED else s.default
         fields[s.name] = (s.type, Field(default, **bounds))
     config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -306,8 +321,9 @@ def _usage_error(error: Any) -> UsageError:
     kind = e["type"]
     if kind == "greater_than" and ctx.get("gt") == 0:
         wanted = "positive"
-    elif kind in ("greater_than", "greater_than_equal", "less_than"):
-        wanted = {"greater_than": "more than", "greater_than_equal": "at least", "less_than": "less than"}[kind]
+    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        wanted = {"greater_than": "more than", "greater_than_equal": "at least", "less_than": "less than",
+                  "less_than_equal": "at most"}[kind]  # fmt: skip
         wanted += f" {next(iter(ctx.values()))}"
     elif kind == "multiple_of":
         wanted = f"a multiple of {ctx['multiple_of']} (the VAE works in 8-pixel cells)"

@@ -37,7 +37,7 @@ def _build_pipeline(out: Path) -> Path:
     torch.manual_seed(0)
     config = tiny._text_config()
     config.num_hidden_layers = CLIP_LAYERS
-    pipe = StableDiffusionPipeline(vae=tiny._vae(), text_encoder=CLIPTextModel(config), tokenizer=tokenizer,
+    pipe = StableDiffusionPipeline(vae=tiny._vae("sd1"), text_encoder=CLIPTextModel(config), tokenizer=tokenizer,
                                    unet=tiny._unet("sd1"), scheduler=tiny._scheduler(), safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)  # fmt: skip
     pipe.save_pretrained(out, safe_serialization=True)

@@ -13,7 +13,7 @@ from hub.testing import build_tiny_pipeline, write_lora
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny SD1 diffusers folder (the same build as ``--base tiny``), passed as a path so tests share it."""
-    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-base") / "tiny-sd1", kind="sd1")
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-base") / "tiny-sd1", kind="sd1", trained=True)
 
 
 @pytest.fixture(scope="session")

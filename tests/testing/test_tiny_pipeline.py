@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hub.bases.tiny import tokenizer_files
+from hub.bases.tiny import CACHE_VERSION, TRAINED_SD1, tokenizer_files
 from hub.testing import build_tiny_pipeline, module_shapes, tiny_pipeline_dir
 from hub.testing.arch_shapes import canonical_name
 
@@ -131,12 +131,13 @@ def test_tokenizer_knows_prompt_words_and_falls_back_to_bytes(tiny_dirs: dict[st
 
 def test_tiny_pipeline_dir_builds_once_under_lorahub_home(lorahub_home: Path) -> None:
     first = tiny_pipeline_dir("sd1")
-    assert first == lorahub_home / "cache" / "tiny-sd1-v2"
+    assert first == lorahub_home / "cache" / f"tiny-sd1-{CACHE_VERSION}"
+    _assert_holds_the_shipped_weights(first)
     marker = first / "model_index.json"
     stamp = marker.stat().st_mtime_ns
     assert tiny_pipeline_dir("sd1") == first
     assert marker.stat().st_mtime_ns == stamp
-    assert [p.name for p in first.parent.iterdir()] == ["tiny-sd1-v2"]  # no staging folder left behind
+    assert [p.name for p in first.parent.iterdir()] == [f"tiny-sd1-{CACHE_VERSION}"]  # no staging folder left behind
 
 
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:
@@ -155,4 +156,31 @@ def test_building_the_tiny_base_in_a_fresh_process_prints_nothing(tmp_path: Path
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert (r.stdout, r.stderr) == ("", "")
-    assert (tmp_path / "home" / "cache" / "tiny-sd1-v2" / "model_index.json").is_file()
+    assert (tmp_path / "home" / "cache" / f"tiny-sd1-{CACHE_VERSION}" / "model_index.json").is_file()
+
+
+def _assert_holds_the_shipped_weights(folder: Path) -> None:
+    """Every UNet, VAE and text encoder tensor of the cached pipeline is the shipped (fp16) one, none random."""
+    from safetensors.torch import load_file
+
+    shipped = load_file(str(TRAINED_SD1))
+    files = {"unet": "unet/diffusion_pytorch_model.safetensors", "vae": "vae/diffusion_pytorch_model.safetensors",
+             "text_encoder": "text_encoder/model.safetensors"}  # fmt: skip
+    for part, name in files.items():
+        saved = load_file(str(folder / name))
+        ours = {k[len(part) + 1 :]: v for k, v in shipped.items() if k.startswith(part + ".")}
+        assert ours and set(ours) <= set(saved), part
+        for key, value in ours.items():
+            assert torch.equal(saved[key], value.float()), f"{part}.{key}"
+
+
+def test_the_shipped_weights_record_their_build(tiny_dirs: dict[str, Path]) -> None:
+    """The file says how it was made; its VAE scaling factor is the one the SD1 kind's VAE config carries."""
+    from hub.bases.tiny import trained_sd1_metadata
+
+    record = trained_sd1_metadata()
+    assert record["command"].startswith("tools/build_tiny_base.py")
+    assert {"seed", "vae_steps", "unet_steps", "vae_seconds", "unet_seconds"} <= set(record)
+    vae_config = json.loads((tiny_dirs["sd1"] / "vae" / "config.json").read_text())
+    assert vae_config["scaling_factor"] == record["vae_scaling_factor"]
+    assert TRAINED_SD1.stat().st_size < 8_000_000

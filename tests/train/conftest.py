@@ -39,7 +39,7 @@ def draw_pictures(folder: Path, n: int = 4, size: tuple[int, int] = (80, 72), pr
 
 @pytest.fixture(scope="session")
 def tiny_base_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-base") / "tiny", kind="sd1", seed=0)
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-base") / "tiny", kind="sd1", trained=True)
 
 
 @pytest.fixture

@@ -43,4 +43,5 @@ def test_two_cpu_processes_train_one_registered_adapter(home: Path, pictures: Pa
     assert one.returncode == 0, one.stderr[-3000:]
     two_weights, one_weights = load_file(adapter.path), load_file(json.loads(one.stdout)["path"])
     assert two_weights.keys() == one_weights.keys()
-    assert all(torch.allclose(two_weights[k], one_weights[k], rtol=1e-4, atol=1e-6) for k in two_weights)
+    # Equal up to the order of float sums, which Adam magnifies where a gradient is near its eps (test_option_effects)
+    assert all(torch.allclose(two_weights[k], one_weights[k], rtol=1e-4, atol=1e-4) for k in two_weights)

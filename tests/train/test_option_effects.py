@@ -7,6 +7,7 @@ both load them."""
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,8 +61,10 @@ def test_grad_accum_k_with_batch_1_is_batch_k_in_one_update(home: Path, pictures
     batch = _weights(pictures, settings, batch_size=2)
     accumulated = _weights(pictures, settings, batch_size=1, grad_accum=2)
     single = _weights(pictures, settings, batch_size=1)
-    assert _same(batch, accumulated)
-    assert not _same(batch, single)
+    # Equal up to the order of float sums, which Adam magnifies where a gradient is near its eps (a few elements
+    # of the trained base's LoRA differ by ~4e-5 in factors of ~0.7); one picture instead of two is far off that.
+    assert _same(batch, accumulated, atol=1e-4)
+    assert not _same(batch, single, atol=1e-3)
 
 
 @contextmanager
@@ -213,3 +216,21 @@ def test_gradient_clipping_bounds_the_update(home: Path, pictures: Path, setting
     moved = {k: (free[k] - start[k]).abs().sum() for k in start if "lora_down" in k}
     moved_clipped = {k: (clipped[k] - start[k]).abs().sum() for k in start if "lora_down" in k}
     assert sum(moved_clipped.values()) < 0.5 * sum(moved.values())
+
+
+def test_caption_dropout_trains_dropped_pictures_on_the_empty_caption(home: Path, pictures: Path, settings) -> None:
+    # Two folders of the same pictures, captioned differently: with every caption dropped the runs cannot tell them
+    # apart; with none dropped they differ; with some dropped the run is neither.
+    folders = []
+    for name, words in (("plain", "a photo of sks dog"), ("sea", "a photo of sks dog by the sea at night")):
+        folder = pictures.parent / name
+        shutil.copytree(pictures, folder)
+        for picture in folder.glob("*.png"):
+            picture.with_suffix(".txt").write_text(words + "\n")
+        folders.append(folder)
+    dropped = [_weights(f, settings, caption_dropout=1.0) for f in folders]
+    kept = [_weights(f, settings) for f in folders]
+    assert _same(*dropped)
+    assert not _same(*kept)
+    half = _weights(folders[0], settings, caption_dropout=0.5, steps=4, batch_size=2)
+    assert not _same(half, _weights(folders[0], settings, steps=4, batch_size=2))

@@ -1,6 +1,6 @@
-"""Training in process on the tiny base: it learns (the denoising loss on the pictures goes down), resumes after
-Ctrl-C on the same trajectory, stops on NaN keeping the last good checkpoint, and refuses bad data in one line
-with nothing registered."""
+"""Training in process on the tiny base: it resumes after Ctrl-C on the same trajectory, stops on NaN keeping the
+last good checkpoint, and refuses bad data in one line with nothing registered. That it learns is shown by what the
+LoRA draws (tests/train/test_dreambooth.py), no longer by a denoising loss 1 % lower."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hub.bases.tiny import CACHE_VERSION
 from hub.errors import BadFileError, ConflictError, NotFoundError, UsageError
 from hub.train.api import read_run, train
 from hub.train.loop import TrainingDiverged, TrainingInterrupted
@@ -20,23 +19,6 @@ FAST = {"token": "sks", "class_word": "dog", "preset": "cpu-tiny", "sample_steps
 # Runs that train: the tiny base at 32 px (a quarter of the pixels, 1/16 of the attention); nothing asserted here
 # depends on the size.
 SMALL = {**FAST, "resolution": 32}
-
-
-def test_training_lowers_the_denoising_loss_on_its_pictures(home: Path, pictures: Path, settings) -> None:
-    from diffusers import StableDiffusionPipeline
-
-    from hub.train.evaluate import denoising_loss
-
-    result = train(pictures, **SMALL, steps=40, lr=2e-3, settings=settings)
-    assert result.final_loss == result.final_loss and result.steps == 40
-    pipe = StableDiffusionPipeline.from_pretrained(
-        str(home / "cache" / f"tiny-sd1-{CACHE_VERSION}"), safety_checker=None
-    )
-    images = sorted(pictures.glob("*.png"))
-    before = denoising_loss(pipe, images, "a photo of sks dog", resolution=32)
-    pipe.load_lora_weights(load_file(result.path))
-    after = denoising_loss(pipe, images, "a photo of sks dog", resolution=32)
-    assert after < before * 0.99, (before, after)
 
 
 def test_ctrl_c_then_resume_follows_the_uninterrupted_trajectory(home: Path, pictures: Path, settings) -> None:
