@@ -37,3 +37,23 @@ def test_the_loss_chart_has_ticks_labels_and_a_grid_on_both_axes() -> None:
 
 def test_an_empty_log_says_so() -> None:
     assert "no steps logged yet" in loss_svg([])
+
+
+def test_the_chart_marked_safe_in_run_html_carries_no_text_from_the_run(tmp_path) -> None:
+    # run.html inserts the chart with |safe: what reaches it is the run's log, read as numbers only (a hostile
+    # "loss" in an edited log.jsonl is skipped, not drawn); every text the SVG holds is its own.
+    import json
+    import re
+
+    from hub.train.runs import read_log
+
+    log = tmp_path / "log.jsonl"
+    hostile = {"step": 13, "loss": '<script>alert("x")</script>', "lr": 1e-4, "seconds": 0.1}
+    log.write_text("".join(r.to_json() + "\n" for r in _rows(12)) + json.dumps(hostile) + "\n")
+    rows = read_log(log)
+    assert len(rows) == 12
+    svg = loss_svg(rows)
+    assert "<script" not in svg and "alert" not in svg
+    texts = [e.text or "" for e in ET.fromstring(svg).iter(SVG + "text")]
+    own = r"[-+0-9.e]+|step|loss|loss [-+0-9.e]+ at step \d+"
+    assert texts and all(re.fullmatch(own, t) for t in texts), texts
